@@ -1,0 +1,7 @@
+//! vidgen's use cases and the ports (traits) they need from the outside world.
+//!
+//! One module per capability; each holds its requests, errors and services. Adapters in
+//! `vidgen-infrastructure` implement the ports; `vidgen-http-adapter` calls the services.
+
+pub mod clock;
+pub mod health;

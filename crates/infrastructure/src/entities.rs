@@ -1,0 +1,3 @@
+//! sea-orm entities, private to the infrastructure crate.
+
+pub(crate) mod instance;

@@ -1,0 +1,17 @@
+//! vidgen's database migrations. One file per change, named by date and order; a
+//! migration that has landed on `main` is never edited, only followed by a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_instances;
+
+/// Applies vidgen's migrations in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_instances::Migration)]
+    }
+}
