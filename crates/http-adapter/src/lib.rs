@@ -1,1 +1,16 @@
-//! placeholder
+//! vidgen's HTTP interface: actix-web routes with thin handlers, request and response
+//! DTOs, middleware, the error envelope and the OpenAPI document.
+//!
+//! Reading order: [`error`] (the envelope), [`middleware`], [`routes`], [`openapi`],
+//! [`app`] (assembly).
+
+pub mod app;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+
+pub use app::{AppState, CorsOrigins, HttpConfig, build};
+pub use error::ApiError;

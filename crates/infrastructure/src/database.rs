@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn sqlite_paths_are_found_in_urls() {
         let cases = [
-            ("sqlite://./data/vidgen.db?mode=rwc", Some("./data/vidgen.db")),
+            (
+                "sqlite://./data/vidgen.db?mode=rwc",
+                Some("./data/vidgen.db"),
+            ),
             ("sqlite:///tmp/x.db", Some("/tmp/x.db")),
             ("sqlite:relative.db", Some("relative.db")),
             ("sqlite::memory:", None),

@@ -325,9 +325,7 @@ impl Settings {
                         Some(pattern) => patterns.push(pattern),
                         None => r.problem(
                             "ALLOWED_HOSTS",
-                            &format!(
-                                "`{entry}` is not a host name, `*.domain` wildcard or `*`"
-                            ),
+                            &format!("`{entry}` is not a host name, `*.domain` wildcard or `*`"),
                         ),
                     }
                 }
@@ -377,8 +375,7 @@ impl Settings {
             r.string("MEDIA_ROOT")
                 .unwrap_or_else(|| "./data/media".to_owned()),
         );
-        let max_upload_bytes: u64 =
-            r.number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024, 1 << 40);
+        let max_upload_bytes: u64 = r.number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024, 1 << 40);
         let max_avatar_bytes: u64 = r.number("MAX_AVATAR_BYTES", 2 * 1024 * 1024, 1024, 1 << 30);
         let max_json_bytes: usize = r.number("MAX_JSON_BYTES", 256 * 1024, 1024, 64 << 20);
 
@@ -408,7 +405,10 @@ impl Settings {
             || redoc_script_url.starts_with("https://")
             || redoc_script_url.starts_with("http://"))
         {
-            r.problem("REDOC_SCRIPT_URL", "must be an http(s) URL or an absolute path");
+            r.problem(
+                "REDOC_SCRIPT_URL",
+                "must be an http(s) URL or an absolute path",
+            );
         }
         let log_format = r.parse_enum(
             "LOG_FORMAT",
@@ -465,7 +465,8 @@ impl Settings {
                 } else {
                     shown_host.to_owned()
                 };
-                Url::parse(&format!("http://{shown_host}:{port}")).unwrap_or_else(|_| fallback_url())
+                Url::parse(&format!("http://{shown_host}:{port}"))
+                    .unwrap_or_else(|_| fallback_url())
             }
         };
 
@@ -767,8 +768,8 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("SECRET_KEY: is required"), "{p:?}");
 
-        let s = Settings::from_map(&vars(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]))
-            .unwrap();
+        let s =
+            Settings::from_map(&vars(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)])).unwrap();
         assert!(!s.docs_enabled);
         assert_eq!(s.log_format, LogFormat::Json);
         assert!(!s.secret_key_generated);
@@ -837,7 +838,10 @@ mod tests {
     #[test]
     fn dependent_settings_are_checked_together() {
         let p = problems(&[("RATE_LIMIT_BACKEND", "redis")]);
-        assert_eq!(p, vec!["REDIS_URL: is required when RATE_LIMIT_BACKEND=redis"]);
+        assert_eq!(
+            p,
+            vec!["REDIS_URL: is required when RATE_LIMIT_BACKEND=redis"]
+        );
         let p = problems(&[("MAIL_BACKEND", "smtp")]);
         assert_eq!(p, vec!["SMTP_URL: is required when MAIL_BACKEND=smtp"]);
         let p = problems(&[("CORS_ORIGINS", "*"), ("CORS_ALLOW_CREDENTIALS", "true")]);
@@ -859,7 +863,10 @@ mod tests {
     #[test]
     fn lists_are_parsed() {
         let s = Settings::from_map(&vars(&[
-            ("CORS_ORIGINS", "https://a.example.com, http://localhost:3000/"),
+            (
+                "CORS_ORIGINS",
+                "https://a.example.com, http://localhost:3000/",
+            ),
             ("ALLOWED_HOSTS", "api.example.com,*.example.org,::1"),
             ("TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16"),
             ("EMAIL_BLOCKED_DOMAINS", "Spam.example.com,@mailinator.com"),

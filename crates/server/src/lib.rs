@@ -1,1 +1,7 @@
-//! placeholder
+//! vidgen's composition root: telemetry, the database, wiring adapters into services,
+//! and the HTTP server with graceful shutdown. `main.rs` only parses the command line.
+
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{Application, StartupError};

@@ -1,0 +1,125 @@
+//! Assembly of the actix application: state, extractor configuration, routes, docs and
+//! middleware, in one place.
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, Error, http::header, web};
+use paperclip::actix::OpenApiExt;
+use vidgen_application::health::HealthService;
+
+use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
+use crate::extract;
+use crate::middleware::{TrustedHosts, envelope, request_context, trusted_host};
+use crate::openapi;
+
+/// Which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// HTTP-level configuration, built by the composition root from the settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub docs_enabled: bool,
+    pub redoc_script_url: String,
+    pub max_json_bytes: usize,
+    pub cors_origins: CorsOrigins,
+    pub cors_allow_credentials: bool,
+    pub trusted_hosts: TrustedHosts,
+}
+
+/// The services the handlers call, shared by every worker.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub health: HealthService,
+    /// The document served at `/openapi.json` (built once, see [`openapi::document`]).
+    pub openapi: OpenApiDocument,
+}
+
+/// Response headers a browser client may read.
+pub const EXPOSED_HEADERS: &[&str] = &[
+    "X-Total-Count",
+    "X-Page-Count",
+    "Link",
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "ETag",
+    "Location",
+];
+
+fn cors(config: &HttpConfig) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_NONE_MATCH,
+            header::RANGE,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers(EXPOSED_HEADERS.iter().copied())
+        .max_age(3600);
+    match &config.cors_origins {
+        CorsOrigins::Any => cors = cors.send_wildcard().allow_any_origin(),
+        CorsOrigins::List(origins) => {
+            for origin in origins {
+                cors = cors.allowed_origin(origin);
+            }
+        }
+    }
+    if config.cors_allow_credentials {
+        cors = cors.supports_credentials();
+    }
+    cors
+}
+
+/// Builds the application for one worker.
+pub fn build(
+    state: AppState,
+    config: HttpConfig,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let max_json_bytes = config.max_json_bytes;
+    let mut app = App::new()
+        .configure(|cfg| extract::configure(cfg, max_json_bytes))
+        .app_data(web::Data::new(state.health))
+        .app_data(web::Data::new(config.trusted_hosts.clone()));
+    if config.docs_enabled {
+        let document = state.openapi;
+        let redoc = config.redoc_script_url.clone();
+        app = app.configure(|cfg| docs::configure(cfg, document, redoc));
+    }
+    let mut api = app.wrap_api().configure(openapi::configure_api);
+    if config.docs_enabled {
+        // Paperclip's own spec route is shadowed by ours (registered first); it is needed
+        // only to tell its Swagger UI where the document lives.
+        api = api
+            .with_json_spec_v3_at(OPENAPI_PATH)
+            .with_swagger_ui_at("/docs");
+    }
+    api.build()
+        .default_service(web::to(envelope::not_found))
+        .wrap(cors(&config))
+        .wrap(from_fn(trusted_host))
+        .wrap(from_fn(envelope))
+        .wrap(Compress::default())
+        .wrap(from_fn(request_context))
+}

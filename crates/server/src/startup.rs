@@ -1,0 +1,179 @@
+//! `Application`: builds every adapter and service from the settings, binds the listener
+//! and runs the HTTP server until a signal stops it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use vidgen_application::health::HealthService;
+use vidgen_http_adapter::docs::OpenApiDocument;
+use vidgen_http_adapter::middleware::TrustedHosts;
+use vidgen_http_adapter::openapi::{self, DocsInfo};
+use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
+use vidgen_infrastructure::database::{
+    self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
+};
+use vidgen_infrastructure::settings::{self, Settings};
+
+/// Version of this build, shown in `/health` and the OpenAPI document.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built application: the bound port and the server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+    instance_id: String,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for opening the database, from the settings.
+pub fn database_options(settings: &Settings) -> DatabaseOptions {
+    DatabaseOptions {
+        url: settings.database_url.clone(),
+        pool_size: settings.database_pool_size,
+        connect_timeout: Duration::from_secs(settings.database_connect_timeout_seconds),
+    }
+}
+
+/// The OpenAPI document of this build.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document(&DocsInfo {
+        version: VERSION.to_owned(),
+    })
+}
+
+fn http_config(settings: &Settings) -> HttpConfig {
+    let patterns = settings.allowed_hosts.clone();
+    HttpConfig {
+        docs_enabled: settings.docs_enabled,
+        redoc_script_url: settings.redoc_script_url.clone(),
+        max_json_bytes: settings.max_json_bytes,
+        cors_origins: match &settings.cors_origins {
+            settings::CorsOrigins::Any => CorsOrigins::Any,
+            settings::CorsOrigins::List(list) => CorsOrigins::List(list.clone()),
+        },
+        cors_allow_credentials: settings.cors_allow_credentials,
+        trusted_hosts: TrustedHosts::new(move |host| patterns.iter().any(|p| p.matches(host))),
+    }
+}
+
+impl Application {
+    /// Opens and migrates the database, wires the services and binds the listener
+    /// (`PORT=0` picks a free port, see [`Application::port`]).
+    ///
+    /// # Errors
+    /// The database cannot be reached or migrated; the address cannot be bound.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = database::connect(&database_options(&settings)).await?;
+        database::migrate(&db).await?;
+        let instance_id = database::register_instance(&db, VERSION).await?;
+
+        let storage = SeaOrmStorageHealth::new(
+            db.clone(),
+            Duration::from_secs(settings.database_connect_timeout_seconds),
+        );
+        let state = AppState {
+            health: HealthService::new(Arc::new(storage)),
+            openapi: OpenApiDocument::new(&openapi_document()),
+        };
+        let config = http_config(&settings);
+
+        let address = settings.bind_address();
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                address: address.clone(),
+                source,
+            })?
+            .port();
+
+        let server =
+            HttpServer::new(move || vidgen_http_adapter::build(state.clone(), config.clone()))
+                .workers(settings.workers)
+                .shutdown_timeout(settings.shutdown_timeout_seconds)
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    address: address.clone(),
+                    source,
+                })?
+                .run();
+
+        tracing::info!(
+            address = %format!("{}:{port}", settings.host),
+            docs = %if settings.docs_enabled { format!("{}docs", settings.public_base_url) } else { "disabled".to_owned() },
+            instance_id = %instance_id,
+            database = %settings::redact_url(&settings.database_url),
+            "vidgen listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            db,
+            instance_id,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database connection (tests use it to arrange data).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The server handle, to stop it from outside.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM: then stops accepting, lets in-flight requests
+    /// finish (bounded by `SHUTDOWN_TIMEOUT_SECONDS`) and returns.
+    ///
+    /// # Errors
+    /// The server's own I/O errors.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await?;
+        tracing::info!("vidgen stopped");
+        Ok(())
+    }
+}
+
+/// Applies the migrations and returns.
+///
+/// # Errors
+/// The database cannot be reached or migrated.
+pub async fn migrate_only(settings: &Settings) -> Result<(), StartupError> {
+    let db = database::connect(&database_options(settings)).await?;
+    database::migrate(&db).await?;
+    Ok(())
+}
