@@ -1,1 +1,10 @@
+//! End-to-end tests: the real application over real HTTP, on SQLite by default and on
+//! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod architecture;
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod middleware;
+mod migrations;
