@@ -16,6 +16,21 @@ pub struct TelemetryError {
 /// # Errors
 /// A line naming `LOG_LEVEL` when the directive does not parse.
 pub fn filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    // A bare word is a level; `target=level` pairs name their target explicitly, so a
+    // misspelt level (`verbose`) is reported instead of silencing every log.
+    if let Some(part) = directive
+        .split(',')
+        .map(str::trim)
+        .find(|part| !part.contains('=') && !LEVELS.contains(&part.to_ascii_lowercase().as_str()))
+    {
+        return Err(TelemetryError {
+            directive: directive.to_owned(),
+            reason: format!(
+                "`{part}` is not a level (trace, debug, info, warn, error, off) or a target=level pair"
+            ),
+        });
+    }
     EnvFilter::builder()
         .parse(directive)
         .map_err(|e| TelemetryError {
