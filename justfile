@@ -1,0 +1,36 @@
+# vidgen's everyday commands. `just --list` shows them.
+
+pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+# Build, migrate and serve on 127.0.0.1:8000 (docs at /docs).
+run:
+    cargo run
+
+# The whole test suite (SQLite).
+test:
+    cargo test
+
+# The whole test suite against PostgreSQL (a throwaway database per test).
+test-pg:
+    TEST_DATABASE_URL={{pg_url}} cargo test
+
+# Formatting check and clippy with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Apply pending migrations to DATABASE_URL and exit.
+migrate:
+    cargo run -- migrate
+
+# Print the OpenAPI document.
+openapi:
+    cargo run --quiet -- openapi
+
+# Everything CI runs (fmt, clippy, tests on SQLite and PostgreSQL, Schemathesis).
+ci:
+    bash .ci/run
