@@ -4,3 +4,4 @@
 //! Module style: `foo.rs` + `foo/` (never `mod.rs`).
 
 pub mod listing;
+pub mod users;
