@@ -3,5 +3,9 @@
 //! One module per capability; each holds its requests, errors and services. Adapters in
 //! `vidgen-infrastructure` implement the ports; `vidgen-http-adapter` calls the services.
 
+pub mod auth;
 pub mod clock;
 pub mod health;
+pub mod storage;
+pub mod users;
+pub mod validation;

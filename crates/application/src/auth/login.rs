@@ -1,0 +1,65 @@
+//! Login with username or e-mail and password.
+
+use vidgen_domain::users::PlainPassword;
+
+use super::{AuthService, TokenPair, new_family_id};
+use crate::storage::RepositoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password: the same answer for both.
+    #[error("incorrect username or password")]
+    InvalidCredentials,
+    /// Correct password, but the account may not log in (suspended, inactive).
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("login failed")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<RepositoryError> for LoginError {
+    fn from(error: RepositoryError) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
+impl AuthService {
+    /// Checks the credentials and starts a session. An unknown user is checked against
+    /// a dummy hash, so both failures take the same time.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for an unknown user or a wrong password; `AccountDisabled`
+    /// for a correct password on a suspended or inactive account.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        login: &str,
+        password: PlainPassword,
+    ) -> Result<TokenPair, LoginError> {
+        let found = self.users.get_credentials(login.trim()).await?;
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, self.hasher.dummy_hash()),
+        };
+        let matches = self
+            .hasher
+            .verify(password, hash)
+            .await
+            .map_err(|e| LoginError::Unexpected(Box::new(e)))?;
+        let user = match user {
+            Some(user) if matches => user,
+            _ => return Err(LoginError::InvalidCredentials),
+        };
+        if !user.status.can_log_in() {
+            return Err(LoginError::AccountDisabled);
+        }
+        let now = self.clock.now();
+        let pair = self
+            .issue_pair(&user, new_family_id(self.opaque.as_ref()), now)
+            .await
+            .map_err(LoginError::Unexpected)?;
+        tracing::Span::current().record("user_id", user.id.get());
+        tracing::info!(user_id = %user.id, "logged in");
+        Ok(pair)
+    }
+}

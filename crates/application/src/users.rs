@@ -1,0 +1,63 @@
+//! Users: registration, reading, listing, changes, passwords, moderation, deletion and
+//! the first admin. Each use case is a method of [`UserService`] in its own module.
+
+pub mod admin;
+pub mod delete;
+pub mod moderation;
+pub mod password;
+pub mod ports;
+pub mod queries;
+pub mod register;
+pub mod update;
+
+use std::sync::Arc;
+
+use vidgen_domain::users::EmailDomainPolicy;
+
+use crate::auth::ports::RefreshTokenRepository;
+use crate::clock::Clock;
+use ports::{PasswordHasher, UserRepository};
+
+/// Behaviour of the user use cases that comes from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct UserSettings {
+    pub email_policy: EmailDomainPolicy,
+    /// New users start `pending_verification` instead of `active`.
+    pub require_email_verification: bool,
+}
+
+/// Runs the user use cases.
+#[derive(Clone)]
+pub struct UserService {
+    users: Arc<dyn UserRepository>,
+    refresh_tokens: Arc<dyn RefreshTokenRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    settings: UserSettings,
+}
+
+impl std::fmt::Debug for UserService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        refresh_tokens: Arc<dyn RefreshTokenRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        settings: UserSettings,
+    ) -> Self {
+        Self {
+            users,
+            refresh_tokens,
+            hasher,
+            clock,
+            settings,
+        }
+    }
+}

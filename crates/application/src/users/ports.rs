@@ -1,0 +1,216 @@
+//! The ports the user use cases need: storage of users and hashing of passwords.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use vidgen_domain::listing::{Page, Paged, SortOrder};
+use vidgen_domain::users::{
+    Age, Email, PersonName, PlainPassword, Role, User, UserId, UserStatus, Username,
+};
+
+use crate::storage::RepositoryError;
+
+/// A password hash in PHC string format (`$argon2id$v=19$...`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(phc: impl Into<String>) -> Self {
+        Self(phc.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
+}
+
+/// A user to store.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub name: PersonName,
+    pub email: Email,
+    pub password_hash: PasswordHash,
+    pub role: Role,
+    pub status: UserStatus,
+    pub age: Option<Age>,
+    pub birth_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes to a stored user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub username: Option<Username>,
+    pub name: Option<PersonName>,
+    pub email: Option<Email>,
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+    pub password_hash: Option<PasswordHash>,
+    /// Increment the token version, so access tokens issued before stop working.
+    pub bump_token_version: bool,
+}
+
+/// Why a user could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum UserWriteError {
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("the username is already taken")]
+    UsernameTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] RepositoryError),
+}
+
+/// Columns a user list may be sorted by (a closed set: anything else is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSortField {
+    Id,
+    Username,
+    Email,
+    Name,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl UserSortField {
+    pub const ALL: [Self; 6] = [
+        Self::Id,
+        Self::Username,
+        Self::Email,
+        Self::Name,
+        Self::CreatedAt,
+        Self::UpdatedAt,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Username => "username",
+            Self::Email => "email",
+            Self::Name => "name",
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == raw)
+    }
+}
+
+/// Which users to list.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub page: Page,
+    /// Case-insensitive substring of name, email or username.
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub role: Option<Role>,
+    pub sort_by: UserSortField,
+    pub sort_order: SortOrder,
+}
+
+/// Storage of users.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user with token version 0.
+    ///
+    /// # Errors
+    /// `EmailTaken` / `UsernameTaken` when another user has the same email or username
+    /// ignoring case (enforced by unique indexes, so also under concurrent inserts).
+    async fn insert(&self, user: NewUser) -> Result<User, UserWriteError>;
+
+    /// # Errors
+    /// A storage failure.
+    async fn get(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// Finds a user by username, ignoring case.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn get_by_username(&self, username: &str) -> Result<Option<User>, RepositoryError>;
+
+    /// Finds a user and their password hash by username or email, ignoring case.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn get_credentials(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, PasswordHash)>, RepositoryError>;
+
+    /// A user and their password hash, by id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn get_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<(User, PasswordHash)>, RepositoryError>;
+
+    /// One page of the users matching the query, with the total number of matches.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn list(&self, query: &UserQuery) -> Result<Paged<User>, RepositoryError>;
+
+    /// Applies the changes and sets `updated_at`.
+    ///
+    /// # Errors
+    /// `NotFound` when the user does not exist; `EmailTaken` / `UsernameTaken` as for
+    /// `insert`.
+    async fn update(
+        &self,
+        id: UserId,
+        changes: UserChanges,
+        at: DateTime<Utc>,
+    ) -> Result<User, UserWriteError>;
+
+    /// Deletes the user and everything that belongs to them (refresh tokens, ...).
+    /// Returns whether the user existed.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;
+
+    /// Whether at least one admin exists.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn admin_exists(&self) -> Result<bool, RepositoryError>;
+}
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Hashing and verification of passwords. Both are slow on purpose and run off the
+/// async workers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// # Errors
+    /// The hashing pool failed.
+    async fn hash(&self, password: PlainPassword) -> Result<PasswordHash, HashError>;
+
+    /// Whether `password` matches `hash`. A hash that cannot be parsed is "no match".
+    ///
+    /// # Errors
+    /// The hashing pool failed.
+    async fn verify(&self, password: PlainPassword, hash: PasswordHash) -> Result<bool, HashError>;
+
+    /// A valid hash of a random password, verified against when a login names an
+    /// unknown user so that both answers take the same time.
+    fn dummy_hash(&self) -> PasswordHash;
+}

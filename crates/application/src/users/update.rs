@@ -1,0 +1,114 @@
+//! Changing a user's username, name or email (PUT replaces all three, PATCH any subset).
+
+use vidgen_domain::users::policy::{self, Access, Actor};
+use vidgen_domain::users::{Email, PersonName, User, UserId, Username};
+
+use super::UserService;
+use super::ports::{UserChanges, UserWriteError};
+use crate::validation::FieldViolation;
+
+/// The fields to change; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateUser {
+    pub username: Option<Username>,
+    pub name: Option<PersonName>,
+    pub email: Option<Email>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    #[error("user not found")]
+    NotFound,
+    #[error("the caller may not change this user")]
+    Forbidden,
+    #[error("the change breaks {} rule(s)", .0.len())]
+    Invalid(Vec<FieldViolation>),
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("the username is already taken")]
+    UsernameTaken,
+    #[error("updating the user failed")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<UserWriteError> for UpdateUserError {
+    fn from(error: UserWriteError) -> Self {
+        match error {
+            UserWriteError::EmailTaken => Self::EmailTaken,
+            UserWriteError::UsernameTaken => Self::UsernameTaken,
+            UserWriteError::NotFound => Self::NotFound,
+            UserWriteError::Storage(e) => Self::Unexpected(Box::new(e)),
+        }
+    }
+}
+
+impl From<crate::storage::RepositoryError> for UpdateUserError {
+    fn from(error: crate::storage::RepositoryError) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
+impl UserService {
+    /// Applies the changes (self or admin).
+    ///
+    /// # Errors
+    /// `NotFound` when hidden or missing; `Forbidden` for a moderator; `Invalid` when the
+    /// new e-mail's domain is not allowed or a plain user picks a reserved username;
+    /// `EmailTaken` / `UsernameTaken` for duplicates.
+    #[tracing::instrument(skip(self, changes))]
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: UserId,
+        changes: UpdateUser,
+    ) -> Result<User, UpdateUserError> {
+        match policy::can_update_user(actor, id) {
+            Access::Allowed => {}
+            Access::Hidden => return Err(UpdateUserError::NotFound),
+            Access::Forbidden => return Err(UpdateUserError::Forbidden),
+        }
+        let current = self.users.get(id).await?.ok_or(UpdateUserError::NotFound)?;
+
+        let mut violations = Vec::new();
+        if let Some(email) = &changes.email
+            && let Err(error) = self.settings.email_policy.check(email)
+        {
+            violations.push(FieldViolation::new(
+                "email",
+                "email_domain",
+                error.to_string(),
+            ));
+        }
+        if let Some(username) = &changes.username
+            && username.is_reserved()
+            && !username
+                .as_ref()
+                .eq_ignore_ascii_case(current.username.as_ref())
+            && !actor.is_admin()
+        {
+            violations.push(FieldViolation::new(
+                "username",
+                "username_reserved",
+                "this username is reserved",
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(UpdateUserError::Invalid(violations));
+        }
+
+        let user = self
+            .users
+            .update(
+                id,
+                UserChanges {
+                    username: changes.username,
+                    name: changes.name,
+                    email: changes.email,
+                    ..UserChanges::default()
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(user)
+    }
+}
