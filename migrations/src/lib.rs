@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_instances;
+mod m20261124_000002_create_users;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_instances::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_instances::Migration),
+            Box::new(m20261124_000002_create_users::Migration),
+        ]
     }
 }

@@ -1,3 +1,5 @@
 //! sea-orm entities, private to the infrastructure crate.
 
 pub(crate) mod instance;
+pub(crate) mod refresh_token;
+pub(crate) mod user;

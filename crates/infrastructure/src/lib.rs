@@ -1,9 +1,13 @@
-//! Adapters that implement vidgen's ports: the database (sea-orm), settings loading and,
-//! as capabilities arrive, hashing, tokens, media storage and rendering.
+//! Adapters that implement vidgen's ports: the database (sea-orm repositories), settings
+//! loading, password hashing (argon2id), tokens (JWT, opaque) and, as capabilities
+//! arrive, media storage and rendering.
 //!
 //! sea-orm entities stay private to this crate; no layer above sees them.
 
+pub mod auth;
 pub mod database;
+pub mod passwords;
+pub mod repositories;
 pub mod settings;
 
 mod entities;

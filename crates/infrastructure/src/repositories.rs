@@ -1,0 +1,37 @@
+//! sea-orm implementations of the repository ports.
+
+mod refresh_tokens;
+mod users;
+
+pub use refresh_tokens::SeaOrmRefreshTokenRepository;
+pub use users::SeaOrmUserRepository;
+
+use sea_orm::DbErr;
+use vidgen_application::storage::RepositoryError;
+
+pub(crate) fn storage(error: DbErr) -> RepositoryError {
+    RepositoryError::new(error)
+}
+
+/// Escapes `%`, `_` and `\` so user input is matched literally inside `LIKE`.
+pub(crate) fn like_contains(raw: &str) -> String {
+    let mut pattern = String::with_capacity(raw.len() + 2);
+    pattern.push('%');
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
+        assert_eq!(super::like_contains("plain"), "%plain%");
+    }
+}
