@@ -7,7 +7,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, Error, http::header, web};
 use paperclip::actix::OpenApiExt;
+use vidgen_application::auth::AuthService;
 use vidgen_application::health::HealthService;
+use vidgen_application::users::UserService;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
@@ -36,6 +38,8 @@ pub struct HttpConfig {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub health: HealthService,
+    pub users: UserService,
+    pub auth: AuthService,
     /// The document served at `/openapi.json` (built once, see [`openapi::document`]).
     pub openapi: OpenApiDocument,
 }
@@ -101,6 +105,9 @@ pub fn build(
     let mut app = App::new()
         .configure(|cfg| extract::configure(cfg, max_json_bytes))
         .app_data(web::Data::new(state.health))
+        .app_data(web::Data::new(state.users))
+        .app_data(web::Data::new(state.auth))
+        .app_data(crate::validation::JsonLimit(max_json_bytes))
         .app_data(web::Data::new(config.trusted_hosts.clone()));
     if config.docs_enabled {
         let document = state.openapi;

@@ -164,6 +164,11 @@ impl ApiError {
         Self::Internal(Box::new(error))
     }
 
+    /// The response for this error (consuming it).
+    pub fn error_response_owned(self) -> HttpResponse {
+        ResponseError::error_response(&self)
+    }
+
     /// The problem document this error is answered with.
     pub fn problem(&self) -> Problem {
         match self {

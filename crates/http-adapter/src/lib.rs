@@ -5,12 +5,17 @@
 //! [`app`] (assembly).
 
 pub mod app;
+pub mod auth;
 pub mod docs;
 pub mod error;
+mod error_map;
 pub mod extract;
+pub mod listing;
 pub mod middleware;
 pub mod openapi;
+pub mod responses;
 pub mod routes;
+pub mod validation;
 
 pub use app::{AppState, CorsOrigins, HttpConfig, build};
 pub use error::ApiError;

@@ -21,6 +21,8 @@ pub struct OperationDoc {
     /// can give (400 for an untrusted host, 500) and the ones implied by its shape
     /// (401 when secured; 422 when it has parameters or a body; 413/415 with a body).
     pub errors: &'static [u16],
+    /// The JSON body may also be sent as `application/x-www-form-urlencoded`.
+    pub form_body: bool,
 }
 
 impl OperationDoc {
@@ -29,6 +31,7 @@ impl OperationDoc {
             operation_id,
             secured: false,
             errors,
+            form_body: false,
         }
     }
 
@@ -37,6 +40,14 @@ impl OperationDoc {
             operation_id,
             secured: true,
             errors,
+            form_body: false,
+        }
+    }
+
+    pub const fn with_form_body(self) -> Self {
+        Self {
+            form_body: true,
+            ..self
         }
     }
 }
@@ -78,10 +89,20 @@ pub struct DocsInfo {
 }
 
 /// Tags, in the order the UIs show them.
-const TAGS: &[(&str, &str)] = &[(
-    "Operations",
-    "Liveness and readiness probes for load balancers and orchestrators.",
-)];
+const TAGS: &[(&str, &str)] = &[
+    (
+        "Authentication",
+        "Log in (JSON or OAuth2 password form), rotate refresh tokens, log out.",
+    ),
+    (
+        "Users",
+        "Registration, the current user, user management by role.",
+    ),
+    (
+        "Operations",
+        "Liveness and readiness probes for load balancers and orchestrators.",
+    ),
+];
 
 const DESCRIPTION: &str = "\
 REST API of **vidgen**, an AI video-generation service.
@@ -106,20 +127,58 @@ Collections take `skip`, `limit` (1..=1000), `sort_by` and `sort_order`, and ans
 `X-Total-Count`, `X-Page-Count` and an RFC 8288 `Link` header.";
 
 fn operation_docs() -> Vec<OperationDoc> {
-    routes::health::OPERATIONS.to_vec()
+    [
+        routes::health::OPERATIONS,
+        routes::auth::OPERATIONS,
+        routes::users::OPERATIONS,
+    ]
+    .concat()
 }
 
 fn field_docs() -> Vec<FieldDoc> {
-    Vec::new()
+    routes::users::dto::FIELD_DOCS.to_vec()
 }
 
 fn param_docs() -> Vec<ParamDoc> {
-    Vec::new()
+    use vidgen_domain::listing::Page;
+    const SKIP: &[Constraint] = &[Constraint::Minimum(0), Constraint::Default("0")];
+    const LIMIT: &[Constraint] = &[
+        Constraint::Minimum(Page::MIN_LIMIT as i64),
+        Constraint::Maximum(Page::MAX_LIMIT as i64),
+        Constraint::Default("100"),
+    ];
+    const SEARCH: &[Constraint] = &[Constraint::MinLength(1), Constraint::MaxLength(200)];
+    const ID: &[Constraint] = &[Constraint::Minimum(1), Constraint::Format("int64")];
+    vec![
+        ParamDoc {
+            name: "skip",
+            constraints: SKIP,
+        },
+        ParamDoc {
+            name: "limit",
+            constraints: LIMIT,
+        },
+        ParamDoc {
+            name: "search",
+            constraints: SEARCH,
+        },
+        ParamDoc {
+            name: "user_id",
+            constraints: ID,
+        },
+        ParamDoc {
+            name: "video_id",
+            constraints: ID,
+        },
+    ]
 }
 
-/// Registers every documented API route (the ones under paperclip's watch).
+/// Registers every documented API route (the ones under paperclip's watch). Literal
+/// paths come before the `{user_id}` templates that would otherwise swallow them.
 pub fn configure_api(cfg: &mut web::ServiceConfig) {
     routes::health::configure(cfg);
+    routes::auth::configure(cfg);
+    routes::users::configure(cfg);
 }
 
 /// Builds the complete OpenAPI 3 document.
@@ -172,6 +231,27 @@ pub fn post_process(
     let schemas = object_at_map(components, "schemas");
     schemas.insert("FieldError".into(), field_error_schema());
     schemas.insert("ErrorResponse".into(), error_response_schema());
+    for (name, schema) in schemas.iter_mut() {
+        if !name.ends_with("Response") || name == "ErrorResponse" {
+            continue;
+        }
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            for (property_name, property) in properties.iter_mut() {
+                if !required.contains(property_name) {
+                    apply_constraints(property, &[Constraint::Nullable]);
+                }
+            }
+        }
+    }
     for field in fields {
         if let Some(property) = schemas
             .get_mut(field.schema)
@@ -190,6 +270,14 @@ pub fn post_process(
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": "Access token from `POST /api/v1/users/login`.",
+        }),
+    );
+    security_schemes.insert(
+        "oauth2Password".into(),
+        json!({
+            "type": "oauth2",
+            "description": "The same login through the OAuth2 password flow (Swagger UI's Authorize button).",
+            "flows": {"password": {"tokenUrl": "/api/v1/users/login", "scopes": {}}},
         }),
     );
 
@@ -229,7 +317,20 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
         .and_then(Value::as_array)
         .is_some_and(|p| !p.is_empty());
     let has_body = operation.get("requestBody").is_some();
-    let secured = doc.is_some_and(|d| d.secured);
+    let secured = doc.is_some_and(|d| d.secured)
+        || operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
+    if doc.is_some_and(|d| d.form_body)
+        && let Some(content) = operation
+            .get_mut("requestBody")
+            .and_then(|b| b.get_mut("content"))
+            .and_then(Value::as_object_mut)
+        && let Some(json_body) = content.get("application/json").cloned()
+    {
+        content.insert("application/x-www-form-urlencoded".into(), json_body);
+    }
 
     if let Some(parameters) = operation
         .get_mut("parameters")
@@ -273,7 +374,7 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
         );
     }
     if secured {
-        operation["security"] = json!([{"bearerAuth": []}]);
+        operation["security"] = json!([{"bearerAuth": []}, {"oauth2Password": []}]);
     } else if let Some(object) = operation.as_object_mut() {
         object.remove("security");
     }

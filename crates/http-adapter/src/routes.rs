@@ -1,7 +1,9 @@
 //! Route modules, one per resource. Each exposes `configure` for the app and the
 //! documentation facts the OpenAPI post-processor needs about its operations.
 
+pub mod auth;
 pub mod health;
+pub mod users;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -7,14 +7,23 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
+use secrecy::ExposeSecret;
+use vidgen_application::auth::{AuthPorts, AuthService};
+use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::health::HealthService;
+use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
+use vidgen_application::users::{UserService, UserSettings};
+use vidgen_domain::users::{Email, EmailDomainPolicy, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::middleware::TrustedHosts;
 use vidgen_http_adapter::openapi::{self, DocsInfo};
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
+use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
 use vidgen_infrastructure::database::{
     self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
+use vidgen_infrastructure::passwords::{Argon2PasswordHasher, HasherSetupError};
+use vidgen_infrastructure::repositories::{SeaOrmRefreshTokenRepository, SeaOrmUserRepository};
 use vidgen_infrastructure::settings::{self, Settings};
 
 /// Version of this build, shown in `/health` and the OpenAPI document.
@@ -25,6 +34,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Hasher(#[from] HasherSetupError),
+    #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
+    Admin(String),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -92,12 +105,24 @@ impl Application {
         database::migrate(&db).await?;
         let instance_id = database::register_instance(&db, VERSION).await?;
 
+        let services = Services::build(&settings, &db)?;
+        if let Some(admin) = admin_from_settings(&settings)? {
+            match services.users.ensure_admin(admin).await {
+                Ok(AdminBootstrap::Created(user)) => {
+                    tracing::info!(user_id = %user.id, username = %user.username, "admin created from ADMIN_EMAIL");
+                }
+                Ok(AdminBootstrap::AlreadyPresent) => {}
+                Err(error) => return Err(StartupError::Admin(error.to_string())),
+            }
+        }
         let storage = SeaOrmStorageHealth::new(
             db.clone(),
             Duration::from_secs(settings.database_connect_timeout_seconds),
         );
         let state = AppState {
             health: HealthService::new(Arc::new(storage)),
+            users: services.users,
+            auth: services.auth,
             openapi: OpenApiDocument::new(&openapi_document()),
         };
         let config = http_config(&settings);
@@ -166,6 +191,111 @@ impl Application {
         tracing::info!("vidgen stopped");
         Ok(())
     }
+}
+
+/// The application services, wired to their adapters.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub users: UserService,
+    pub auth: AuthService,
+}
+
+impl Services {
+    /// Wires every adapter into the use-case services.
+    ///
+    /// # Errors
+    /// The password hasher cannot start.
+    pub fn build(settings: &Settings, db: &Db) -> Result<Self, StartupError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let users = Arc::new(SeaOrmUserRepository::new(db.clone()));
+        let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
+        // Half the cores at most, so logins can never take every core from the HTTP workers.
+        let hashing_threads =
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let hasher = Arc::new(Argon2PasswordHasher::new(
+            settings.hashing,
+            hashing_threads,
+        )?);
+        let jwt = Arc::new(JwtTokenIssuer::new(&JwtSettings {
+            secret: settings.secret_key_bytes().to_vec(),
+            lifetime: Duration::from_secs(u64::from(settings.access_token_expire_minutes) * 60),
+        }));
+        let user_service = UserService::new(
+            users.clone(),
+            refresh_tokens.clone(),
+            hasher.clone(),
+            clock.clone(),
+            UserSettings {
+                email_policy: EmailDomainPolicy {
+                    allowed: settings.email_allowed_domains.clone(),
+                    blocked: settings.email_blocked_domains.clone(),
+                },
+                require_email_verification: settings.require_email_verification,
+            },
+        );
+        let auth = AuthService::new(
+            AuthPorts {
+                users,
+                refresh_tokens,
+                hasher,
+                issuer: jwt.clone(),
+                verifier: jwt,
+                opaque: Arc::new(RandomOpaqueTokens),
+                clock,
+            },
+            Duration::from_secs(u64::from(settings.refresh_token_expire_days) * 24 * 3600),
+        );
+        Ok(Self {
+            users: user_service,
+            auth,
+        })
+    }
+}
+
+/// The admin to create at start-up from `ADMIN_EMAIL`, `ADMIN_PASSWORD` and
+/// `ADMIN_USERNAME`, if they are set.
+///
+/// # Errors
+/// A value that is not a valid username or e-mail address.
+pub fn admin_from_settings(settings: &Settings) -> Result<Option<CreateAdmin>, StartupError> {
+    let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) else {
+        return Ok(None);
+    };
+    Ok(Some(admin_request(
+        &settings.admin_username,
+        email,
+        password.expose_secret(),
+    )?))
+}
+
+/// A `CreateAdmin` from raw strings, with one clear message per bad value.
+///
+/// # Errors
+/// A value that is not a valid username or e-mail address.
+pub fn admin_request(
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Result<CreateAdmin, StartupError> {
+    let username = Username::parse(username).map_err(|errors| {
+        StartupError::Admin(format!(
+            "username: {}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })?;
+    let email = Email::parse(email).map_err(|e| StartupError::Admin(format!("email: {e}")))?;
+    let name = PersonName::parse(username.as_ref())
+        .map_err(|e| StartupError::Admin(format!("name: {e}")))?;
+    Ok(CreateAdmin {
+        username,
+        name,
+        email,
+        password: PlainPassword::new(password.to_owned()),
+    })
 }
 
 /// Applies the migrations and returns.

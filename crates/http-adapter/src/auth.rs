@@ -1,0 +1,122 @@
+//! Authentication extractors: [`CurrentUser`] requires a valid bearer token; the OpenAPI
+//! document marks exactly the operations that take it as secured.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
+use paperclip::v2::schema::Apiv2Schema;
+use vidgen_application::auth::AuthService;
+use vidgen_application::auth::authenticate::AuthenticateError;
+use vidgen_domain::users::User;
+use vidgen_domain::users::policy::Actor;
+
+use crate::error::ApiError;
+
+/// Name of the security scheme in the OpenAPI document.
+pub const SECURITY_SCHEME: &str = "bearerAuth";
+
+/// The authenticated caller, loaded fresh for the request (so a suspended user or a
+/// changed password takes effect at once).
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.0.id,
+            role: self.0.role,
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req).map(str::to_owned);
+        let service = req.app_data::<web::Data<AuthService>>().cloned();
+        Box::pin(async move {
+            let token =
+                token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
+            let service = service.ok_or_else(|| {
+                ApiError::internal(std::io::Error::other("AuthService is not registered"))
+            })?;
+            match service.authenticate(&token).await {
+                Ok(user) => {
+                    tracing::Span::current().record("user_id", user.id.get());
+                    Ok(Self(user))
+                }
+                Err(AuthenticateError::Token(error)) => {
+                    Err(ApiError::Unauthorized(format!("Invalid token: {error}")))
+                }
+                Err(AuthenticateError::Revoked) => Err(ApiError::Unauthorized(
+                    "The access token has been revoked".into(),
+                )),
+                Err(AuthenticateError::Unexpected(error)) => Err(ApiError::internal(error)),
+            }
+        })
+    }
+}
+
+impl Apiv2Schema for CurrentUser {
+    fn name() -> Option<String> {
+        Some(SECURITY_SCHEME.to_owned())
+    }
+
+    fn security_scheme() -> Option<SecurityScheme> {
+        Some(SecurityScheme {
+            type_: "apiKey".into(),
+            name: Some("Authorization".into()),
+            in_: Some("header".into()),
+            description: Some("Bearer access token".into()),
+            ..SecurityScheme::default()
+        })
+    }
+}
+
+impl OperationModifier for CurrentUser {
+    fn update_parameter(_: &mut DefaultOperationRaw) {}
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header() {
+        let cases = [
+            (Some("Bearer abc.def"), Some("abc.def")),
+            (Some("bearer abc"), Some("abc")),
+            (Some("Basic dXNlcjpwYXNz"), None),
+            (Some("Bearer "), None),
+            (Some("Bearer"), None),
+            (None, None),
+        ];
+        for (header_value, expected) in cases {
+            let mut request = TestRequest::default();
+            if let Some(value) = header_value {
+                request = request.insert_header((header::AUTHORIZATION, value));
+            }
+            let request = request.to_http_request();
+            assert_eq!(bearer_token(&request), expected, "{header_value:?}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Response types that carry their OpenAPI description: `201 Created` with `Location`,
+//! lists with paging headers, and `204 No Content`.
+
+use std::collections::BTreeMap;
+
+use actix_web::body::BoxBody;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Header, Response};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::Serialize;
+use vidgen_domain::listing::{Page, Paged};
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    match serde_json::to_string(body) {
+        Ok(json) => HttpResponse::build(status)
+            .content_type("application/json")
+            .body(json),
+        Err(error) => crate::error::ApiError::internal(error).error_response_owned(),
+    }
+}
+
+fn schema_of<T: Apiv2Schema>() -> DefaultSchemaRaw {
+    let mut schema = T::schema_with_ref();
+    schema.retain_ref();
+    schema
+}
+
+fn header(description: &str, type_: &str) -> Header {
+    Header {
+        description: Some(description.to_owned()),
+        data_type: Some(match type_ {
+            "integer" => paperclip::v2::models::DataType::Integer,
+            _ => paperclip::v2::models::DataType::String,
+        }),
+        ..Header::default()
+    }
+}
+
+/// `201 Created` with a `Location` header and the new resource as JSON.
+#[derive(Debug)]
+pub struct Created<T> {
+    pub body: T,
+    pub location: String,
+}
+
+impl<T: Serialize> Responder for Created<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        let mut response = json_response(StatusCode::CREATED, &self.body);
+        if let Ok(value) = header::HeaderValue::from_str(&self.location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        response
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Created<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for Created<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "Location".to_owned(),
+            header("URL of the created resource.", "string"),
+        );
+        op.responses.insert(
+            "201".into(),
+            Either::Right(Response {
+                description: Some("Created".into()),
+                schema: Some(schema_of::<T>()),
+                headers,
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
+/// A page of a collection: a JSON array plus `X-Total-Count`, `X-Page-Count` and `Link`.
+#[derive(Debug)]
+pub struct ListJson<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: Page,
+}
+
+impl<T> ListJson<T> {
+    pub fn new<U>(paged: Paged<U>, convert: impl FnMut(U) -> T) -> Self {
+        let total = paged.total;
+        let page = paged.page;
+        Self {
+            items: paged.items.into_iter().map(convert).collect(),
+            total,
+            page,
+        }
+    }
+}
+
+/// The `Link` header (RFC 8288) for this page of `request`'s collection.
+pub fn link_header(request: &HttpRequest, page: Page, total: u64) -> Option<String> {
+    let link = |target: Page, rel: &str| {
+        let mut pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(key, _)| key != "skip" && key != "limit")
+                .collect();
+        pairs.push(("skip".into(), target.skip().to_string()));
+        pairs.push(("limit".into(), target.limit().to_string()));
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("<{}?{query}>; rel=\"{rel}\"", request.path())
+    };
+    let mut links = Vec::new();
+    if let Some(next) = page.next(total) {
+        links.push(link(next, "next"));
+    }
+    if let Some(prev) = page.prev() {
+        links.push(link(prev, "prev"));
+    }
+    (!links.is_empty()).then(|| links.join(", "))
+}
+
+impl<T: Serialize> Responder for ListJson<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        let mut response = json_response(StatusCode::OK, &self.items);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::HeaderName::from_static("x-total-count"),
+            header::HeaderValue::from(self.total),
+        );
+        headers.insert(
+            header::HeaderName::from_static("x-page-count"),
+            header::HeaderValue::from(self.page.page_count(self.total)),
+        );
+        if let Some(link) = link_header(request, self.page, self.total)
+            && let Ok(value) = header::HeaderValue::from_str(&link)
+        {
+            headers.insert(header::LINK, value);
+        }
+        response
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for ListJson<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for ListJson<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "X-Total-Count".to_owned(),
+            header("Number of items matching the query.", "integer"),
+        );
+        headers.insert(
+            "X-Page-Count".to_owned(),
+            header("ceil(X-Total-Count / limit).", "integer"),
+        );
+        headers.insert(
+            "Link".to_owned(),
+            header("RFC 8288 links to the next and previous pages.", "string"),
+        );
+        let schema = DefaultSchemaRaw {
+            data_type: Some(paperclip::v2::models::DataType::Array),
+            items: Some(Box::new(schema_of::<T>())),
+            ..DefaultSchemaRaw::default()
+        };
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("OK".into()),
+                schema: Some(schema),
+                headers,
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn links_keep_the_filters_and_move_the_window() {
+        let request = TestRequest::get()
+            .uri("/api/v1/users?search=ann&skip=20&limit=10&role=admin")
+            .to_http_request();
+        let page = Page::new(20, 10).expect("page");
+        let link = link_header(&request, page, 45).expect("links");
+        assert_eq!(
+            link,
+            "</api/v1/users?search=ann&role=admin&skip=30&limit=10>; rel=\"next\", \
+             </api/v1/users?search=ann&role=admin&skip=10&limit=10>; rel=\"prev\""
+        );
+        let only = Page::new(0, 10).expect("page");
+        assert_eq!(link_header(&request, only, 5), None);
+    }
+}

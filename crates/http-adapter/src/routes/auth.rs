@@ -1,0 +1,215 @@
+//! `/api/v1/users/login`, `/token/refresh` and `/logout`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use garde::Validate;
+use paperclip::actix::{Apiv2Schema, NoContent, OperationModifier, api_v2_operation, web};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
+use serde::{Deserialize, Serialize};
+use vidgen_application::auth::{AuthService, TokenPair};
+use vidgen_domain::users::PlainPassword;
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, FieldError};
+use crate::openapi::OperationDoc;
+use crate::validation::{
+    JsonLimit, ValidJson, Validated, is_json, parse_json, read_body, report_to_field_errors,
+};
+
+/// Credentials: `username` may be the username or the e-mail address.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Username or e-mail address.
+    #[openapi(example = "\"jane_doe\"")]
+    #[garde(length(chars, min = 1, max = 254))]
+    pub username: String,
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(length(chars, min = 1, max = 128))]
+    pub password: String,
+}
+
+impl Validated for LoginRequest {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+/// The OAuth2 password form (`grant_type`, `scope` and client fields are accepted and
+/// ignored).
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+/// Login credentials from a JSON body or an OAuth2 password form.
+#[derive(Debug)]
+pub struct Credentials(LoginRequest);
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        let limit = req.app_data::<JsonLimit>().map_or(256 * 1024, |l| l.0);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = if json || form {
+                read_body(&mut payload, limit).await?
+            } else {
+                return Err(ApiError::UnsupportedMediaType(
+                    "Content-Type must be application/json or application/x-www-form-urlencoded"
+                        .into(),
+                ));
+            };
+            let request = if json {
+                parse_json::<LoginRequest>(&body)?
+            } else {
+                let form: LoginForm = serde_urlencoded::from_bytes(&body)
+                    .map_err(|e| ApiError::invalid_field("__all__", e.to_string(), "form"))?;
+                LoginRequest {
+                    username: form.username,
+                    password: form.password,
+                }
+            };
+            let errors = request.field_errors();
+            if errors.is_empty() {
+                Ok(Self(request))
+            } else {
+                Err(ApiError::Validation(errors))
+            }
+        })
+    }
+}
+
+impl paperclip::v2::schema::Apiv2Schema for Credentials {}
+
+impl OperationModifier for Credentials {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        <ValidJson<LoginRequest> as OperationModifier>::update_parameter(op);
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <ValidJson<LoginRequest> as OperationModifier>::update_definitions(map);
+    }
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TokenResponse {
+    /// JWT to send as `Authorization: Bearer <access_token>`.
+    #[openapi(example = "\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig\"")]
+    pub access_token: String,
+    /// Always `bearer`.
+    #[openapi(example = "\"bearer\"")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    #[openapi(example = "1800")]
+    pub expires_in: u64,
+    /// Opaque, single-use token for `POST /api/v1/users/token/refresh`.
+    #[openapi(example = "\"3q2-7wAAAAA...\"")]
+    pub refresh_token: String,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access.token,
+            token_type: "bearer".into(),
+            expires_in: pair.access.expires_in_seconds,
+            refresh_token: pair.refresh_token,
+        }
+    }
+}
+
+/// A refresh token to exchange or revoke.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[openapi(example = "\"3q2-7wAAAAA...\"")]
+    #[garde(length(min = 1, max = 512))]
+    pub refresh_token: String,
+}
+
+impl Validated for RefreshRequest {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+/// Log in
+///
+/// Accepts JSON or the OAuth2 password form (`application/x-www-form-urlencoded`, as sent
+/// by Swagger UI's Authorize button). `username` may be the username or the e-mail address.
+/// An unknown user and a wrong password get the same 401; a suspended or inactive account
+/// gets 403 after a correct password.
+#[api_v2_operation(tags(Authentication), operation_id = "login")]
+async fn login(
+    auth: web::Data<AuthService>,
+    credentials: Credentials,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let request = credentials.0;
+    let pair = auth
+        .login(&request.username, PlainPassword::new(request.password))
+        .await?;
+    Ok(web::Json(pair.into()))
+}
+
+/// Refresh the tokens
+///
+/// Exchanges a refresh token for a new pair. Refresh tokens are single use: presenting one
+/// that was already used revokes every token of its session.
+#[api_v2_operation(tags(Authentication), operation_id = "refresh_token")]
+async fn refresh(
+    auth: web::Data<AuthService>,
+    body: ValidJson<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let pair = auth.refresh(&body.into_inner().refresh_token).await?;
+    Ok(web::Json(pair.into()))
+}
+
+/// Log out
+///
+/// Revokes the session of the given refresh token (if it is yours).
+#[api_v2_operation(tags(Authentication), operation_id = "logout")]
+async fn logout(
+    current: CurrentUser,
+    auth: web::Data<AuthService>,
+    body: ValidJson<RefreshRequest>,
+) -> Result<NoContent, ApiError> {
+    auth.logout(current.0.id, &body.into_inner().refresh_token)
+        .await?;
+    Ok(NoContent)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/api/v1/users/login").route(web::post().to(login)))
+        .service(super::resource("/api/v1/users/token/refresh").route(web::post().to(refresh)))
+        .service(super::resource("/api/v1/users/logout").route(web::post().to(logout)));
+}
+
+pub const OPERATIONS: &[OperationDoc] = &[
+    OperationDoc::public("login", &[401, 403]).with_form_body(),
+    OperationDoc::public("refresh_token", &[401]),
+    OperationDoc::secured("logout", &[]),
+];

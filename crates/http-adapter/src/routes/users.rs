@@ -1,0 +1,251 @@
+//! `/api/v1/users`: registration, the current user, lists, reads, changes, passwords,
+//! moderation and deletion. Handlers parse, call one use case and map the result.
+
+pub mod dto;
+
+use paperclip::actix::{NoContent, api_v2_operation, web};
+use vidgen_application::users::UserService;
+use vidgen_application::users::password::ChangePassword;
+use vidgen_application::users::ports::UserQuery;
+use vidgen_domain::users::{PlainPassword, UserId};
+
+use self::dto::{
+    PasswordChange, PublicUserResponse, RoleUpdate, StatusUpdate, UserCreate, UserListQuery,
+    UserPath, UserReplace, UserResponse, UserUpdate, UsernamePath,
+};
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::listing;
+use crate::openapi::OperationDoc;
+use crate::responses::{Created, ListJson};
+use crate::validation::ValidJson;
+
+fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
+    UserId::new(path.user_id)
+        .ok_or_else(|| ApiError::invalid_field("user_id", "must be a positive integer", "range"))
+}
+
+/// Register a user
+///
+/// Creates an account with role `user` and status `active` (or `pending_verification` when
+/// e-mail verification is required). Every broken rule is reported per field; duplicates
+/// of email or username (ignoring case) are 409 `EMAIL_TAKEN` / `USERNAME_TAKEN`.
+#[api_v2_operation(tags(Users), operation_id = "register_user")]
+async fn register(
+    users: web::Data<UserService>,
+    body: ValidJson<UserCreate>,
+) -> Result<Created<UserResponse>, ApiError> {
+    let request = body.into_inner().try_into_domain()?;
+    let user = users.register(request).await?;
+    Ok(Created {
+        location: format!("/api/v1/users/{}", user.id),
+        body: user.into(),
+    })
+}
+
+/// The current user
+///
+/// The account behind the bearer token.
+#[api_v2_operation(tags(Users), operation_id = "get_current_user")]
+async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
+    Ok(web::Json(current.0.into()))
+}
+
+/// List users
+///
+/// Admins and moderators only. Filters by `search` (name, email, username; case-insensitive
+/// substring), `status` and `role`; sorts by `sort_by` / `sort_order`; pages with `skip` /
+/// `limit`. Headers: `X-Total-Count`, `X-Page-Count`, `Link`.
+#[api_v2_operation(tags(Users), operation_id = "list_users")]
+async fn list(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    query: web::Query<UserListQuery>,
+) -> Result<ListJson<UserResponse>, ApiError> {
+    let query = query.into_inner();
+    let user_query = UserQuery {
+        page: listing::page(query.skip, query.limit)?,
+        search: listing::search(query.search)?,
+        status: query.status.map(Into::into),
+        role: query.role.map(Into::into),
+        sort_by: query.sort_by.map(Into::into).unwrap_or_default(),
+        sort_order: query.sort_order.map(Into::into).unwrap_or_default(),
+    };
+    let paged = users.list(current.actor(), user_query).await?;
+    Ok(ListJson::new(paged, UserResponse::from))
+}
+
+/// Get a user
+///
+/// Yourself, or anyone for admins and moderators. Others are reported as not found.
+#[api_v2_operation(tags(Users), operation_id = "get_user")]
+async fn get(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let user = users.get(current.actor(), user_id(&path)?).await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Find a user by username
+///
+/// Public fields of any user, for any authenticated caller.
+#[api_v2_operation(tags(Users), operation_id = "get_user_by_username")]
+async fn by_username(
+    _current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UsernamePath>,
+) -> Result<web::Json<PublicUserResponse>, ApiError> {
+    let user = users.get_by_username(&path.username).await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Replace a user's details
+///
+/// Sets `username`, `name` and `email` together. Yourself or, for admins, anyone.
+#[api_v2_operation(tags(Users), operation_id = "replace_user")]
+async fn replace(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+    body: ValidJson<UserReplace>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let changes = body.into_inner().try_into_domain()?;
+    let user = users
+        .update(current.actor(), user_id(&path)?, changes)
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Update a user's details
+///
+/// Changes any subset of `username`, `name` and `email`; `role` and `status` are refused
+/// here as unknown fields. Yourself or, for admins, anyone.
+#[api_v2_operation(tags(Users), operation_id = "update_user")]
+async fn update(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+    body: ValidJson<UserUpdate>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let changes = body.into_inner().try_into_domain()?;
+    let user = users
+        .update(current.actor(), user_id(&path)?, changes)
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Change your password
+///
+/// Needs the current password. Revokes every refresh token of the user and makes every
+/// access token issued before stop working.
+#[api_v2_operation(tags(Users), operation_id = "change_password")]
+async fn change_password(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+    body: ValidJson<PasswordChange>,
+) -> Result<NoContent, ApiError> {
+    let body = body.into_inner();
+    users
+        .change_password(
+            current.actor(),
+            user_id(&path)?,
+            ChangePassword {
+                current_password: PlainPassword::new(body.current_password),
+                new_password: PlainPassword::new(body.new_password),
+            },
+        )
+        .await?;
+    Ok(NoContent)
+}
+
+/// Change a user's status
+///
+/// Admins for anyone but themselves; moderators for plain users. Suspending or
+/// deactivating ends the user's sessions at once.
+#[api_v2_operation(tags(Users), operation_id = "change_user_status")]
+async fn change_status(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+    body: ValidJson<StatusUpdate>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let status = body.into_inner().status.into();
+    let user = users
+        .change_status(current.actor(), user_id(&path)?, status)
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Change a user's role
+///
+/// Admins only, never their own role. Existing access tokens of the user stop working.
+#[api_v2_operation(tags(Users), operation_id = "change_user_role")]
+async fn change_role(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+    body: ValidJson<RoleUpdate>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let role = body.into_inner().role.into();
+    let user = users
+        .change_role(current.actor(), user_id(&path)?, role)
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Delete a user
+///
+/// Yourself or, for admins, anyone. The user's sessions (and videos) go too.
+#[api_v2_operation(tags(Users), operation_id = "delete_user")]
+async fn delete(
+    current: CurrentUser,
+    users: web::Data<UserService>,
+    path: web::Path<UserPath>,
+) -> Result<NoContent, ApiError> {
+    users.delete(current.actor(), user_id(&path)?).await?;
+    Ok(NoContent)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/api/v1/users")
+            .route(web::post().to(register))
+            .route(web::get().to(list)),
+    )
+    .service(super::resource("/api/v1/users/me").route(web::get().to(me)))
+    .service(
+        super::resource("/api/v1/users/by-username/{username}").route(web::get().to(by_username)),
+    )
+    .service(
+        super::resource("/api/v1/users/{user_id}")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        super::resource("/api/v1/users/{user_id}/password").route(web::put().to(change_password)),
+    )
+    .service(
+        super::resource("/api/v1/users/{user_id}/status").route(web::patch().to(change_status)),
+    )
+    .service(super::resource("/api/v1/users/{user_id}/role").route(web::patch().to(change_role)));
+}
+
+/// Error statuses of these operations beyond the ones implied by their shape.
+pub const OPERATIONS: &[OperationDoc] = &[
+    OperationDoc::public("register_user", &[409]),
+    OperationDoc::secured("get_current_user", &[]),
+    OperationDoc::secured("list_users", &[403]),
+    OperationDoc::secured("get_user", &[404]),
+    OperationDoc::secured("get_user_by_username", &[404]),
+    OperationDoc::secured("replace_user", &[403, 404, 409]),
+    OperationDoc::secured("update_user", &[403, 404, 409]),
+    OperationDoc::secured("change_password", &[403, 404]),
+    OperationDoc::secured("change_user_status", &[403, 404]),
+    OperationDoc::secured("change_user_role", &[403, 404]),
+    OperationDoc::secured("delete_user", &[403, 404]),
+];

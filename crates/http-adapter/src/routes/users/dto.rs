@@ -1,0 +1,588 @@
+//! Wire types of the users resource, with their garde rules (which call the domain's
+//! constructors) and their conversion into application requests.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use garde::Validate;
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+use vidgen_application::users::ports::UserSortField;
+use vidgen_domain::users::{
+    Age, Email, PasswordPolicy, PasswordRule, PersonName, PlainPassword, Role, User, UserStatus,
+    Username, age_matches_birth_date,
+};
+
+use crate::error::FieldError;
+use crate::validation::{Validated, report_to_field_errors, rule};
+
+// ---- garde validators: each calls into the domain, so each rule lives once -------------
+
+pub(crate) fn username_shape(value: &str, _: &()) -> garde::Result {
+    match Username::parse(value) {
+        Ok(_) => Ok(()),
+        Err(errors) => {
+            let first = &errors[0];
+            Err(rule(first.code(), first))
+        }
+    }
+}
+
+pub(crate) fn username_charset(value: &str, _: &()) -> garde::Result {
+    match Username::parse(value) {
+        Err(errors) if errors.len() > 1 => Err(rule(errors[1].code(), &errors[1])),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn username_not_reserved(value: &str, _: &()) -> garde::Result {
+    match Username::parse(value) {
+        Ok(username) if username.is_reserved() => {
+            Err(rule("username_reserved", "this username is reserved"))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn valid_person_name(value: &str, _: &()) -> garde::Result {
+    PersonName::parse(value)
+        .map(|_| ())
+        .map_err(|e| rule(e.code(), e))
+}
+
+pub(crate) fn valid_email(value: &str, _: &()) -> garde::Result {
+    Email::parse(value)
+        .map(|_| ())
+        .map_err(|e| rule(e.code(), e))
+}
+
+pub(crate) fn password_rule(wanted: PasswordRule) -> impl FnOnce(&str, &()) -> garde::Result {
+    move |value, _| match PasswordPolicy::check(value) {
+        Err(broken) if broken.contains(&wanted) => Err(rule(wanted.code(), wanted.message())),
+        _ => Ok(()),
+    }
+}
+
+fn valid_age(value: &i64, _: &()) -> garde::Result {
+    Age::new(*value).map(|_| ()).map_err(|e| rule("range", e))
+}
+
+fn valid_birth_date(value: &NaiveDate, _: &()) -> garde::Result {
+    if *value > Utc::now().date_naive() {
+        Err(rule("birth_date_in_future", "must not be in the future"))
+    } else {
+        Ok(())
+    }
+}
+
+// ---- enums on the wire --------------------------------------------------------------
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDto {
+    User,
+    Moderator,
+    Admin,
+}
+
+impl From<Role> for RoleDto {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Moderator => Self::Moderator,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<RoleDto> for Role {
+    fn from(role: RoleDto) -> Self {
+        match role {
+            RoleDto::User => Self::User,
+            RoleDto::Moderator => Self::Moderator,
+            RoleDto::Admin => Self::Admin,
+        }
+    }
+}
+
+/// Where an account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusDto {
+    Active,
+    Inactive,
+    Suspended,
+    PendingVerification,
+}
+
+impl From<UserStatus> for StatusDto {
+    fn from(status: UserStatus) -> Self {
+        match status {
+            UserStatus::Active => Self::Active,
+            UserStatus::Inactive => Self::Inactive,
+            UserStatus::Suspended => Self::Suspended,
+            UserStatus::PendingVerification => Self::PendingVerification,
+        }
+    }
+}
+
+impl From<StatusDto> for UserStatus {
+    fn from(status: StatusDto) -> Self {
+        match status {
+            StatusDto::Active => Self::Active,
+            StatusDto::Inactive => Self::Inactive,
+            StatusDto::Suspended => Self::Suspended,
+            StatusDto::PendingVerification => Self::PendingVerification,
+        }
+    }
+}
+
+// ---- requests -------------------------------------------------------------------------
+
+/// A registration.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    /// 3 to 50 characters of letters, digits, `_` and `-`; not a reserved name.
+    #[openapi(example = "\"jane_doe\"")]
+    #[garde(
+        custom(username_shape),
+        custom(username_charset),
+        custom(username_not_reserved)
+    )]
+    pub username: String,
+    /// Display name, 1 to 100 characters.
+    #[openapi(example = "\"Jane Doe\"")]
+    #[garde(custom(valid_person_name))]
+    pub name: String,
+    /// E-mail address (stored lower-cased); its domain must be allowed.
+    #[openapi(example = "\"jane@example.com\"")]
+    #[garde(custom(valid_email))]
+    pub email: String,
+    /// 8 to 128 characters with an upper-case letter, a lower-case letter and a digit.
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(
+        custom(password_rule(PasswordRule::MinLength)),
+        custom(password_rule(PasswordRule::MaxLength)),
+        custom(password_rule(PasswordRule::Uppercase)),
+        custom(password_rule(PasswordRule::Lowercase)),
+        custom(password_rule(PasswordRule::Digit))
+    )]
+    pub password: String,
+    /// Must equal `password`.
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(skip)]
+    pub confirm_password: String,
+    /// Age in years, 0 to 150; must agree with `birth_date` within a year.
+    #[openapi(example = "30")]
+    #[garde(inner(custom(valid_age)))]
+    pub age: Option<i64>,
+    /// Date of birth (`YYYY-MM-DD`), not in the future.
+    #[openapi(example = "\"1995-04-12\"")]
+    #[garde(inner(custom(valid_birth_date)))]
+    pub birth_date: Option<NaiveDate>,
+}
+
+impl Validated for UserCreate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        let mut errors = self
+            .validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default();
+        if self.password != self.confirm_password {
+            errors.push(FieldError::new(
+                "__all__",
+                "confirm_password must equal password",
+                "password_mismatch",
+            ));
+        }
+        if let (Some(age), Some(birth)) = (self.age, self.birth_date)
+            && let Ok(age) = Age::new(age)
+            && birth <= Utc::now().date_naive()
+            && !age_matches_birth_date(age, birth, Utc::now().date_naive())
+        {
+            errors.push(FieldError::new(
+                "__all__",
+                "age does not agree with birth_date",
+                "age_birth_date_mismatch",
+            ));
+        }
+        errors
+    }
+}
+
+/// Parsing after validation cannot fail; a failure here is a bug, reported as a 422
+/// rather than a panic.
+fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
+    result.map_err(|_| FieldError::new(field, "invalid value", "invalid"))
+}
+
+impl UserCreate {
+    pub fn try_into_domain(
+        self,
+    ) -> Result<vidgen_application::users::register::RegisterUser, FieldError> {
+        Ok(vidgen_application::users::register::RegisterUser {
+            username: parsed(Username::parse(&self.username), "username")?,
+            name: parsed(PersonName::parse(&self.name), "name")?,
+            email: parsed(Email::parse(&self.email), "email")?,
+            password: PlainPassword::new(self.password),
+            age: self.age.map(|a| parsed(Age::new(a), "age")).transpose()?,
+            birth_date: self.birth_date,
+        })
+    }
+}
+
+/// A partial change: any subset of `username`, `name`, `email`. Role and status cannot be
+/// set here (unknown fields are refused).
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// New username (same rules as at registration).
+    #[openapi(example = "\"jane_d\"")]
+    #[garde(inner(custom(username_shape), custom(username_charset)))]
+    pub username: Option<String>,
+    /// New display name.
+    #[openapi(example = "\"Jane D.\"")]
+    #[garde(inner(custom(valid_person_name)))]
+    pub name: Option<String>,
+    /// New e-mail address.
+    #[openapi(example = "\"jane.d@example.com\"")]
+    #[garde(inner(custom(valid_email)))]
+    pub email: Option<String>,
+}
+
+impl Validated for UserUpdate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+impl UserUpdate {
+    pub fn try_into_domain(
+        self,
+    ) -> Result<vidgen_application::users::update::UpdateUser, FieldError> {
+        Ok(vidgen_application::users::update::UpdateUser {
+            username: self
+                .username
+                .map(|u| parsed(Username::parse(&u), "username"))
+                .transpose()?,
+            name: self
+                .name
+                .map(|n| parsed(PersonName::parse(&n), "name"))
+                .transpose()?,
+            email: self
+                .email
+                .map(|e| parsed(Email::parse(&e), "email"))
+                .transpose()?,
+        })
+    }
+}
+
+/// A full replacement of `username`, `name` and `email`.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UserReplace {
+    /// Username (same rules as at registration).
+    #[openapi(example = "\"jane_doe\"")]
+    #[garde(custom(username_shape), custom(username_charset))]
+    pub username: String,
+    /// Display name.
+    #[openapi(example = "\"Jane Doe\"")]
+    #[garde(custom(valid_person_name))]
+    pub name: String,
+    /// E-mail address.
+    #[openapi(example = "\"jane@example.com\"")]
+    #[garde(custom(valid_email))]
+    pub email: String,
+}
+
+impl Validated for UserReplace {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+impl UserReplace {
+    pub fn try_into_domain(
+        self,
+    ) -> Result<vidgen_application::users::update::UpdateUser, FieldError> {
+        UserUpdate {
+            username: Some(self.username),
+            name: Some(self.name),
+            email: Some(self.email),
+        }
+        .try_into_domain()
+    }
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password in use now.
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(length(chars, min = 1, max = 128))]
+    pub current_password: String,
+    /// The new password (same rules as at registration).
+    #[openapi(example = "\"Even5tronger\"")]
+    #[garde(
+        custom(password_rule(PasswordRule::MinLength)),
+        custom(password_rule(PasswordRule::MaxLength)),
+        custom(password_rule(PasswordRule::Uppercase)),
+        custom(password_rule(PasswordRule::Lowercase)),
+        custom(password_rule(PasswordRule::Digit))
+    )]
+    pub new_password: String,
+    /// Must equal `new_password`.
+    #[openapi(example = "\"Even5tronger\"")]
+    #[garde(skip)]
+    pub confirm_password: String,
+}
+
+impl Validated for PasswordChange {
+    fn field_errors(&self) -> Vec<FieldError> {
+        let mut errors = self
+            .validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default();
+        if self.new_password != self.confirm_password {
+            errors.push(FieldError::new(
+                "__all__",
+                "confirm_password must equal new_password",
+                "password_mismatch",
+            ));
+        }
+        errors
+    }
+}
+
+/// A new status.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusUpdate {
+    pub status: StatusDto,
+}
+
+impl Validated for StatusUpdate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// A new role.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleUpdate {
+    pub role: RoleDto,
+}
+
+impl Validated for RoleUpdate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+// ---- responses ------------------------------------------------------------------------
+
+/// A user as they and the staff see them (never a password or hash).
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct UserResponse {
+    #[openapi(example = "1")]
+    pub id: i64,
+    #[openapi(example = "\"jane_doe\"")]
+    pub username: String,
+    #[openapi(example = "\"Jane Doe\"")]
+    pub name: String,
+    #[openapi(example = "\"jane@example.com\"")]
+    pub email: String,
+    pub role: RoleDto,
+    pub status: StatusDto,
+    #[openapi(example = "30")]
+    pub age: Option<i64>,
+    #[openapi(example = "\"1995-04-12\"")]
+    pub birth_date: Option<NaiveDate>,
+    /// URL of the avatar image, once one is uploaded.
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
+        let avatar_url = user
+            .avatar_key
+            .as_ref()
+            .map(|_| format!("/api/v1/users/{}/avatar", user.id));
+        Self {
+            id: user.id.get(),
+            username: user.username.to_string(),
+            name: user.name.to_string(),
+            email: user.email.to_string(),
+            role: user.role.into(),
+            status: user.status.into(),
+            age: user.age.map(|a| i64::from(a.get())),
+            birth_date: user.birth_date,
+            avatar_url,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// What any authenticated user may see of another.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct PublicUserResponse {
+    #[openapi(example = "1")]
+    pub id: i64,
+    #[openapi(example = "\"jane_doe\"")]
+    pub username: String,
+    #[openapi(example = "\"Jane Doe\"")]
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for PublicUserResponse {
+    fn from(user: User) -> Self {
+        let full = UserResponse::from(user);
+        Self {
+            id: full.id,
+            username: full.username,
+            name: full.name,
+            avatar_url: full.avatar_url,
+            created_at: full.created_at,
+        }
+    }
+}
+
+// ---- query and path -------------------------------------------------------------------
+
+/// Columns a user list may be sorted by.
+#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSortBy {
+    Id,
+    Username,
+    Email,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl From<UserSortBy> for UserSortField {
+    fn from(sort: UserSortBy) -> Self {
+        match sort {
+            UserSortBy::Id => Self::Id,
+            UserSortBy::Username => Self::Username,
+            UserSortBy::Email => Self::Email,
+            UserSortBy::Name => Self::Name,
+            UserSortBy::CreatedAt => Self::CreatedAt,
+            UserSortBy::UpdatedAt => Self::UpdatedAt,
+        }
+    }
+}
+
+/// Filters, sorting and paging of the user list.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct UserListQuery {
+    /// Rows to skip (default 0).
+    pub skip: Option<u64>,
+    /// Rows to return, 1 to 1000 (default 100).
+    pub limit: Option<u64>,
+    /// Case-insensitive substring of name, email or username (at least 1 character).
+    pub search: Option<String>,
+    /// Only users with this status.
+    pub status: Option<StatusDto>,
+    /// Only users with this role.
+    pub role: Option<RoleDto>,
+    /// Sort column (default `created_at`).
+    pub sort_by: Option<UserSortBy>,
+    /// `asc` or `desc` (default `desc`).
+    pub sort_order: Option<crate::listing::SortOrderDto>,
+}
+
+/// A user id in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct UserPath {
+    /// The user's id (a positive integer).
+    pub user_id: i64,
+}
+
+/// A username in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct UsernamePath {
+    /// The username, compared ignoring case.
+    pub username: String,
+}
+
+// ---- the numbers the OpenAPI document shows, from the same domain constants -------------
+
+use crate::openapi::{Constraint as C, FieldDoc};
+
+const USERNAME: &[C] = &[
+    C::MinLength(Username::MIN_LEN as u64),
+    C::MaxLength(Username::MAX_LEN as u64),
+    C::Pattern(Username::PATTERN),
+];
+const NAME: &[C] = &[
+    C::MinLength(PersonName::MIN_LEN as u64),
+    C::MaxLength(PersonName::MAX_LEN as u64),
+];
+const EMAIL: &[C] = &[C::Format("email"), C::MaxLength(Email::MAX_LEN as u64)];
+const PASSWORD: &[C] = &[
+    C::MinLength(PasswordPolicy::MIN_LEN as u64),
+    C::MaxLength(PasswordPolicy::MAX_LEN as u64),
+    C::Format("password"),
+];
+const AGE: &[C] = &[C::Minimum(Age::MIN), C::Maximum(Age::MAX), C::Nullable];
+const BIRTH_DATE: &[C] = &[C::Format("date"), C::Nullable];
+const LOGIN_NAME: &[C] = &[C::MinLength(1), C::MaxLength(Email::MAX_LEN as u64)];
+const LOGIN_PASSWORD: &[C] = &[
+    C::MinLength(1),
+    C::MaxLength(PasswordPolicy::MAX_LEN as u64),
+    C::Format("password"),
+];
+const REFRESH: &[C] = &[C::MinLength(1), C::MaxLength(512)];
+const OPTIONAL: &[C] = &[C::Nullable];
+
+macro_rules! fields {
+    ($($schema:literal . $field:literal => $constraints:expr),+ $(,)?) => {
+        &[$(FieldDoc { schema: $schema, field: $field, constraints: $constraints }),+]
+    };
+}
+
+/// Constraints of the users and auth wire types.
+pub const FIELD_DOCS: &[FieldDoc] = fields![
+    "UserCreate"."username" => USERNAME,
+    "UserCreate"."name" => NAME,
+    "UserCreate"."email" => EMAIL,
+    "UserCreate"."password" => PASSWORD,
+    "UserCreate"."confirm_password" => PASSWORD,
+    "UserCreate"."age" => AGE,
+    "UserCreate"."birth_date" => BIRTH_DATE,
+    "UserUpdate"."username" => USERNAME,
+    "UserUpdate"."name" => NAME,
+    "UserUpdate"."email" => EMAIL,
+    "UserUpdate"."username" => OPTIONAL,
+    "UserUpdate"."name" => OPTIONAL,
+    "UserUpdate"."email" => OPTIONAL,
+    "UserReplace"."username" => USERNAME,
+    "UserReplace"."name" => NAME,
+    "UserReplace"."email" => EMAIL,
+    "PasswordChange"."current_password" => LOGIN_PASSWORD,
+    "PasswordChange"."new_password" => PASSWORD,
+    "PasswordChange"."confirm_password" => PASSWORD,
+    "LoginRequest"."username" => LOGIN_NAME,
+    "LoginRequest"."password" => LOGIN_PASSWORD,
+    "RefreshRequest"."refresh_token" => REFRESH,
+    "UserResponse"."email" => EMAIL,
+    "UserResponse"."age" => AGE,
+    "UserResponse"."birth_date" => BIRTH_DATE,
+];
