@@ -85,6 +85,8 @@ pub fn base_vars(dir: &std::path::Path) -> HashMap<String, String> {
         ("LOG_LEVEL", "info"),
         ("SHUTDOWN_TIMEOUT_SECONDS", "1"),
         ("JOB_WORKERS", "1"),
+        ("ADMIN_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
     ] {
         vars.insert(key.to_owned(), value.to_owned());
     }
@@ -239,4 +241,157 @@ pub async fn assert_problem(
         "{body}"
     );
     body
+}
+
+/// The signing key of every test app.
+pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
+
+/// The admin every test app gets (created at start-up from `ADMIN_*`).
+pub const ADMIN_EMAIL: &str = "root@vidgen.test";
+pub const ADMIN_PASSWORD: &str = "Adm1nPassword";
+pub const PASSWORD: &str = "Sup3rSecret";
+
+/// A user created through the API, with a fresh token pair.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Sends `method path` with a bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method.clone(), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn register(&self, username: &str) -> serde_json::Value {
+        let response = self
+            .post_json(
+                "/api/v1/users",
+                &serde_json::json!({
+                    "username": username,
+                    "name": format!("{username} Name"),
+                    "email": format!("{username}@example.com"),
+                    "password": PASSWORD,
+                    "confirm_password": PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 201, "register {username}");
+        json(response).await
+    }
+
+    /// Logs in with JSON; panics unless it succeeds.
+    pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
+        let response = self
+            .post_json(
+                "/api/v1/users/login",
+                &serde_json::json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 200, "login {username}");
+        json(response).await
+    }
+
+    /// Registers and logs in a user.
+    pub async fn user(&self, username: &str) -> TestUser {
+        let created = self.register(username).await;
+        let tokens = self.login(username, PASSWORD).await;
+        TestUser {
+            id: created["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("id: {created}")),
+            access_token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// The admin created at start-up, logged in.
+    pub async fn admin(&self) -> TestUser {
+        let tokens = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let me = json(
+            self.get_as(
+                "/api/v1/users/me",
+                tokens["access_token"].as_str().unwrap_or_default(),
+            )
+            .await,
+        )
+        .await;
+        TestUser {
+            id: me["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("admin id: {me}")),
+            access_token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// A user promoted to moderator by the admin, logged in again (roles live in tokens).
+    pub async fn moderator(&self, username: &str) -> TestUser {
+        let user = self.user(username).await;
+        let admin = self.admin().await;
+        let response = self
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/users/{}/role", user.id),
+                &admin.access_token,
+                Some(&serde_json::json!({"role": "moderator"})),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 200, "promote {username}");
+        let tokens = self.login(username, PASSWORD).await;
+        TestUser {
+            access_token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            ..user
+        }
+    }
 }

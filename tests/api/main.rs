@@ -2,9 +2,11 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod architecture;
+mod auth;
 mod docs;
 mod errors;
 mod health;
 mod helpers;
 mod middleware;
 mod migrations;
+mod users;

@@ -100,7 +100,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         };
         let field_error = match (unknown, missing) {
-            (Some(name), _) => FieldError::new(join(name), "unknown field", "unknown_field"),
+            (Some(name), _) => {
+                let field = if path == name || path.ends_with(&format!(".{name}")) {
+                    path.clone()
+                } else {
+                    join(name)
+                };
+                FieldError::new(field, "unknown field", "unknown_field")
+            }
             (_, Some(name)) => FieldError::new(join(name), "field required", "missing"),
             _ => FieldError::new(
                 if path == "." || path.is_empty() {

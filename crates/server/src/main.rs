@@ -22,6 +22,18 @@ enum Command {
     Migrate,
     /// Print the OpenAPI 3 document as JSON and exit.
     Openapi,
+    /// Create an admin account (the password is read from stdin unless given).
+    CreateAdmin {
+        /// The admin's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The admin's username (reserved names such as `admin` are allowed here).
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The password. Prefer stdin: arguments show up in process lists.
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 /// Exit code for configuration problems.
@@ -48,6 +60,51 @@ fn load_settings() -> Result<(Settings, tracing_subscriber::EnvFilter), ExitCode
             }
             Err(ExitCode::from(CONFIG_ERROR))
         }
+    }
+}
+
+/// Reads the password from the first line of stdin.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on stdin");
+    Ok(password)
+}
+
+async fn create_admin(
+    settings: &Settings,
+    email: &str,
+    username: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let password = match password {
+        Some(password) => password,
+        None => password_from_stdin()?,
+    };
+    let request = startup::admin_request(username, email, &password)?;
+    let db = startup::open_database(settings).await?;
+    let services = startup::Services::build(settings, &db)?;
+    let user = services
+        .users
+        .create_admin(request)
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_registration_error(&e)))?;
+    println!("created admin {} (id {})", user.username, user.id);
+    Ok(())
+}
+
+fn describe_registration_error(
+    error: &vidgen_application::users::register::RegisterUserError,
+) -> String {
+    use vidgen_application::users::register::RegisterUserError;
+    match error {
+        RegisterUserError::Invalid(violations) => violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 
@@ -83,6 +140,11 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| tracing::info!("migrations applied"))
                 .map_err(anyhow::Error::from),
+            Some(Command::CreateAdmin {
+                email,
+                username,
+                password,
+            }) => create_admin(&settings, &email, &username, password).await,
             _ => {
                 let app = Application::build(settings).await?;
                 app.run_until_stopped().await.map_err(anyhow::Error::from)

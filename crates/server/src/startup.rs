@@ -101,8 +101,7 @@ impl Application {
     /// # Errors
     /// The database cannot be reached or migrated; the address cannot be bound.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = database::connect(&database_options(&settings)).await?;
-        database::migrate(&db).await?;
+        let db = open_database(&settings).await?;
         let instance_id = database::register_instance(&db, VERSION).await?;
 
         let services = Services::build(&settings, &db)?;
@@ -298,12 +297,20 @@ pub fn admin_request(
     })
 }
 
+/// Opens and migrates the database.
+///
+/// # Errors
+/// The database cannot be reached or migrated.
+pub async fn open_database(settings: &Settings) -> Result<Db, StartupError> {
+    let db = database::connect(&database_options(settings)).await?;
+    database::migrate(&db).await?;
+    Ok(db)
+}
+
 /// Applies the migrations and returns.
 ///
 /// # Errors
 /// The database cannot be reached or migrated.
 pub async fn migrate_only(settings: &Settings) -> Result<(), StartupError> {
-    let db = database::connect(&database_options(settings)).await?;
-    database::migrate(&db).await?;
-    Ok(())
+    open_database(settings).await.map(|_| ())
 }
