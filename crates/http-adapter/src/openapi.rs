@@ -367,6 +367,9 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
     statuses.dedup();
 
     let responses = object_at(operation, "responses");
+    for response in responses.values_mut() {
+        fix_response_headers(response);
+    }
     for status in statuses {
         responses.insert(
             status.to_string(),
@@ -377,6 +380,29 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
         operation["security"] = json!([{"bearerAuth": []}, {"oauth2Password": []}]);
     } else if let Some(object) = operation.as_object_mut() {
         object.remove("security");
+    }
+}
+
+/// paperclip's v2 → v3 conversion drops the type of response headers, leaving an empty
+/// `content`; v3 wants a `schema`.
+fn fix_response_headers(response: &mut Value) {
+    let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, header) in headers.iter_mut() {
+        let Some(header) = header.as_object_mut() else {
+            continue;
+        };
+        header.remove("content");
+        header.remove("style");
+        let type_ = if name.starts_with("X-") && name.ends_with("Count") {
+            "integer"
+        } else {
+            "string"
+        };
+        header
+            .entry("schema")
+            .or_insert_with(|| json!({"type": type_}));
     }
 }
 
