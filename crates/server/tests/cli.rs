@@ -173,3 +173,45 @@ fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
     }
     assert!(get_health(port).is_none(), "still serving after exit");
 }
+
+#[test]
+fn create_admin_reads_the_password_from_stdin_and_never_prints_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "Adm1nSecretPassword";
+    let run = |email: &str, username: &str, stdin: &str| {
+        let mut child = vidgen(dir.path())
+            .env("PASSWORD_HASH_MEMORY_KIB", "64")
+            .env("PASSWORD_HASH_ITERATIONS", "1")
+            .args(["create-admin", "--email", email, "--username", username])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vidgen");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("wait")
+    };
+
+    let created = run("root@example.com", "admin", &format!("{secret}\n"));
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(created.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("created admin admin (id 1)"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+
+    let duplicate = run("ROOT@example.com", "other", &format!("{secret}\n"));
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already registered"));
+
+    let weak = run("weak@example.com", "weakling", "weak\n");
+    assert!(!weak.status.success());
+    let stderr = String::from_utf8_lossy(&weak.stderr);
+    assert!(stderr.contains("password: must be at least 8 characters"), "{stderr}");
+    assert!(!stderr.contains("weak\n"));
+
+    let bad_email = run("not-an-email", "someone", &format!("{secret}\n"));
+    assert!(!bad_email.status.success());
+    assert!(String::from_utf8_lossy(&bad_email.stderr).contains("email"));
+}
