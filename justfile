@@ -34,3 +34,7 @@ openapi:
 # Everything CI runs (fmt, clippy, tests on SQLite and PostgreSQL, Schemathesis).
 ci:
     bash .ci/run
+
+# Load benchmarks of the release build (installs wrk; see bench/run.sh).
+bench:
+    bash bench/run.sh

@@ -120,3 +120,6 @@ impl AuthService {
 fn new_family_id(opaque: &dyn OpaqueTokens) -> String {
     opaque.hash(&opaque.generate().plain).0
 }
+
+#[cfg(test)]
+mod tests;

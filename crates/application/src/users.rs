@@ -61,3 +61,6 @@ impl UserService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `just bench`: throughput and latency of the release build on loopback, with the load
+# generator (wrk) pinned to core 0 and the server to core 1.
+#
+#   GET /health, GET /api/v1/users/me, GET /api/v1/users?limit=20 (1000 users seeded),
+#   POST /api/v1/users/login, the bare-actix JWT baseline, and GET /health while logins
+#   saturate the hashing pool.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${BENCH_DURATION:-10s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+PORT=18780
+BASELINE_PORT=18781
+SECRET="bench-secret-key-that-is-long-enough-0123456789"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (Debian package)"
+  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+command -v taskset >/dev/null 2>&1 || { echo "taskset (util-linux) is required" >&2; exit 1; }
+
+cargo build --release --locked --bin vidgen -p vidgen-server
+cargo build --release --locked --example jwt_baseline -p vidgen-server
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_server() { # extra env assignments...
+  (cd "$work" && env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 \
+     LOG_LEVEL=error DATABASE_URL="sqlite://$work/bench.db?mode=rwc" \
+     ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword "$@" \
+     taskset -c 1 "$OLDPWD/target/release/vidgen" >>"$work/server.log" 2>&1 &
+   echo $! >"$work/server.pid")
+  pids+=("$(cat "$work/server.pid")")
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
+}
+stop_server() { kill "$(cat "$work/server.pid")"; wait "$(cat "$work/server.pid")" 2>/dev/null || true; }
+
+post() { curl -fsS -X POST "http://127.0.0.1:$PORT$1" -H 'content-type: application/json' -d "$2"; }
+token_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'; }
+
+echo "seeding 1000 users (cheap hashes, seeding only)"
+start_server PASSWORD_HASH_MEMORY_KIB=64 PASSWORD_HASH_ITERATIONS=1
+seq 1 1000 | xargs -P 8 -I{} curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/users" \
+  -H 'content-type: application/json' \
+  -d '{"username":"user{}","name":"User {}","email":"user{}@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}'
+stop_server
+
+echo "benchmarking with OWASP argon2id parameters (m=19456, t=2, p=1)"
+start_server
+post /api/v1/users '{"username":"bench","name":"Bench","email":"bench@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}' >/dev/null
+user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
+admin_token="$(post /api/v1/users/login '{"username":"admin@bench.test","password":"Adm1nPassword"}' | token_of)"
+
+cat >"$work/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"username":"bench","password":"Sup3rSecret"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+results="$work/results.txt"
+run() { # name, wrk args...
+  local name="$1"; shift
+  local out; out="$(taskset -c 0 wrk --latency -t 1 "$@")"
+  local rps p50 p99
+  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  printf '%-44s %12s %10s %10s\n' "$name" "$rps" "$p50" "$p99" | tee -a "$results"
+}
+
+printf '%-44s %12s %10s %10s\n' "scenario" "requests/s" "p50" "p99" | tee "$results"
+run "GET /health" -c "$CONNECTIONS" -d "$DURATION" "http://127.0.0.1:$PORT/health"
+run "GET /api/v1/users/me" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
+run "GET /api/v1/users?limit=20 (admin)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $admin_token" "http://127.0.0.1:$PORT/api/v1/users?limit=20"
+run "POST /api/v1/users/login" -c 8 -d "$DURATION" -s "$work/login.lua" "http://127.0.0.1:$PORT/api/v1/users/login"
+
+# /health while logins keep the hashing pool busy.
+taskset -c 0 wrk -t 1 -c 16 -d 12s -s "$work/login.lua" "http://127.0.0.1:$PORT/api/v1/users/login" >/dev/null &
+load=$!
+sleep 1
+run "GET /health during login saturation" -c 8 -d 8s "http://127.0.0.1:$PORT/health"
+wait "$load" || true
+stop_server
+
+(taskset -c 1 ./target/release/examples/jwt_baseline "$BASELINE_PORT" "$SECRET" >/dev/null 2>&1 &
+ echo $! >"$work/baseline.pid")
+pids+=("$(cat "$work/baseline.pid")")
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me" && break; sleep 0.1; done
+run "bare actix JWT verification (baseline)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me"
+
+me_rps="$(awk '/^GET \/api\/v1\/users\/me/ {print $(NF-2)}' "$results")"
+base_rps="$(awk '/baseline/ {print $(NF-2)}' "$results")"
+python3 - "$me_rps" "$base_rps" <<'PY'
+import sys
+me, base = float(sys.argv[1]), float(sys.argv[2])
+print(f"\n/users/me throughput is {100 * me / base:.0f}% of the bare JWT handler (target: at least 60%)")
+PY
+echo "targets: /users/me p99 < 10ms at 64 connections; /health p99 < 20ms during login saturation"
