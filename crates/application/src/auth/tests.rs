@@ -305,7 +305,13 @@ async fn authentication_requires_a_current_token_of_an_active_user() {
         token_version: version,
     };
     // (name, verifier result, stored user, expected)
-    let cases: Vec<(&str, Result<AccessClaims, TokenError>, Option<User>, &str)> = vec![
+    type Case = (
+        &'static str,
+        Result<AccessClaims, TokenError>,
+        Option<User>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         ("expired", Err(TokenError::Expired), None, "token"),
         ("invalid", Err(TokenError::Invalid), None, "token"),
         ("deleted user", Ok(claims(0)), None, "revoked"),

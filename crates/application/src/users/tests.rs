@@ -138,7 +138,12 @@ async fn register_reports_every_violation_without_touching_storage() {
 
 #[tokio::test]
 async fn register_maps_duplicates_and_failures() {
-    let cases: Vec<(&str, fn() -> UserWriteError, fn(&RegisterUserError) -> bool)> = vec![
+    type Case = (
+        &'static str,
+        fn() -> UserWriteError,
+        fn(&RegisterUserError) -> bool,
+    );
+    let cases: Vec<Case> = vec![
         (
             "email taken",
             || UserWriteError::EmailTaken,
