@@ -655,3 +655,50 @@ async fn lists_filter_sort_and_page() {
         assert_problem(response, 422, "VALIDATION_ERROR").await;
     }
 }
+
+#[tokio::test]
+async fn reads_carry_strong_etags_and_revalidate() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let first = app.get_as("/api/v1/users/me", &jane.access_token).await;
+    assert_eq!(first.headers()["cache-control"], "private, no-cache");
+    let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+
+    let cached = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&jane.access_token)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(cached.status().as_u16(), 304);
+    assert_eq!(cached.headers()["etag"], etag.as_str());
+    assert!(cached.bytes().await.expect("body").is_empty());
+
+    let renamed = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", jane.id),
+            &jane.access_token,
+            Some(&json!({"name": "New Name"})),
+        )
+        .await;
+    assert_eq!(renamed.status().as_u16(), 200);
+    let after = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&jane.access_token)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        after.status().as_u16(),
+        200,
+        "a write changes the representation"
+    );
+    assert_ne!(after.headers()["etag"], etag.as_str());
+    assert_eq!(json(after).await["name"], "New Name");
+}

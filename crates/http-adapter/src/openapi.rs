@@ -291,13 +291,24 @@ pub fn post_process(
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
         return spec;
     };
-    for (_path, item) in paths.iter_mut() {
+    for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
         for (method, operation) in item.iter_mut() {
             if !is_method(method) {
                 continue;
+            }
+            if method == "get"
+                && path.starts_with("/api/")
+                && let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+            {
+                responses.insert(
+                    "304".into(),
+                    json!({"description": "Not modified: `If-None-Match` matched the current `ETag`."}),
+                );
             }
             let id = operation
                 .get("operationId")

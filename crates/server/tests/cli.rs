@@ -208,7 +208,10 @@ fn create_admin_reads_the_password_from_stdin_and_never_prints_it() {
     let weak = run("weak@example.com", "weakling", "weak\n");
     assert!(!weak.status.success());
     let stderr = String::from_utf8_lossy(&weak.stderr);
-    assert!(stderr.contains("password: must be at least 8 characters"), "{stderr}");
+    assert!(
+        stderr.contains("password: must be at least 8 characters"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("weak\n"));
 
     let bad_email = run("not-an-email", "someone", &format!("{secret}\n"));

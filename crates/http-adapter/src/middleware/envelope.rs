@@ -73,7 +73,11 @@ pub async fn envelope(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let docs = is_docs_path(req.path());
+    let conditional = Conditional::of(&req);
     let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(conditional) = conditional {
+        response = conditional.apply(response);
+    }
 
     if response.status().as_u16() >= 400 {
         response = finalize_error(response);
@@ -102,6 +106,73 @@ pub async fn envelope(
             .insert(header::CONTENT_ENCODING, IDENTITY_MARKER);
     }
     Ok(response)
+}
+
+/// What a cacheable `GET` under `/api/` asked for: strong `ETag`s, `304 Not Modified`
+/// for a matching `If-None-Match`, and `Cache-Control: private, no-cache` when the
+/// answer depends on the caller's credentials.
+struct Conditional {
+    if_none_match: Option<String>,
+    authenticated: bool,
+}
+
+impl Conditional {
+    fn of(req: &ServiceRequest) -> Option<Self> {
+        let cacheable = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        ) && req.path().starts_with("/api/");
+        cacheable.then(|| Self {
+            if_none_match: req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            authenticated: req.headers().contains_key(header::AUTHORIZATION),
+        })
+    }
+
+    fn matches(&self, etag: &str) -> bool {
+        self.if_none_match.as_deref().is_some_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        })
+    }
+
+    fn apply(self, response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+        if response.status() != StatusCode::OK {
+            return response;
+        }
+        let (request, response) = response.into_parts();
+        let (mut head, body) = response.into_parts();
+        let body = match body.try_into_bytes() {
+            Ok(bytes) => {
+                let etag = format!("\"{:016x}\"", crate::docs::fnv1a(&bytes));
+                if let Ok(value) = HeaderValue::from_str(&etag) {
+                    head.headers_mut().insert(header::ETAG, value);
+                }
+                if self.authenticated {
+                    head.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("private, no-cache"),
+                    );
+                }
+                if self.matches(&etag) {
+                    let mut not_modified = HttpResponse::NotModified().finish();
+                    for name in [header::ETAG, header::CACHE_CONTROL] {
+                        if let Some(value) = head.headers().get(&name).cloned() {
+                            not_modified.headers_mut().insert(name, value);
+                        }
+                    }
+                    return ServiceResponse::new(request, not_modified);
+                }
+                BoxBody::new(bytes)
+            }
+            Err(body) => body,
+        };
+        ServiceResponse::new(request, head.set_body(body))
+    }
 }
 
 /// Resource-level middleware (see [`crate::routes::resource`]): a panicking handler
