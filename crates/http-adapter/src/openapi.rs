@@ -587,7 +587,13 @@ mod tests {
         assert_eq!(spec["info"]["version"], "1.2.3");
         assert!(spec["info"]["contact"]["email"].is_string());
         assert!(spec["info"]["license"]["name"].is_string());
-        assert_eq!(spec["tags"][0]["name"], "Operations");
+        let tags: Vec<&str> = spec["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(tags, vec!["Authentication", "Users", "Operations"]);
         assert_eq!(
             spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],
             "bearer"
