@@ -114,7 +114,13 @@ async fn a_storage_failure_is_an_opaque_500() {
 #[actix_web::test]
 async fn the_bearer_extractor_maps_each_outcome() {
     // (token verification, stored user) -> status
-    let cases: Vec<(&str, Result<AccessClaims, TokenError>, Option<User>, u16)> = vec![
+    type Case = (
+        &'static str,
+        Result<AccessClaims, TokenError>,
+        Option<User>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
         ("expired", Err(TokenError::Expired), None, 401),
         (
             "user gone",
