@@ -25,20 +25,29 @@ cargo build --release --locked --example jwt_baseline -p vidgen-server
 
 work="$(mktemp -d)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  cp "$work/server.log" "${TMPDIR:-/tmp}/vidgen-bench-server.log" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 start_server() { # extra env assignments...
-  (cd "$work" && env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 \
-     LOG_LEVEL=error DATABASE_URL="sqlite://$work/bench.db?mode=rwc" \
+  (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 \
+     LOG_LEVEL=warn DATABASE_URL="sqlite://$work/bench.db?mode=rwc" \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword "$@" \
-     taskset -c 1 "$OLDPWD/target/release/vidgen" >>"$work/server.log" 2>&1 &
-   echo $! >"$work/server.pid")
+     taskset -c 1 "$OLDPWD/target/release/vidgen") >>"$work/server.log" 2>&1 &
+  echo $! >"$work/server.pid"
   pids+=("$(cat "$work/server.pid")")
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
 }
-stop_server() { kill "$(cat "$work/server.pid")"; wait "$(cat "$work/server.pid")" 2>/dev/null || true; }
+stop_server() {
+  local pid; pid="$(cat "$work/server.pid")"
+  kill "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "server did not stop" >&2; exit 1
+}
 
 post() { curl -fsS -X POST "http://127.0.0.1:$PORT$1" -H 'content-type: application/json' -d "$2"; }
 token_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'; }
@@ -66,6 +75,9 @@ results="$work/results.txt"
 run() { # name, wrk args...
   local name="$1"; shift
   local out; out="$(taskset -c 0 wrk --latency -t 1 "$@")"
+  if grep -q -E "Non-2xx|Socket errors" <<<"$out"; then
+    echo "$out" | grep -E "Non-2xx|Socket errors" | sed "s/^/  $name: /" >&2
+  fi
   local rps p50 p99
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -87,8 +99,8 @@ run "GET /health during login saturation" -c 8 -d 8s "http://127.0.0.1:$PORT/hea
 wait "$load" || true
 stop_server
 
-(taskset -c 1 ./target/release/examples/jwt_baseline "$BASELINE_PORT" "$SECRET" >/dev/null 2>&1 &
- echo $! >"$work/baseline.pid")
+taskset -c 1 ./target/release/examples/jwt_baseline "$BASELINE_PORT" "$SECRET" >/dev/null 2>&1 &
+echo $! >"$work/baseline.pid"
 pids+=("$(cat "$work/baseline.pid")")
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me" && break; sleep 0.1; done
 run "bare actix JWT verification (baseline)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me"
