@@ -1,8 +1,10 @@
 //! sea-orm implementations of the repository ports.
 
+mod cached_users;
 mod refresh_tokens;
 mod users;
 
+pub use cached_users::CachedUserRepository;
 pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;
 

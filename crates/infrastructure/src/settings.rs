@@ -127,6 +127,8 @@ pub struct Settings {
     pub allow_private_webhooks: bool,
     pub allow_insecure_webhooks: bool,
     pub shutdown_timeout_seconds: u64,
+    /// How long a user loaded for authentication may be served from memory (0: never).
+    pub user_cache_ttl_seconds: u64,
     pub hashing: HashingSettings,
     pub admin_email: Option<String>,
     pub admin_username: String,
@@ -474,6 +476,7 @@ impl Settings {
         let allow_private_webhooks = r.boolean("ALLOW_PRIVATE_WEBHOOKS", false);
         let allow_insecure_webhooks = r.boolean("ALLOW_INSECURE_WEBHOOKS", false);
         let shutdown_timeout_seconds: u64 = r.number("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600);
+        let user_cache_ttl_seconds: u64 = r.number("USER_CACHE_TTL_SECONDS", 5, 0, 3600);
 
         let hashing = HashingSettings {
             memory_kib: r.number("PASSWORD_HASH_MEMORY_KIB", 19_456, 8, 4 * 1024 * 1024),
@@ -544,6 +547,7 @@ impl Settings {
             allow_private_webhooks,
             allow_insecure_webhooks,
             shutdown_timeout_seconds,
+            user_cache_ttl_seconds,
             hashing,
             admin_email,
             admin_username,
@@ -822,6 +826,7 @@ mod tests {
             ("ALLOW_PRIVATE_WEBHOOKS", "y"),
             ("ALLOW_INSECURE_WEBHOOKS", "n"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
+            ("USER_CACHE_TTL_SECONDS", "forever"),
             ("PASSWORD_HASH_MEMORY_KIB", "1"),
             ("REDOC_SCRIPT_URL", "redoc.js"),
         ];

@@ -12,6 +12,7 @@ use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::health::HealthService;
 use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
+use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_domain::users::{Email, EmailDomainPolicy, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
@@ -23,7 +24,9 @@ use vidgen_infrastructure::database::{
     self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
 use vidgen_infrastructure::passwords::{Argon2PasswordHasher, HasherSetupError};
-use vidgen_infrastructure::repositories::{SeaOrmRefreshTokenRepository, SeaOrmUserRepository};
+use vidgen_infrastructure::repositories::{
+    CachedUserRepository, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
+};
 use vidgen_infrastructure::settings::{self, Settings};
 
 /// Version of this build, shown in `/health` and the OpenAPI document.
@@ -206,7 +209,16 @@ impl Services {
     /// The password hasher cannot start.
     pub fn build(settings: &Settings, db: &Db) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let users = Arc::new(SeaOrmUserRepository::new(db.clone()));
+        let stored_users = SeaOrmUserRepository::new(db.clone());
+        let users: Arc<dyn UserRepository> = if settings.user_cache_ttl_seconds == 0 {
+            Arc::new(stored_users)
+        } else {
+            Arc::new(CachedUserRepository::new(
+                stored_users,
+                Duration::from_secs(settings.user_cache_ttl_seconds),
+                100_000,
+            ))
+        };
         let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
         // Half the cores at most, so logins can never take every core from the HTTP workers.
         let hashing_threads =
