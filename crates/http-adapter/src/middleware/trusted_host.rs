@@ -57,7 +57,14 @@ pub async fn trusted_host(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     if let Some(hosts) = req.app_data::<web::Data<TrustedHosts>>() {
-        let host = host_without_port(req.connection_info().host());
+        // The Host header itself (or the URI authority on HTTP/2), never a forwarded one.
+        let raw = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or_default();
+        let host = host_without_port(raw);
         if !hosts.allows(&host) {
             tracing::warn!(host = %host, "request for an untrusted host");
             let error = ApiError::BadRequest {
