@@ -702,3 +702,48 @@ async fn reads_carry_strong_etags_and_revalidate() {
     assert_ne!(after.headers()["etag"], etag.as_str());
     assert_eq!(json(after).await["name"], "New Name");
 }
+
+#[tokio::test]
+async fn every_sort_column_orders_the_list_both_ways() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    for name in ["delta", "alpha", "charlie", "bravo"] {
+        app.register(name).await;
+    }
+    for column in [
+        "id",
+        "username",
+        "email",
+        "name",
+        "created_at",
+        "updated_at",
+    ] {
+        for order in ["asc", "desc"] {
+            let response = app
+                .get_as(
+                    &format!("/api/v1/users?sort_by={column}&sort_order={order}"),
+                    &admin.access_token,
+                )
+                .await;
+            assert_eq!(response.status().as_u16(), 200, "{column} {order}");
+            let body = json(response).await;
+            let values: Vec<String> = body
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|u| match &u[column] {
+                    serde_json::Value::Number(n) => {
+                        format!("{:020}", n.as_i64().unwrap_or_default())
+                    }
+                    other => other.as_str().unwrap_or_default().to_lowercase(),
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort();
+            if order == "desc" {
+                sorted.reverse();
+            }
+            assert_eq!(values, sorted, "{column} {order}");
+        }
+    }
+}
