@@ -9,3 +9,4 @@ pub mod health;
 pub mod storage;
 pub mod users;
 pub mod validation;
+pub mod videos;

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod database;
 pub mod passwords;
+pub mod render;
 pub mod repositories;
 pub mod settings;
 

@@ -1,0 +1,150 @@
+//! [`VideoRenderer`] in process: the prompt's text drawn with a bitmap font onto YUV
+//! frames, encoded with OpenH264 (built from source by the `openh264` crate) and muxed
+//! into a fast-start MP4 by muxide. No external program or system library is needed.
+//!
+//! Rendering runs on a pool of its own (`threads` wide), never on the async workers.
+//! Note for deployments: H.264 patent licensing covers Cisco's prebuilt OpenH264 binary,
+//! not a build from source such as this one.
+
+mod canvas;
+mod pipeline;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use vidgen_application::videos::render::{
+    CancelFlag, RenderError, RenderProgress, RenderRequest, RenderTarget, RenderedVideo,
+    VideoRenderer,
+};
+
+pub use canvas::{Canvas, Yuv, wrap};
+pub use pipeline::{Painter, PipelineError, Spec, encode_frames, render, write_png};
+
+/// Why the renderer could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the rendering pool")]
+pub struct RendererSetupError(#[source] rayon::ThreadPoolBuildError);
+
+/// See the module docs.
+pub struct Openh264Renderer {
+    pool: Arc<rayon::ThreadPool>,
+}
+
+impl std::fmt::Debug for Openh264Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Openh264Renderer")
+            .field("threads", &self.pool.current_num_threads())
+            .finish()
+    }
+}
+
+impl Openh264Renderer {
+    /// A renderer running at most `threads` renders at once.
+    ///
+    /// # Errors
+    /// The pool's threads cannot be started.
+    pub fn new(threads: usize) -> Result<Self, RendererSetupError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("render-{i}"))
+            .build()
+            .map_err(RendererSetupError)?;
+        Ok(Self {
+            pool: Arc::new(pool),
+        })
+    }
+}
+
+fn spec_of(request: &RenderRequest) -> Spec {
+    Spec {
+        title: request.title.clone(),
+        prompt: request.prompt.clone(),
+        width: request.width as usize,
+        height: request.height as usize,
+        fps: request.fps,
+        duration_seconds: request.duration_seconds,
+    }
+}
+
+fn render_blocking(
+    request: &RenderRequest,
+    target: &RenderTarget,
+    progress: &dyn RenderProgress,
+    cancel: &CancelFlag,
+) -> Result<RenderedVideo, RenderError> {
+    let spec = spec_of(request);
+    let frames = spec.frame_count();
+    // The thumbnail: a frame a second after the title card, with text on screen.
+    let thumbnail_index = (spec.fps * 2).min(frames.saturating_sub(1));
+    let mut thumbnail = None;
+    let output = render(
+        &spec,
+        &target.video,
+        cancel.as_atomic(),
+        |percent| progress.report(percent),
+        |index, canvas| {
+            if index == thumbnail_index {
+                thumbnail = Some(canvas.clone());
+            }
+        },
+    )
+    .map_err(|error| match error {
+        PipelineError::Invalid(reason) => RenderError::InvalidRequest(reason),
+        PipelineError::Cancelled => RenderError::Cancelled,
+        PipelineError::Encoder(reason) | PipelineError::Muxer(reason) => {
+            RenderError::Encoder(reason)
+        }
+        PipelineError::Io(error) => RenderError::Io(error),
+    })?;
+    let written = thumbnail
+        .ok_or_else(|| RenderError::Encoder("no frame for the thumbnail".into()))
+        .and_then(|canvas| {
+            write_png(&canvas, &target.thumbnail).map_err(|e| match e {
+                PipelineError::Io(error) => RenderError::Io(error),
+                other => RenderError::Encoder(other.to_string()),
+            })
+        });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&target.video);
+        let _ = std::fs::remove_file(&target.thumbnail);
+        return Err(error);
+    }
+    Ok(RenderedVideo {
+        duration_seconds: output.duration_seconds,
+        width: request.width,
+        height: request.height,
+        frame_count: output.frame_count,
+        file_size: output.bytes,
+        content_type: "video/mp4",
+        thumbnail_content_type: "image/png",
+    })
+}
+
+#[async_trait]
+impl VideoRenderer for Openh264Renderer {
+    async fn render(
+        &self,
+        request: RenderRequest,
+        target: RenderTarget,
+        progress: Arc<dyn RenderProgress>,
+        cancel: CancelFlag,
+    ) -> Result<RenderedVideo, RenderError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        self.pool.spawn(move || {
+            let _entered = span.enter();
+            let _ = sender.send(render_blocking(
+                &request,
+                &target,
+                progress.as_ref(),
+                &cancel,
+            ));
+        });
+        receiver
+            .await
+            .map_err(|_| RenderError::Encoder("the rendering pool stopped".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests;

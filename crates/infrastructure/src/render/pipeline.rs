@@ -1,0 +1,336 @@
+//! The synchronous render pipeline: draw each frame, encode it with OpenH264, mux the
+//! stream into a fast-start MP4 with muxide.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use muxide::api::{MuxerBuilder, VideoCodec};
+use openh264::OpenH264API;
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    UsageType,
+};
+use openh264::formats::YUVSlices;
+
+use super::canvas::{Canvas, Yuv, cell_width, wrap};
+
+/// What to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub title: String,
+    pub prompt: String,
+    pub width: usize,
+    pub height: usize,
+    pub fps: u32,
+    pub duration_seconds: u32,
+}
+
+/// Why a render stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("encoder: {0}")]
+    Encoder(String),
+    #[error("muxer: {0}")]
+    Muxer(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// What was rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub frame_count: u32,
+    pub duration_seconds: f64,
+    pub bytes: u64,
+}
+
+impl Spec {
+    /// # Errors
+    /// `Invalid` for odd or zero sizes, an fps other than 24 or 30, or no duration.
+    pub fn check(&self) -> Result<(), PipelineError> {
+        if self.width == 0
+            || self.height == 0
+            || !self.width.is_multiple_of(16)
+            || !self.height.is_multiple_of(8)
+        {
+            return Err(PipelineError::Invalid(format!(
+                "{}x{} is not a supported frame size",
+                self.width, self.height
+            )));
+        }
+        if !matches!(self.fps, 24 | 30) {
+            return Err(PipelineError::Invalid(format!(
+                "{} fps is not 24 or 30",
+                self.fps
+            )));
+        }
+        if self.duration_seconds == 0 {
+            return Err(PipelineError::Invalid(
+                "the duration must be at least 1 second".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn frame_count(&self) -> u32 {
+        self.fps * self.duration_seconds
+    }
+}
+
+/// Draws frame `index` of `spec`: a title card first, then the prompt revealed word by
+/// word over a slowly shifting gradient, with a progress bar.
+#[derive(Debug)]
+pub struct Painter {
+    spec: Spec,
+    lines: Vec<String>,
+    title_lines: Vec<String>,
+    scale: usize,
+    margin: usize,
+    title_frames: u32,
+    total_chars: usize,
+}
+
+const WHITE: Yuv = Yuv {
+    y: 235,
+    u: 128,
+    v: 128,
+};
+
+impl Painter {
+    pub fn new(spec: &Spec) -> Self {
+        let scale = (spec.height / 180).max(1);
+        let margin = spec.width / 16;
+        let columns = (spec.width - 2 * margin) / cell_width(scale);
+        let rows = (spec.height - 2 * margin) / (10 * scale);
+        let mut lines = wrap(&spec.prompt, columns);
+        if lines.len() > rows.saturating_sub(1) {
+            lines.truncate(rows.saturating_sub(1).max(1));
+            if let Some(last) = lines.last_mut() {
+                let keep = columns.saturating_sub(3);
+                *last = last.chars().take(keep).collect::<String>() + "...";
+            }
+        }
+        let title_scale = scale * 2;
+        let title_columns = (spec.width - 2 * margin) / cell_width(title_scale);
+        let mut title_lines = wrap(&spec.title, title_columns);
+        title_lines.truncate(3);
+        let frames = spec.frame_count();
+        let title_frames = spec.fps.min(frames / 3).max(1);
+        let total_chars = lines.iter().map(|l| l.chars().count()).sum();
+        Self {
+            spec: spec.clone(),
+            lines,
+            title_lines,
+            scale,
+            margin,
+            title_frames,
+            total_chars,
+        }
+    }
+
+    pub fn paint(&self, canvas: &mut Canvas, index: u32) {
+        let frames = self.spec.frame_count().max(1);
+        // The gradient drifts over the video: visible motion even on a still frame.
+        let phase = (index * 255 / frames) as u8;
+        canvas.gradient(
+            Yuv::from_rgb(12, 18 + phase / 8, 48 + phase / 4),
+            Yuv::from_rgb(40 + phase / 4, 16, 72),
+        );
+        let bar = (self.spec.width as u64 * u64::from(index + 1) / u64::from(frames)) as usize;
+        canvas.fill_rect(
+            0,
+            self.spec.height - self.scale * 2,
+            bar,
+            self.scale * 2,
+            Yuv::from_rgb(90, 200, 255),
+        );
+
+        if index < self.title_frames {
+            let title_scale = self.scale * 2;
+            let block = self.title_lines.len() * 10 * title_scale;
+            let mut y = (self.spec.height.saturating_sub(block)) / 2;
+            for line in &self.title_lines {
+                let width = line.chars().count() * cell_width(title_scale);
+                let x = self.spec.width.saturating_sub(width) / 2;
+                canvas.draw_text(x, y, line, title_scale, WHITE);
+                y += 10 * title_scale;
+            }
+            return;
+        }
+
+        // Reveal the prompt over 80% of the remaining frames, then hold it.
+        let reveal_frames = ((frames - self.title_frames) * 4 / 5).max(1);
+        let elapsed = index - self.title_frames + 1;
+        let shown = if elapsed >= reveal_frames {
+            self.total_chars
+        } else {
+            self.total_chars * elapsed as usize / reveal_frames as usize
+        };
+        let mut remaining = shown;
+        let mut y = self.margin;
+        for line in &self.lines {
+            if remaining == 0 {
+                break;
+            }
+            let visible: String = line.chars().take(remaining).collect();
+            remaining = remaining.saturating_sub(line.chars().count());
+            canvas.draw_text(self.margin, y, &visible, self.scale, WHITE);
+            y += 10 * self.scale;
+        }
+    }
+}
+
+fn encoder_for(spec: &Spec) -> Result<Encoder, PipelineError> {
+    let pixels = (spec.width * spec.height) as u32;
+    let config = EncoderConfig::new()
+        .bitrate(BitRate::from_bps(pixels.saturating_mul(3)))
+        .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
+        .rate_control_mode(RateControlMode::Off)
+        .usage_type(UsageType::ScreenContentRealTime)
+        .adaptive_quantization(false)
+        .background_detection(false)
+        .skip_frames(false)
+        .intra_frame_period(IntraFramePeriod::from_num_frames(spec.fps * 2));
+    Encoder::with_api_config(OpenH264API::from_source(), config)
+        .map_err(|e| PipelineError::Encoder(e.to_string()))
+}
+
+fn slices(canvas: &Canvas) -> YUVSlices<'_> {
+    YUVSlices::new(
+        (&canvas.y, &canvas.u, &canvas.v),
+        (canvas.width, canvas.height),
+        (canvas.width, canvas.width / 2, canvas.width / 2),
+    )
+}
+
+/// Encodes already drawn frames and returns the bitstream's size: the raw encoder's
+/// share of a render, for the benchmark's comparison.
+///
+/// # Errors
+/// The encoder fails.
+pub fn encode_frames(spec: &Spec, frames: &[Canvas]) -> Result<u64, PipelineError> {
+    let mut encoder = encoder_for(spec)?;
+    let mut bytes = 0u64;
+    for canvas in frames {
+        let stream = encoder
+            .encode(&slices(canvas))
+            .map_err(|e| PipelineError::Encoder(e.to_string()))?;
+        bytes += stream.to_vec().len() as u64;
+    }
+    Ok(bytes)
+}
+
+/// Renders `spec` into `output`, calling `progress` with 0..=100 and checking `cancel`
+/// between frames. On any error (or cancellation) the partial file is removed.
+///
+/// # Errors
+/// See [`PipelineError`].
+pub fn render(
+    spec: &Spec,
+    output: &Path,
+    cancel: &AtomicBool,
+    mut progress: impl FnMut(u8),
+    mut on_frame: impl FnMut(u32, &Canvas),
+) -> Result<Output, PipelineError> {
+    spec.check()?;
+    let result = (|| {
+        let file = BufWriter::new(File::create(output)?);
+        let mut muxer = MuxerBuilder::new(file)
+            .video(
+                VideoCodec::H264,
+                spec.width as u32,
+                spec.height as u32,
+                f64::from(spec.fps),
+            )
+            .with_fast_start(true)
+            .build()
+            .map_err(|e| PipelineError::Muxer(e.to_string()))?;
+        let mut encoder = encoder_for(spec)?;
+        let painter = Painter::new(spec);
+        let mut canvas = Canvas::new(spec.width, spec.height);
+        let frames = spec.frame_count();
+        let mut reported = 0u8;
+        progress(0);
+        for index in 0..frames {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(PipelineError::Cancelled);
+            }
+            painter.paint(&mut canvas, index);
+            on_frame(index, &canvas);
+            let stream = encoder
+                .encode(&slices(&canvas))
+                .map_err(|e| PipelineError::Encoder(e.to_string()))?;
+            let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
+            let data = stream.to_vec();
+            if data.is_empty() {
+                return Err(PipelineError::Encoder(format!("frame {index} was skipped")));
+            }
+            muxer
+                .write_video(f64::from(index) / f64::from(spec.fps), &data, keyframe)
+                .map_err(|e| PipelineError::Muxer(e.to_string()))?;
+            let percent = ((u64::from(index) + 1) * 100 / u64::from(frames)) as u8;
+            if percent != reported {
+                reported = percent;
+                progress(percent);
+            }
+        }
+        muxer
+            .finish()
+            .map_err(|e| PipelineError::Muxer(e.to_string()))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            let bytes = std::fs::metadata(output)?.len();
+            Ok(Output {
+                frame_count: spec.frame_count(),
+                duration_seconds: f64::from(spec.duration_seconds),
+                bytes,
+            })
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(output);
+            Err(error)
+        }
+    }
+}
+
+/// Writes the canvas's luma and chroma as an RGB PNG.
+///
+/// # Errors
+/// The file cannot be written or encoded.
+pub fn write_png(canvas: &Canvas, path: &Path) -> Result<(), PipelineError> {
+    let mut rgb = vec![0u8; canvas.width * canvas.height * 3];
+    for row in 0..canvas.height {
+        for col in 0..canvas.width {
+            let y = i32::from(canvas.y[row * canvas.width + col]) - 16;
+            let c = (row / 2) * (canvas.width / 2) + col / 2;
+            let u = i32::from(canvas.u[c]) - 128;
+            let v = i32::from(canvas.v[c]) - 128;
+            let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
+            let i = (row * canvas.width + col) * 3;
+            rgb[i] = clamp(298 * y + 409 * v + 128);
+            rgb[i + 1] = clamp(298 * y - 100 * u - 208 * v + 128);
+            rgb[i + 2] = clamp(298 * y + 516 * u + 128);
+        }
+    }
+    let file = BufWriter::new(File::create(path)?);
+    let mut encoder = png::Encoder::new(file, canvas.width as u32, canvas.height as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| PipelineError::Io(std::io::Error::other(e)))?;
+    writer
+        .write_image_data(&rgb)
+        .map_err(|e| PipelineError::Io(std::io::Error::other(e)))?;
+    writer
+        .finish()
+        .map_err(|e| PipelineError::Io(std::io::Error::other(e)))
+}

@@ -1,0 +1,267 @@
+//! The renderer's output read back: the MP4 structure with the `mp4` crate, the pictures
+//! with OpenH264's decoder.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Mutex;
+
+use openh264::decoder::Decoder;
+use openh264::formats::YUVSource;
+
+use super::*;
+
+struct Recorder(Mutex<Vec<u8>>);
+
+impl RenderProgress for Recorder {
+    fn report(&self, percent: u8) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(percent);
+        }
+    }
+}
+
+fn request(width: u32, height: u32, fps: u32, seconds: u32) -> RenderRequest {
+    RenderRequest {
+        title: "A Quiet Lake".into(),
+        prompt: "A quiet lake at dawn, mist rising over the water while a heron waits for \
+                 the first fish of the day. Zoë watches from the shore."
+            .into(),
+        width,
+        height,
+        fps,
+        duration_seconds: seconds,
+    }
+}
+
+fn target(dir: &Path) -> RenderTarget {
+    RenderTarget {
+        video: dir.join("video.mp4.part"),
+        thumbnail: dir.join("thumb.png.part"),
+    }
+}
+
+/// Top-level box types in file order.
+fn top_level_boxes(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).expect("read mp4");
+    let mut boxes = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= bytes.len() {
+        let size =
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        boxes.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        if size < 8 {
+            break;
+        }
+        at += size;
+    }
+    boxes
+}
+
+/// Decodes every sample and returns the luma plane of each picture.
+fn decode_luma(path: &Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).expect("open");
+    let size = file.metadata().expect("metadata").len();
+    let mut reader = mp4::Mp4Reader::read_header(BufReader::new(file), size).expect("mp4 header");
+    let track_id = *reader.tracks().keys().next().expect("a track");
+    let (sps, pps, samples) = {
+        let track = &reader.tracks()[&track_id];
+        (
+            track.sequence_parameter_set().expect("sps").to_vec(),
+            track.picture_parameter_set().expect("pps").to_vec(),
+            track.sample_count(),
+        )
+    };
+    let mut decoder = Decoder::new().expect("decoder");
+    let mut pictures = Vec::new();
+    let mut annex_b = Vec::new();
+    for nal in [&sps, &pps] {
+        annex_b.extend_from_slice(&[0, 0, 0, 1]);
+        annex_b.extend_from_slice(nal);
+    }
+    for sample_id in 1..=samples {
+        let sample = reader
+            .read_sample(track_id, sample_id)
+            .expect("read sample")
+            .expect("sample exists");
+        let mut data: &[u8] = &sample.bytes;
+        while data.len() >= 4 {
+            let mut length = [0u8; 4];
+            data.read_exact(&mut length).expect("length");
+            let length = u32::from_be_bytes(length) as usize;
+            annex_b.extend_from_slice(&[0, 0, 0, 1]);
+            annex_b.extend_from_slice(&data[..length]);
+            data = &data[length..];
+        }
+        if let Some(picture) = decoder.decode(&annex_b).expect("decode") {
+            let (width, height) = picture.dimensions();
+            let (stride, _, _) = picture.strides();
+            let mut luma = Vec::with_capacity(width * height);
+            for row in 0..height {
+                luma.extend_from_slice(&picture.y()[row * stride..row * stride + width]);
+            }
+            pictures.push(luma);
+        }
+        annex_b.clear();
+    }
+    pictures
+}
+
+fn variance(luma: &[u8]) -> f64 {
+    let mean = luma.iter().map(|&v| f64::from(v)).sum::<f64>() / luma.len() as f64;
+    luma.iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / luma.len() as f64
+}
+
+async fn render_ok(request: RenderRequest, dir: &Path) -> (RenderedVideo, Vec<u8>) {
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+    let rendered = renderer
+        .render(request, target(dir), recorder.clone(), CancelFlag::new())
+        .await
+        .expect("render");
+    let seen = recorder.0.lock().expect("lock").clone();
+    (rendered, seen)
+}
+
+#[tokio::test]
+async fn renders_a_playable_fast_start_720p_h264_mp4() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rendered, progress) = render_ok(request(1280, 720, 24, 2), dir.path()).await;
+    let video = dir.path().join("video.mp4.part");
+    assert_eq!(rendered.frame_count, 48);
+    assert_eq!((rendered.width, rendered.height), (1280, 720));
+    assert_eq!(
+        rendered.file_size,
+        std::fs::metadata(&video).expect("video").len()
+    );
+
+    let boxes = top_level_boxes(&video);
+    let moov = boxes.iter().position(|b| b == "moov").expect("moov");
+    let mdat = boxes.iter().position(|b| b == "mdat").expect("mdat");
+    assert!(moov < mdat, "moov must come before mdat: {boxes:?}");
+
+    let file = std::fs::File::open(&video).expect("open");
+    let size = file.metadata().expect("metadata").len();
+    let reader = mp4::Mp4Reader::read_header(BufReader::new(file), size).expect("mp4");
+    let track = reader.tracks().values().next().expect("track");
+    assert_eq!(
+        track.media_type().expect("media type"),
+        mp4::MediaType::H264
+    );
+    assert_eq!((track.width(), track.height()), (1280, 720));
+    assert_eq!(track.sample_count(), 48);
+    let frame = 1.0 / 24.0;
+    let duration = track.duration().as_secs_f64();
+    assert!((duration - 2.0).abs() <= frame, "duration {duration}");
+
+    assert_eq!(progress.first(), Some(&0));
+    assert_eq!(progress.last(), Some(&100));
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+
+    let pictures = decode_luma(&video);
+    assert_eq!(pictures.len(), 48, "every frame decodes");
+    assert!(
+        variance(&pictures[0]) > 20.0,
+        "the first frame is not blank"
+    );
+    let distinct = pictures.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        distinct > 40,
+        "frames change: {distinct} of 47 pairs differ"
+    );
+
+    let thumbnail = std::fs::read(dir.path().join("thumb.png.part")).expect("thumbnail");
+    assert_eq!(&thumbnail[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[tokio::test]
+async fn renders_1080p_at_30_fps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rendered, _) = render_ok(request(1920, 1080, 30, 1), dir.path()).await;
+    assert_eq!(
+        (rendered.width, rendered.height, rendered.frame_count),
+        (1920, 1080, 30)
+    );
+    let file = std::fs::File::open(dir.path().join("video.mp4.part")).expect("open");
+    let size = file.metadata().expect("metadata").len();
+    let reader = mp4::Mp4Reader::read_header(BufReader::new(file), size).expect("mp4");
+    let track = reader.tracks().values().next().expect("track");
+    assert_eq!((track.width(), track.height()), (1920, 1080));
+    assert!((track.duration().as_secs_f64() - 1.0).abs() <= 1.0 / 30.0);
+}
+
+#[tokio::test]
+async fn cancelling_stops_and_leaves_no_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    let cancel = CancelFlag::new();
+    cancel.cancel();
+    let outcome = renderer
+        .render(
+            request(1280, 720, 24, 60),
+            target(dir.path()),
+            Arc::new(vidgen_application::videos::render::NoProgress),
+            cancel,
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(RenderError::Cancelled)),
+        "{outcome:?}"
+    );
+    assert!(!dir.path().join("video.mp4.part").exists());
+    assert!(!dir.path().join("thumb.png.part").exists());
+}
+
+#[tokio::test]
+async fn impossible_requests_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    for (name, bad) in [
+        ("no duration", request(1280, 720, 24, 0)),
+        ("odd size", request(1279, 720, 24, 1)),
+        ("25 fps", request(1280, 720, 25, 1)),
+        ("zero size", request(0, 0, 24, 1)),
+    ] {
+        let outcome = renderer
+            .render(
+                bad,
+                target(dir.path()),
+                Arc::new(vidgen_application::videos::render::NoProgress),
+                CancelFlag::new(),
+            )
+            .await;
+        assert!(
+            matches!(outcome, Err(RenderError::InvalidRequest(_))),
+            "{name}: {outcome:?}"
+        );
+        assert!(!dir.path().join("video.mp4.part").exists(), "{name}");
+    }
+}
+
+#[test]
+fn long_prompts_wrap_and_stay_on_screen() {
+    let lines = wrap("one two three four five six seven eight nine ten", 10);
+    assert!(lines.iter().all(|l| l.chars().count() <= 10), "{lines:?}");
+    assert_eq!(
+        lines.join(" "),
+        "one two three four five six seven eight nine ten"
+    );
+    let broken = wrap("abcdefghijklmnopqrstuvwxyz", 10);
+    assert_eq!(broken, vec!["abcdefghij", "klmnopqrst", "uvwxyz"]);
+    let paragraphs = wrap("first\n\nsecond", 20);
+    assert_eq!(paragraphs, vec!["first", "", "second"]);
+    let spec = Spec {
+        title: "T".into(),
+        prompt: "word ".repeat(5000),
+        width: 1280,
+        height: 720,
+        fps: 24,
+        duration_seconds: 1,
+    };
+    let painter = Painter::new(&spec);
+    let mut canvas = Canvas::new(1280, 720);
+    painter.paint(&mut canvas, 23);
+    assert!(canvas.mean_luma() > 16.0);
+}
