@@ -38,3 +38,7 @@ ci:
 # Load benchmarks of the release build (installs wrk; see bench/run.sh).
 bench:
     bash bench/run.sh
+
+# Render benchmark: pipeline frames/s at 720p and 1080p against the raw encoder.
+bench-render:
+    cargo bench -p vidgen-infrastructure --bench render
