@@ -5,3 +5,4 @@
 
 pub mod listing;
 pub mod users;
+pub mod videos;

@@ -464,6 +464,13 @@ macro_rules! string_enum {
 #[error("unknown {0}")]
 pub struct UnknownValue(&'static str);
 
+impl UnknownValue {
+    /// An unknown value of the enum called `what`.
+    pub const fn new(what: &'static str) -> Self {
+        Self(what)
+    }
+}
+
 /// What a user may do beyond their own resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
