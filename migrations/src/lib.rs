@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_instances;
 mod m20261124_000002_create_users;
+mod m20261124_000003_create_videos_and_jobs;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_instances::Migration),
             Box::new(m20261124_000002_create_users::Migration),
+            Box::new(m20261124_000003_create_videos_and_jobs::Migration),
         ]
     }
 }

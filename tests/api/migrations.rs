@@ -21,9 +21,18 @@ async fn migrations_go_up_down_and_up_again() {
             .expect("pending")
             .is_empty()
     );
-    db.execute_unprepared("SELECT COUNT(*) FROM instances")
-        .await
-        .expect("instances table exists after up");
+    for table in [
+        "instances",
+        "users",
+        "refresh_tokens",
+        "videos",
+        "jobs",
+        "idempotency_keys",
+    ] {
+        db.execute_unprepared(&format!("SELECT COUNT(*) FROM {table}"))
+            .await
+            .unwrap_or_else(|e| panic!("{table} missing after up: {e}"));
+    }
 
     Migrator::down(&db, None).await.expect("down");
     assert_eq!(
