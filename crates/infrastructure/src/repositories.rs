@@ -1,10 +1,12 @@
 //! sea-orm implementations of the repository ports.
 
 mod cached_users;
+mod jobs;
 mod refresh_tokens;
 mod users;
 
 pub use cached_users::CachedUserRepository;
+pub use jobs::SeaOrmJobQueue;
 pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;
 
