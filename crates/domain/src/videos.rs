@@ -191,6 +191,12 @@ pub enum VideoSource {
 }
 
 impl VideoSource {
+    pub const ALL: [Self; 2] = [Self::Generated, Self::Upload];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Generated => "generated",
@@ -344,6 +350,41 @@ pub fn retry_backoff(attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(16);
     Duration::from_secs((2u64 << exponent).min(300))
 }
+
+/// A video as the rest of the system sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    pub id: VideoId,
+    pub owner_id: UserId,
+    pub title: Title,
+    pub description: Option<Description>,
+    /// The text a generated video is made from (`None` for uploads).
+    pub prompt: Option<Prompt>,
+    pub source: VideoSource,
+    pub status: VideoStatus,
+    pub progress: u8,
+    pub resolution: Option<Resolution>,
+    pub fps: Option<u32>,
+    pub requested_duration: Option<DurationSeconds>,
+    /// Real duration in seconds, once known.
+    pub duration: Option<f64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub file_size: Option<u64>,
+    pub content_type: Option<String>,
+    /// Generated names of the stored files (never user input).
+    pub media_key: Option<String>,
+    pub thumbnail_key: Option<String>,
+    /// A human-readable reason when failed.
+    pub error: Option<String>,
+    pub webhook_url: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Frames per second of generated videos.
+pub const GENERATED_FPS: u32 = 24;
 
 /// Reading or changing a video: its owner and admins. Anyone else does not see it.
 pub fn can_access_video(actor: Actor, owner: UserId) -> Access {

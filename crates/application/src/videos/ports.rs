@@ -1,0 +1,186 @@
+//! The ports the video use cases need: video storage and media files.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vidgen_domain::listing::{Page, Paged, SortOrder};
+use vidgen_domain::users::UserId;
+use vidgen_domain::videos::{
+    Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoId, VideoSource,
+    VideoStatus,
+};
+
+use crate::jobs::NewJob;
+use crate::storage::RepositoryError;
+
+/// A video to store, with the job that will produce it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVideo {
+    pub owner_id: UserId,
+    pub title: Title,
+    pub description: Option<Description>,
+    pub prompt: Option<Prompt>,
+    pub source: VideoSource,
+    pub resolution: Option<Resolution>,
+    pub fps: Option<u32>,
+    pub requested_duration: Option<DurationSeconds>,
+    pub webhook_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a finished render or probe learned about the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaFacts {
+    pub duration: f64,
+    pub width: u32,
+    pub height: u32,
+    pub file_size: u64,
+    pub content_type: String,
+    pub media_key: String,
+    pub thumbnail_key: String,
+}
+
+/// Columns a video list may be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VideoSortField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    Title,
+    Duration,
+}
+
+/// Which videos to list.
+#[derive(Debug, Clone, Default)]
+pub struct VideoQuery {
+    pub page: Page,
+    /// Only this owner's videos (always set for non-admins).
+    pub owner_id: Option<UserId>,
+    pub status: Option<VideoStatus>,
+    pub source: Option<VideoSource>,
+    /// Case-insensitive substring of title or description.
+    pub search: Option<String>,
+    pub sort_by: VideoSortField,
+    pub sort_order: SortOrder,
+}
+
+/// Storage of videos.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VideoRepository: Send + Sync {
+    /// Stores a pending video and enqueues `job` for it (its `video_id` is filled in) in
+    /// one transaction.
+    ///
+    /// # Errors
+    /// A storage failure (nothing is stored then).
+    async fn create_with_job(&self, video: NewVideo, job: NewJob)
+    -> Result<Video, RepositoryError>;
+
+    /// # Errors
+    /// A storage failure.
+    async fn get(&self, id: VideoId) -> Result<Option<Video>, RepositoryError>;
+
+    /// # Errors
+    /// A storage failure.
+    async fn list(&self, query: &VideoQuery) -> Result<Paged<Video>, RepositoryError>;
+
+    /// Changes title and/or description. Returns `None` when the video does not exist.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn update_details(
+        &self,
+        id: VideoId,
+        title: Option<Title>,
+        description: Option<Option<Description>>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Video>, RepositoryError>;
+
+    /// Moves the video to `status` if it is in one of `from`, with `progress` and `error`.
+    /// Returns whether it moved.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn transition(
+        &self,
+        id: VideoId,
+        from: &[VideoStatus],
+        status: VideoStatus,
+        progress: u8,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Records render progress of a processing video.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn set_progress(
+        &self,
+        id: VideoId,
+        progress: u8,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError>;
+
+    /// Marks a processing video completed with its files. Returns false when the video is
+    /// gone or no longer processing (the caller then removes the files).
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn complete(
+        &self,
+        id: VideoId,
+        facts: MediaFacts,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Moves a failed video back to pending and enqueues `job`, in one transaction.
+    /// Returns false when the video is not failed.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn retry_with_job(
+        &self,
+        id: VideoId,
+        job: NewJob,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Deletes the video row. Returns the deleted video.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn delete(&self, id: VideoId) -> Result<Option<Video>, RepositoryError>;
+}
+
+/// Why a media operation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("media storage failed")]
+pub struct MediaError(#[source] pub std::io::Error);
+
+/// Video and thumbnail files under `MEDIA_ROOT`, named by generated keys.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// A new unique key with this extension (`mp4`, `png`).
+    fn new_key(&self, extension: &str) -> String;
+
+    /// Where to write a file before it is complete.
+    fn staging_path(&self, key: &str) -> PathBuf;
+
+    /// Where the complete file lives.
+    fn path(&self, key: &str) -> PathBuf;
+
+    /// Moves the staged file into place (an atomic rename).
+    ///
+    /// # Errors
+    /// The staged file is missing or cannot be moved.
+    async fn commit(&self, key: &str) -> Result<(), MediaError>;
+
+    /// Removes the file and any staged copy; a missing file is not an error.
+    ///
+    /// # Errors
+    /// The file exists but cannot be removed.
+    async fn remove(&self, key: &str) -> Result<(), MediaError>;
+}

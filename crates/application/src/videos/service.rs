@@ -1,0 +1,268 @@
+//! The video use cases: create (with its render job), read, list, change, delete, retry,
+//! and the files of a completed video.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use vidgen_domain::listing::Paged;
+use vidgen_domain::users::policy::{Access, Actor};
+use vidgen_domain::users::{Role, UserId, UserStatus};
+use vidgen_domain::videos::{
+    Description, DurationSeconds, MAX_JOB_ATTEMPTS, Prompt, Resolution, Title, Video, VideoId,
+    VideoSource, VideoStatus, can_access_video,
+};
+
+use super::ports::{MediaStore, NewVideo, VideoQuery, VideoRepository};
+use crate::clock::Clock;
+use crate::jobs::{JobKind, JobQueue, NewJob};
+use crate::storage::RepositoryError;
+
+/// A video to generate.
+#[derive(Debug, Clone)]
+pub struct CreateVideo {
+    pub title: Title,
+    pub description: Option<Description>,
+    pub prompt: Prompt,
+    pub resolution: Resolution,
+    pub duration: DurationSeconds,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// Missing, or not the caller's.
+    #[error("video not found")]
+    NotFound,
+    /// The caller may not create videos yet (e-mail not verified).
+    #[error("verify your e-mail address before creating videos")]
+    Forbidden,
+    /// The action does not fit the video's status (retry of a video that did not fail).
+    #[error("{0}")]
+    Conflict(String),
+    /// Files asked for before the video is completed.
+    #[error("the video is not ready yet")]
+    NotReady,
+    #[error("video storage failed")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<RepositoryError> for VideoError {
+    fn from(error: RepositoryError) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
+/// A stored file of a completed video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoFile {
+    pub path: PathBuf,
+    pub content_type: String,
+}
+
+/// Runs the video use cases.
+#[derive(Clone)]
+pub struct VideoService {
+    videos: Arc<dyn VideoRepository>,
+    jobs: Arc<dyn JobQueue>,
+    media: Arc<dyn MediaStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for VideoService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoService").finish_non_exhaustive()
+    }
+}
+
+/// The job that renders `video`.
+pub fn render_job(now: chrono::DateTime<chrono::Utc>) -> NewJob {
+    NewJob {
+        kind: JobKind::RenderVideo,
+        video_id: None,
+        payload: "{}".into(),
+        max_attempts: MAX_JOB_ATTEMPTS,
+        run_after: now,
+    }
+}
+
+impl VideoService {
+    pub fn new(
+        videos: Arc<dyn VideoRepository>,
+        jobs: Arc<dyn JobQueue>,
+        media: Arc<dyn MediaStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            videos,
+            jobs,
+            media,
+            clock,
+        }
+    }
+
+    /// Stores a pending video and its render job together.
+    ///
+    /// # Errors
+    /// `Forbidden` while the caller's e-mail is unverified.
+    #[tracing::instrument(skip_all, fields(user_id = %owner.id))]
+    pub async fn create(
+        &self,
+        owner: &vidgen_domain::users::User,
+        request: CreateVideo,
+    ) -> Result<Video, VideoError> {
+        if owner.status == UserStatus::PendingVerification {
+            return Err(VideoError::Forbidden);
+        }
+        let now = self.clock.now();
+        let video = self
+            .videos
+            .create_with_job(
+                NewVideo {
+                    owner_id: owner.id,
+                    title: request.title,
+                    description: request.description,
+                    prompt: Some(request.prompt),
+                    source: VideoSource::Generated,
+                    resolution: Some(request.resolution),
+                    fps: Some(vidgen_domain::videos::GENERATED_FPS),
+                    requested_duration: Some(request.duration),
+                    webhook_url: None,
+                    created_at: now,
+                },
+                render_job(now),
+            )
+            .await?;
+        tracing::info!(video_id = %video.id, "video queued");
+        Ok(video)
+    }
+
+    async fn visible(&self, actor: Actor, id: VideoId) -> Result<Video, VideoError> {
+        let video = self.videos.get(id).await?.ok_or(VideoError::NotFound)?;
+        match can_access_video(actor, video.owner_id) {
+            Access::Allowed => Ok(video),
+            _ => Err(VideoError::NotFound),
+        }
+    }
+
+    /// # Errors
+    /// `NotFound` when missing or not the caller's.
+    pub async fn get(&self, actor: Actor, id: VideoId) -> Result<Video, VideoError> {
+        self.visible(actor, id).await
+    }
+
+    /// The caller's videos; admins see everyone's and may filter by owner.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn list(
+        &self,
+        actor: Actor,
+        mut query: VideoQuery,
+    ) -> Result<Paged<Video>, VideoError> {
+        if actor.role != Role::Admin {
+            query.owner_id = Some(actor.id);
+        }
+        Ok(self.videos.list(&query).await?)
+    }
+
+    /// Videos of one user (themselves, or anyone for admins).
+    ///
+    /// # Errors
+    /// `NotFound` when the caller may not see that user's videos.
+    pub async fn list_of(
+        &self,
+        actor: Actor,
+        owner: UserId,
+        mut query: VideoQuery,
+    ) -> Result<Paged<Video>, VideoError> {
+        if actor.id != owner && actor.role != Role::Admin {
+            return Err(VideoError::NotFound);
+        }
+        query.owner_id = Some(owner);
+        Ok(self.videos.list(&query).await?)
+    }
+
+    /// # Errors
+    /// `NotFound` when missing or not the caller's.
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: VideoId,
+        title: Option<Title>,
+        description: Option<Option<Description>>,
+    ) -> Result<Video, VideoError> {
+        self.visible(actor, id).await?;
+        self.videos
+            .update_details(id, title, description, self.clock.now())
+            .await?
+            .ok_or(VideoError::NotFound)
+    }
+
+    /// Cancels the video's jobs (a running render notices and stops), deletes it and
+    /// removes its files.
+    ///
+    /// # Errors
+    /// `NotFound` when missing or not the caller's.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete(&self, actor: Actor, id: VideoId) -> Result<(), VideoError> {
+        self.visible(actor, id).await?;
+        self.jobs.cancel_for_video(id, self.clock.now()).await?;
+        let Some(video) = self.videos.delete(id).await? else {
+            return Err(VideoError::NotFound);
+        };
+        for key in [video.media_key, video.thumbnail_key].into_iter().flatten() {
+            if let Err(error) = self.media.remove(&key).await {
+                tracing::warn!(error = %error, key, "could not remove a deleted video's file");
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a failed video again.
+    ///
+    /// # Errors
+    /// `NotFound` when missing or not the caller's; `Conflict` unless the video failed.
+    pub async fn retry(&self, actor: Actor, id: VideoId) -> Result<Video, VideoError> {
+        let video = self.visible(actor, id).await?;
+        if video.status != VideoStatus::Failed {
+            return Err(VideoError::Conflict(format!(
+                "only a failed video can be retried; this one is {}",
+                video.status.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        if !self.videos.retry_with_job(id, render_job(now), now).await? {
+            return Err(VideoError::Conflict("the video is no longer failed".into()));
+        }
+        self.visible(actor, id).await
+    }
+
+    /// The video file of a completed video.
+    ///
+    /// # Errors
+    /// `NotFound` when missing or not the caller's; `NotReady` before completion.
+    pub async fn content(&self, actor: Actor, id: VideoId) -> Result<VideoFile, VideoError> {
+        let video = self.visible(actor, id).await?;
+        match (video.status, video.media_key) {
+            (VideoStatus::Completed, Some(key)) => Ok(VideoFile {
+                path: self.media.path(&key),
+                content_type: video.content_type.unwrap_or_else(|| "video/mp4".into()),
+            }),
+            _ => Err(VideoError::NotReady),
+        }
+    }
+
+    /// The thumbnail of a completed video.
+    ///
+    /// # Errors
+    /// As for [`VideoService::content`].
+    pub async fn thumbnail(&self, actor: Actor, id: VideoId) -> Result<VideoFile, VideoError> {
+        let video = self.visible(actor, id).await?;
+        match (video.status, video.thumbnail_key) {
+            (VideoStatus::Completed, Some(key)) => Ok(VideoFile {
+                path: self.media.path(&key),
+                content_type: "image/png".into(),
+            }),
+            _ => Err(VideoError::NotReady),
+        }
+    }
+}
