@@ -4,3 +4,4 @@ pub(crate) mod instance;
 pub(crate) mod job;
 pub(crate) mod refresh_token;
 pub(crate) mod user;
+pub(crate) mod video;

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod database;
+pub mod media;
 pub mod passwords;
 pub mod render;
 pub mod repositories;

@@ -4,11 +4,13 @@ mod cached_users;
 mod jobs;
 mod refresh_tokens;
 mod users;
+mod videos;
 
 pub use cached_users::CachedUserRepository;
 pub use jobs::SeaOrmJobQueue;
 pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;
+pub use videos::SeaOrmVideoRepository;
 
 use sea_orm::DbErr;
 use vidgen_application::storage::RepositoryError;
