@@ -15,6 +15,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     server: actix_web::dev::ServerHandle,
+    pub media_root: std::path::PathBuf,
     _postgres: Option<PostgresDatabase>,
     _dir: tempfile::TempDir,
 }
@@ -145,6 +146,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app after `customise` has adjusted the test variables.
 pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    spawn_app_full(customise, None).await
+}
+
+/// Starts the app with another video renderer behind the port.
+pub async fn spawn_app_full(
+    customise: impl FnOnce(&mut HashMap<String, String>),
+    renderer: Option<std::sync::Arc<dyn vidgen_application::videos::render::VideoRenderer>>,
+) -> TestApp {
     init_tracing();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let (database_url, postgres) = fresh_database(dir.path()).await;
@@ -152,7 +161,8 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     vars.insert("DATABASE_URL".to_owned(), database_url);
     customise(&mut vars);
     let settings = Settings::from_map(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
-    let app = Application::build(settings)
+    let media_root = settings.media_root.clone();
+    let app = Application::build_with(settings, renderer)
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));
     let port = app.port();
@@ -168,6 +178,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         client,
         db,
         server,
+        media_root,
         _postgres: postgres,
         _dir: dir,
     }

@@ -11,3 +11,4 @@ mod jobs;
 mod middleware;
 mod migrations;
 mod users;
+mod videos;

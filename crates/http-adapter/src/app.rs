@@ -10,6 +10,7 @@ use paperclip::actix::OpenApiExt;
 use vidgen_application::auth::AuthService;
 use vidgen_application::health::HealthService;
 use vidgen_application::users::UserService;
+use vidgen_application::videos::service::VideoService;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub health: HealthService,
     pub users: UserService,
     pub auth: AuthService,
+    pub videos: VideoService,
     /// The document served at `/openapi.json` (built once, see [`openapi::document`]).
     pub openapi: OpenApiDocument,
 }
@@ -107,6 +109,7 @@ pub fn build(
         .app_data(web::Data::new(state.health))
         .app_data(web::Data::new(state.users))
         .app_data(web::Data::new(state.auth))
+        .app_data(web::Data::new(state.videos))
         .app_data(crate::validation::JsonLimit(max_json_bytes))
         .app_data(web::Data::new(config.trusted_hosts.clone()));
     if config.docs_enabled {

@@ -11,6 +11,7 @@ use vidgen_application::users::queries::{GetUserError, ListUsersError};
 use vidgen_application::users::register::RegisterUserError;
 use vidgen_application::users::update::UpdateUserError;
 use vidgen_application::validation::FieldViolation;
+use vidgen_application::videos::service::VideoError;
 
 use crate::error::{ApiError, FieldError};
 
@@ -156,6 +157,24 @@ impl From<LogoutError> for ApiError {
     fn from(error: LogoutError) -> Self {
         match error {
             LogoutError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+impl From<VideoError> for ApiError {
+    fn from(error: VideoError) -> Self {
+        match error {
+            VideoError::NotFound => Self::NotFound("Video not found".into()),
+            VideoError::Forbidden => Self::Forbidden(error.to_string()),
+            VideoError::Conflict(message) => Self::Conflict {
+                code: "CONFLICT",
+                message,
+            },
+            VideoError::NotReady => Self::Conflict {
+                code: "VIDEO_NOT_READY",
+                message: "The video is not ready yet".into(),
+            },
+            VideoError::Unexpected(source) => Self::Internal(source),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct OperationDoc {
     pub errors: &'static [u16],
     /// The JSON body may also be sent as `application/x-www-form-urlencoded`.
     pub form_body: bool,
+    /// The success answer is a file of this media type (with ranges when `video/*`).
+    pub binary: Option<&'static str>,
 }
 
 impl OperationDoc {
@@ -32,6 +34,7 @@ impl OperationDoc {
             secured: false,
             errors,
             form_body: false,
+            binary: None,
         }
     }
 
@@ -41,6 +44,14 @@ impl OperationDoc {
             secured: true,
             errors,
             form_body: false,
+            binary: None,
+        }
+    }
+
+    pub const fn with_binary(self, media_type: &'static str) -> Self {
+        Self {
+            binary: Some(media_type),
+            ..self
         }
     }
 
@@ -99,6 +110,10 @@ const TAGS: &[(&str, &str)] = &[
         "Registration, the current user, user management by role.",
     ),
     (
+        "Videos",
+        "Videos generated from prompts by durable background jobs, their files and retries.",
+    ),
+    (
         "Operations",
         "Liveness and readiness probes for load balancers and orchestrators.",
     ),
@@ -131,12 +146,17 @@ fn operation_docs() -> Vec<OperationDoc> {
         routes::health::OPERATIONS,
         routes::auth::OPERATIONS,
         routes::users::OPERATIONS,
+        routes::videos::OPERATIONS,
     ]
     .concat()
 }
 
 fn field_docs() -> Vec<FieldDoc> {
-    routes::users::dto::FIELD_DOCS.to_vec()
+    [
+        routes::users::dto::FIELD_DOCS,
+        routes::videos::dto::FIELD_DOCS,
+    ]
+    .concat()
 }
 
 fn param_docs() -> Vec<ParamDoc> {
@@ -178,6 +198,7 @@ fn param_docs() -> Vec<ParamDoc> {
 pub fn configure_api(cfg: &mut web::ServiceConfig) {
     routes::health::configure(cfg);
     routes::auth::configure(cfg);
+    routes::videos::configure(cfg);
     routes::users::configure(cfg);
 }
 
@@ -380,6 +401,22 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
     let responses = object_at(operation, "responses");
     for response in responses.values_mut() {
         fix_response_headers(response);
+    }
+    if let Some(media_type) = doc.and_then(|d| d.binary) {
+        let file = json!({(media_type): {"schema": {"type": "string", "format": "binary"}}});
+        responses.insert(
+            "200".into(),
+            json!({"description": "The file.", "content": file.clone()}),
+        );
+        if media_type.starts_with("video/") {
+            responses.insert(
+                "206".into(),
+                json!({
+                    "description": "The requested byte range (`Content-Range` says which).",
+                    "content": file,
+                }),
+            );
+        }
     }
     for status in statuses {
         responses.insert(

@@ -81,6 +81,50 @@ impl<T: Apiv2Schema> OperationModifier for Created<T> {
     }
 }
 
+/// `202 Accepted` with a `Location` header and the resource as JSON (work continues in
+/// the background).
+#[derive(Debug)]
+pub struct Accepted<T> {
+    pub body: T,
+    pub location: String,
+}
+
+impl<T: Serialize> Responder for Accepted<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        let mut response = json_response(StatusCode::ACCEPTED, &self.body);
+        if let Ok(value) = header::HeaderValue::from_str(&self.location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        response
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Accepted<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for Accepted<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "Location".to_owned(),
+            header("URL of the resource to poll.", "string"),
+        );
+        op.responses.insert(
+            "202".into(),
+            Either::Right(Response {
+                description: Some("Accepted".into()),
+                schema: Some(schema_of::<T>()),
+                headers,
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
 /// A page of a collection: a JSON array plus `X-Total-Count`, `X-Page-Count` and `Link`.
 #[derive(Debug)]
 pub struct ListJson<T> {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod health;
 pub mod users;
+pub mod videos;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -79,6 +79,12 @@ fn state(users: MockUserRepository, verifier: MockTokenVerifier) -> AppState {
             },
             Duration::from_secs(60),
         ),
+        videos: vidgen_application::videos::service::VideoService::new(
+            Arc::new(vidgen_application::videos::ports::MockVideoRepository::new()),
+            Arc::new(vidgen_application::jobs::MockJobQueue::new()),
+            Arc::new(vidgen_application::videos::ports::MockMediaStore::new()),
+            Arc::new(SystemClock),
+        ),
         openapi: OpenApiDocument::new(&serde_json::json!({})),
     }
 }

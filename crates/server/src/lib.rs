@@ -3,5 +3,6 @@
 
 pub mod startup;
 pub mod telemetry;
+pub mod workers;
 
 pub use startup::{Application, StartupError};

@@ -11,9 +11,13 @@ use secrecy::ExposeSecret;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::health::HealthService;
+use vidgen_application::jobs::JobQueue;
 use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
+use vidgen_application::videos::render::VideoRenderer;
+use vidgen_application::videos::render_job::RenderJob;
+use vidgen_application::videos::service::VideoService;
 use vidgen_domain::users::{Email, EmailDomainPolicy, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::middleware::TrustedHosts;
@@ -23,10 +27,15 @@ use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueToken
 use vidgen_infrastructure::database::{
     self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
+use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::{Argon2PasswordHasher, HasherSetupError};
+use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
+    CachedUserRepository, SeaOrmJobQueue, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
+    SeaOrmVideoRepository,
 };
+
+use crate::workers::{WorkerSettings, Workers};
 use vidgen_infrastructure::settings::{self, Settings};
 
 /// Version of this build, shown in `/health` and the OpenAPI document.
@@ -39,6 +48,14 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error(transparent)]
     Hasher(#[from] HasherSetupError),
+    #[error("cannot use MEDIA_ROOT `{path}`")]
+    Media {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Renderer(#[from] vidgen_infrastructure::render::RendererSetupError),
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
     Admin(String),
     #[error("cannot listen on {address}")]
@@ -53,6 +70,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    workers: Workers,
     db: Db,
     instance_id: String,
 }
@@ -104,10 +122,22 @@ impl Application {
     /// # Errors
     /// The database cannot be reached or migrated; the address cannot be bound.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, None).await
+    }
+
+    /// As [`Application::build`], with another renderer (tests inject failing or slow
+    /// ones through the port).
+    ///
+    /// # Errors
+    /// As for [`Application::build`].
+    pub async fn build_with(
+        settings: Settings,
+        renderer: Option<Arc<dyn VideoRenderer>>,
+    ) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
         let instance_id = database::register_instance(&db, VERSION).await?;
 
-        let services = Services::build(&settings, &db)?;
+        let services = Services::build(&settings, &db, renderer)?;
         if let Some(admin) = admin_from_settings(&settings)? {
             match services.users.ensure_admin(admin).await {
                 Ok(AdminBootstrap::Created(user)) => {
@@ -125,6 +155,7 @@ impl Application {
             health: HealthService::new(Arc::new(storage)),
             users: services.users,
             auth: services.auth,
+            videos: services.videos,
             openapi: OpenApiDocument::new(&openapi_document()),
         };
         let config = http_config(&settings);
@@ -153,6 +184,19 @@ impl Application {
                 })?
                 .run();
 
+        let workers = Workers::spawn(
+            WorkerSettings {
+                count: settings.job_workers,
+                owner: instance_id.clone(),
+                lease: Duration::from_secs(60),
+                poll_interval: Duration::from_millis(250),
+                shutdown_grace: Duration::from_secs(settings.shutdown_timeout_seconds),
+            },
+            services.jobs,
+            services.render_job,
+            services.clock,
+        );
+
         tracing::info!(
             address = %format!("{}:{port}", settings.host),
             docs = %if settings.docs_enabled { format!("{}docs", settings.public_base_url) } else { "disabled".to_owned() },
@@ -163,6 +207,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            workers,
             db,
             instance_id,
         })
@@ -190,16 +235,22 @@ impl Application {
     /// The server's own I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
+        self.workers.shutdown().await;
         tracing::info!("vidgen stopped");
         Ok(())
     }
 }
 
 /// The application services, wired to their adapters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
 pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
+    pub videos: VideoService,
+    pub render_job: RenderJob,
+    pub jobs: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Services {
@@ -207,7 +258,11 @@ impl Services {
     ///
     /// # Errors
     /// The password hasher cannot start.
-    pub fn build(settings: &Settings, db: &Db) -> Result<Self, StartupError> {
+    pub fn build(
+        settings: &Settings,
+        db: &Db,
+        renderer: Option<Arc<dyn VideoRenderer>>,
+    ) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let stored_users = SeaOrmUserRepository::new(db.clone());
         let users: Arc<dyn UserRepository> = if settings.user_cache_ttl_seconds == 0 {
@@ -252,13 +307,34 @@ impl Services {
                 issuer: jwt.clone(),
                 verifier: jwt,
                 opaque: Arc::new(RandomOpaqueTokens),
-                clock,
+                clock: clock.clone(),
             },
             Duration::from_secs(u64::from(settings.refresh_token_expire_days) * 24 * 3600),
         );
+        let media = Arc::new(FsMediaStore::new(&settings.media_root).map_err(|source| {
+            StartupError::Media {
+                path: settings.media_root.display().to_string(),
+                source,
+            }
+        })?);
+        let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
+        let jobs: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(db.clone()));
+        let renderer: Arc<dyn VideoRenderer> = match renderer {
+            Some(renderer) => renderer,
+            // One render at a time: encoding takes a whole core, and the other one
+            // belongs to the HTTP workers.
+            None => Arc::new(Openh264Renderer::new(1)?),
+        };
+        let video_service =
+            VideoService::new(videos.clone(), jobs.clone(), media.clone(), clock.clone());
+        let render_job = RenderJob::new(videos, jobs.clone(), media, renderer, clock.clone());
         Ok(Self {
             users: user_service,
             auth,
+            videos: video_service,
+            render_job,
+            jobs,
+            clock,
         })
     }
 }

@@ -1,0 +1,315 @@
+//! `/api/v1/videos` and `/api/v1/users/{user_id}/videos`: generated videos, their
+//! files, and retries. Handlers parse, call one use case and map the result.
+
+pub mod dto;
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, Responder, body::BoxBody};
+use paperclip::actix::{NoContent, OperationModifier, api_v2_operation, web};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
+use paperclip::v2::schema::Apiv2Schema;
+use vidgen_application::videos::ports::VideoQuery;
+use vidgen_application::videos::service::{VideoFile, VideoService};
+use vidgen_domain::users::UserId;
+use vidgen_domain::videos::{Description, Title, VideoId};
+
+use self::dto::{
+    UserVideoPath, VideoCreate, VideoListQuery, VideoPath, VideoResponse, VideoUpdate,
+};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, FieldError};
+use crate::listing;
+use crate::openapi::OperationDoc;
+use crate::responses::{Accepted, ListJson};
+use crate::validation::ValidJson;
+
+fn video_id(raw: i64) -> Result<VideoId, ApiError> {
+    VideoId::new(raw)
+        .ok_or_else(|| ApiError::invalid_field("video_id", "must be a positive integer", "range"))
+}
+
+fn user_id(raw: i64) -> Result<UserId, ApiError> {
+    UserId::new(raw)
+        .ok_or_else(|| ApiError::invalid_field("user_id", "must be a positive integer", "range"))
+}
+
+fn query(raw: VideoListQuery) -> Result<VideoQuery, ApiError> {
+    Ok(VideoQuery {
+        page: listing::page(raw.skip, raw.limit)?,
+        owner_id: raw.owner_id.map(user_id).transpose()?,
+        status: raw.status.map(Into::into),
+        source: raw.source.map(Into::into),
+        search: listing::search(raw.search)?,
+        sort_by: raw.sort_by.map(Into::into).unwrap_or_default(),
+        sort_order: raw.sort_order.map(Into::into).unwrap_or_default(),
+    })
+}
+
+/// A stored file streamed with `Range`, `ETag` and `Last-Modified` support.
+#[derive(Debug)]
+pub struct FileResponse {
+    file: VideoFile,
+}
+
+impl Responder for FileResponse {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        let mime = self
+            .file
+            .content_type
+            .parse()
+            .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+        match actix_files::NamedFile::open(&self.file.path) {
+            Ok(file) => file
+                .set_content_type(mime)
+                .disable_content_disposition()
+                .into_response(request),
+            Err(error) => ApiError::internal(error).error_response_owned(),
+        }
+    }
+}
+
+impl Apiv2Schema for FileResponse {}
+
+impl OperationModifier for FileResponse {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("The file.".into()),
+                schema: Some(DefaultSchemaRaw {
+                    data_type: Some(paperclip::v2::models::DataType::File),
+                    ..DefaultSchemaRaw::default()
+                }),
+                headers: BTreeMap::new(),
+            }),
+        );
+    }
+}
+
+/// Generate a video
+///
+/// Queues a render of the prompt and answers at once with the pending video (202) and its
+/// `Location`; poll it until `status` is `completed` (or `failed`, with `error`).
+#[api_v2_operation(tags(Videos), operation_id = "create_video")]
+async fn create(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    body: ValidJson<VideoCreate>,
+) -> Result<Accepted<VideoResponse>, ApiError> {
+    let request = body.into_inner().try_into_domain()?;
+    let video = videos.create(&current.0, request).await?;
+    Ok(Accepted {
+        location: format!("/api/v1/videos/{}", video.id),
+        body: video.into(),
+    })
+}
+
+/// List videos
+///
+/// Your videos; admins see everyone's and may filter by `owner_id`. Filters: `status`,
+/// `source`, `search` (title and description). Headers: `X-Total-Count`, `X-Page-Count`,
+/// `Link`.
+#[api_v2_operation(tags(Videos), operation_id = "list_videos")]
+async fn list(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    params: web::Query<VideoListQuery>,
+) -> Result<ListJson<VideoResponse>, ApiError> {
+    let paged = videos
+        .list(current.actor(), query(params.into_inner())?)
+        .await?;
+    Ok(ListJson::new(paged, VideoResponse::from))
+}
+
+/// Get a video
+///
+/// Owner or admin; others get 404.
+#[api_v2_operation(tags(Videos), operation_id = "get_video")]
+async fn get(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+) -> Result<web::Json<VideoResponse>, ApiError> {
+    let video = videos
+        .get(current.actor(), video_id(path.video_id)?)
+        .await?;
+    Ok(web::Json(video.into()))
+}
+
+/// Update a video
+///
+/// Changes `title` and/or `description` (an empty description clears it).
+#[api_v2_operation(tags(Videos), operation_id = "update_video")]
+async fn update(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+    body: ValidJson<VideoUpdate>,
+) -> Result<web::Json<VideoResponse>, ApiError> {
+    let body = body.into_inner();
+    let title = body
+        .title
+        .map(|t| Title::parse(&t).map_err(|e| FieldError::new("title", e.to_string(), e.code())))
+        .transpose()?;
+    let description = body
+        .description
+        .map(|d| {
+            if d.trim().is_empty() {
+                Ok(None)
+            } else {
+                Description::parse(&d)
+                    .map(Some)
+                    .map_err(|e| FieldError::new("description", e.to_string(), e.code()))
+            }
+        })
+        .transpose()?;
+    let video = videos
+        .update(
+            current.actor(),
+            video_id(path.video_id)?,
+            title,
+            description,
+        )
+        .await?;
+    Ok(web::Json(video.into()))
+}
+
+/// Delete a video
+///
+/// Cancels its pending or running render and removes its files.
+#[api_v2_operation(tags(Videos), operation_id = "delete_video")]
+async fn delete(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+) -> Result<NoContent, ApiError> {
+    videos
+        .delete(current.actor(), video_id(path.video_id)?)
+        .await?;
+    Ok(NoContent)
+}
+
+/// Download a video
+///
+/// The MP4 file (`video/mp4`) with `Accept-Ranges`; a `Range` request gets 206 with
+/// `Content-Range` (416 when unsatisfiable); `ETag` and `Last-Modified` allow
+/// revalidation. 409 `VIDEO_NOT_READY` before the video is completed.
+#[api_v2_operation(tags(Videos), operation_id = "get_video_content")]
+async fn content(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+) -> Result<FileResponse, ApiError> {
+    let file = videos
+        .content(current.actor(), video_id(path.video_id)?)
+        .await?;
+    Ok(FileResponse { file })
+}
+
+/// Get a video's thumbnail
+///
+/// A PNG picture from the first seconds, once the video is completed.
+#[api_v2_operation(tags(Videos), operation_id = "get_video_thumbnail")]
+async fn thumbnail(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+) -> Result<FileResponse, ApiError> {
+    let file = videos
+        .thumbnail(current.actor(), video_id(path.video_id)?)
+        .await?;
+    Ok(FileResponse { file })
+}
+
+/// Retry a failed video
+///
+/// Queues a failed video's render again (202); 409 for a video that did not fail.
+#[api_v2_operation(tags(Videos), operation_id = "retry_video")]
+async fn retry(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<VideoPath>,
+) -> Result<Accepted<VideoResponse>, ApiError> {
+    let video = videos
+        .retry(current.actor(), video_id(path.video_id)?)
+        .await?;
+    Ok(Accepted {
+        location: format!("/api/v1/videos/{}", video.id),
+        body: video.into(),
+    })
+}
+
+/// List a user's videos
+///
+/// Yourself, or anyone for admins; others get 404.
+#[api_v2_operation(tags(Videos), operation_id = "list_user_videos")]
+async fn list_of_user(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<crate::routes::users::dto::UserPath>,
+    params: web::Query<VideoListQuery>,
+) -> Result<ListJson<VideoResponse>, ApiError> {
+    let owner = user_id(path.user_id)?;
+    let paged = videos
+        .list_of(current.actor(), owner, query(params.into_inner())?)
+        .await?;
+    Ok(ListJson::new(paged, VideoResponse::from))
+}
+
+/// Get a user's video
+///
+/// Yourself, or anyone for admins; others get 404.
+#[api_v2_operation(tags(Videos), operation_id = "get_user_video")]
+async fn get_of_user(
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    path: web::Path<UserVideoPath>,
+) -> Result<web::Json<VideoResponse>, ApiError> {
+    let owner = user_id(path.user_id)?;
+    let video = videos
+        .get(current.actor(), video_id(path.video_id)?)
+        .await?;
+    if video.owner_id != owner {
+        return Err(ApiError::NotFound("Video not found".into()));
+    }
+    Ok(web::Json(video.into()))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/api/v1/videos")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/api/v1/videos/{video_id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(super::resource("/api/v1/videos/{video_id}/content").route(web::get().to(content)))
+    .service(super::resource("/api/v1/videos/{video_id}/thumbnail").route(web::get().to(thumbnail)))
+    .service(super::resource("/api/v1/videos/{video_id}/retry").route(web::post().to(retry)))
+    .service(super::resource("/api/v1/users/{user_id}/videos").route(web::get().to(list_of_user)))
+    .service(
+        super::resource("/api/v1/users/{user_id}/videos/{video_id}")
+            .route(web::get().to(get_of_user)),
+    );
+}
+
+/// Error statuses of these operations beyond the ones implied by their shape.
+pub const OPERATIONS: &[OperationDoc] = &[
+    OperationDoc::secured("create_video", &[403]),
+    OperationDoc::secured("list_videos", &[]),
+    OperationDoc::secured("get_video", &[404]),
+    OperationDoc::secured("update_video", &[404]),
+    OperationDoc::secured("delete_video", &[404]),
+    OperationDoc::secured("get_video_content", &[404, 409, 416]).with_binary("video/mp4"),
+    OperationDoc::secured("get_video_thumbnail", &[404, 409]).with_binary("image/png"),
+    OperationDoc::secured("retry_video", &[404, 409]),
+    OperationDoc::secured("list_user_videos", &[404]),
+    OperationDoc::secured("get_user_video", &[404]),
+];

@@ -1,0 +1,378 @@
+//! Wire types of the videos resource.
+
+use chrono::{DateTime, Utc};
+use garde::Validate;
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+use vidgen_application::videos::ports::VideoSortField;
+use vidgen_application::videos::service::CreateVideo;
+use vidgen_domain::videos::{
+    Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoSource, VideoStatus,
+};
+
+use crate::error::FieldError;
+use crate::openapi::{Constraint as C, FieldDoc};
+use crate::validation::{Validated, report_to_field_errors, rule};
+
+fn valid_title(value: &str, _: &()) -> garde::Result {
+    Title::parse(value)
+        .map(|_| ())
+        .map_err(|e| rule(e.code(), e))
+}
+
+fn valid_description(value: &str, _: &()) -> garde::Result {
+    Description::parse(value)
+        .map(|_| ())
+        .map_err(|e| rule(e.code(), e))
+}
+
+fn valid_prompt(value: &str, _: &()) -> garde::Result {
+    Prompt::parse(value)
+        .map(|_| ())
+        .map_err(|e| rule(e.code(), e))
+}
+
+fn valid_duration(value: &i64, _: &()) -> garde::Result {
+    DurationSeconds::new(*value)
+        .map(|_| ())
+        .map_err(|e| rule("range", e))
+}
+
+/// Frame size of a generated video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+pub enum ResolutionDto {
+    #[serde(rename = "720p")]
+    P720,
+    #[serde(rename = "1080p")]
+    P1080,
+}
+
+impl From<ResolutionDto> for Resolution {
+    fn from(value: ResolutionDto) -> Self {
+        match value {
+            ResolutionDto::P720 => Self::P720,
+            ResolutionDto::P1080 => Self::P1080,
+        }
+    }
+}
+
+/// A video to generate from a prompt.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoCreate {
+    /// 1 to 200 characters.
+    #[openapi(example = "\"Morning on the lake\"")]
+    #[garde(custom(valid_title))]
+    pub title: String,
+    /// At most 5000 characters.
+    #[openapi(example = "\"A calm opening shot\"")]
+    #[garde(inner(custom(valid_description)))]
+    pub description: Option<String>,
+    /// The text the video is generated from, 1 to 10000 characters.
+    #[openapi(example = "\"A quiet lake at dawn, mist rising over the water.\"")]
+    #[garde(custom(valid_prompt))]
+    pub prompt: String,
+    /// `720p` (default) or `1080p`.
+    #[garde(skip)]
+    pub resolution: Option<ResolutionDto>,
+    /// Length in seconds, 1 to 60 (default 5).
+    #[openapi(example = "5")]
+    #[garde(inner(custom(valid_duration)))]
+    pub duration_seconds: Option<i64>,
+}
+
+impl Validated for VideoCreate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
+    result.map_err(|_| FieldError::new(field, "invalid value", "invalid"))
+}
+
+impl VideoCreate {
+    pub fn try_into_domain(self) -> Result<CreateVideo, FieldError> {
+        Ok(CreateVideo {
+            title: parsed(Title::parse(&self.title), "title")?,
+            description: self
+                .description
+                .map(|d| parsed(Description::parse(&d), "description"))
+                .transpose()?,
+            prompt: parsed(Prompt::parse(&self.prompt), "prompt")?,
+            resolution: self.resolution.map(Into::into).unwrap_or_default(),
+            duration: self
+                .duration_seconds
+                .map(|d| parsed(DurationSeconds::new(d), "duration_seconds"))
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Changes to a video's title or description.
+#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoUpdate {
+    /// New title.
+    #[openapi(example = "\"Evening on the lake\"")]
+    #[garde(inner(custom(valid_title)))]
+    pub title: Option<String>,
+    /// New description (an empty string clears it).
+    #[garde(inner(custom(valid_description)))]
+    pub description: Option<String>,
+}
+
+impl Validated for VideoUpdate {
+    fn field_errors(&self) -> Vec<FieldError> {
+        self.validate()
+            .err()
+            .map(|report| report_to_field_errors(&report))
+            .unwrap_or_default()
+    }
+}
+
+/// A video's status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoStatusDto {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl From<VideoStatus> for VideoStatusDto {
+    fn from(value: VideoStatus) -> Self {
+        match value {
+            VideoStatus::Pending => Self::Pending,
+            VideoStatus::Processing => Self::Processing,
+            VideoStatus::Completed => Self::Completed,
+            VideoStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<VideoStatusDto> for VideoStatus {
+    fn from(value: VideoStatusDto) -> Self {
+        match value {
+            VideoStatusDto::Pending => Self::Pending,
+            VideoStatusDto::Processing => Self::Processing,
+            VideoStatusDto::Completed => Self::Completed,
+            VideoStatusDto::Failed => Self::Failed,
+        }
+    }
+}
+
+/// Where a video came from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoSourceDto {
+    Generated,
+    Upload,
+}
+
+impl From<VideoSource> for VideoSourceDto {
+    fn from(value: VideoSource) -> Self {
+        match value {
+            VideoSource::Generated => Self::Generated,
+            VideoSource::Upload => Self::Upload,
+        }
+    }
+}
+
+impl From<VideoSourceDto> for VideoSource {
+    fn from(value: VideoSourceDto) -> Self {
+        match value {
+            VideoSourceDto::Generated => Self::Generated,
+            VideoSourceDto::Upload => Self::Upload,
+        }
+    }
+}
+
+/// A video.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct VideoResponse {
+    #[openapi(example = "1")]
+    pub id: i64,
+    #[openapi(example = "1")]
+    pub owner_id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub prompt: Option<String>,
+    pub source: VideoSourceDto,
+    pub status: VideoStatusDto,
+    /// 0 to 100.
+    #[openapi(example = "40")]
+    pub progress: i64,
+    /// Seconds, once known.
+    pub duration: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub file_size: Option<i64>,
+    pub content_type: Option<String>,
+    /// Where to download the video, once completed.
+    pub content_url: Option<String>,
+    /// Where to get the thumbnail, once completed.
+    pub thumbnail_url: Option<String>,
+    /// Why the video failed.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Video> for VideoResponse {
+    fn from(video: Video) -> Self {
+        let completed = video.status == VideoStatus::Completed;
+        Self {
+            id: video.id.get(),
+            owner_id: video.owner_id.get(),
+            title: video.title.to_string(),
+            description: video.description.map(|d| d.to_string()),
+            prompt: video.prompt.map(|p| p.to_string()),
+            source: video.source.into(),
+            status: video.status.into(),
+            progress: i64::from(video.progress),
+            duration: video.duration,
+            width: video.width.map(i64::from),
+            height: video.height.map(i64::from),
+            file_size: video.file_size.and_then(|s| i64::try_from(s).ok()),
+            content_type: video.content_type,
+            content_url: completed.then(|| format!("/api/v1/videos/{}/content", video.id)),
+            thumbnail_url: completed.then(|| format!("/api/v1/videos/{}/thumbnail", video.id)),
+            error: video.error,
+            created_at: video.created_at,
+            updated_at: video.updated_at,
+            completed_at: video.completed_at,
+        }
+    }
+}
+
+/// Columns a video list may be sorted by.
+#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoSortBy {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+    Duration,
+}
+
+impl From<VideoSortBy> for VideoSortField {
+    fn from(value: VideoSortBy) -> Self {
+        match value {
+            VideoSortBy::CreatedAt => Self::CreatedAt,
+            VideoSortBy::UpdatedAt => Self::UpdatedAt,
+            VideoSortBy::Title => Self::Title,
+            VideoSortBy::Duration => Self::Duration,
+        }
+    }
+}
+
+/// Filters, sorting and paging of video lists.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct VideoListQuery {
+    /// Rows to skip (default 0).
+    pub skip: Option<u64>,
+    /// Rows to return, 1 to 1000 (default 100).
+    pub limit: Option<u64>,
+    /// Only videos with this status.
+    pub status: Option<VideoStatusDto>,
+    /// Only generated or only uploaded videos.
+    pub source: Option<VideoSourceDto>,
+    /// Case-insensitive substring of title or description.
+    pub search: Option<String>,
+    /// Only this owner's videos (admins; others always see only their own).
+    pub owner_id: Option<i64>,
+    /// Sort column (default `created_at`).
+    pub sort_by: Option<VideoSortBy>,
+    /// `asc` or `desc` (default `desc`).
+    pub sort_order: Option<crate::listing::SortOrderDto>,
+}
+
+/// A video id in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct VideoPath {
+    /// The video's id (a positive integer).
+    pub video_id: i64,
+}
+
+/// A user's video in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct UserVideoPath {
+    /// The owner's id.
+    pub user_id: i64,
+    /// The video's id.
+    pub video_id: i64,
+}
+
+const TITLE: &[C] = &[
+    C::MinLength(Title::MIN_LEN as u64),
+    C::MaxLength(Title::MAX_LEN as u64),
+];
+const DESCRIPTION: &[C] = &[C::MaxLength(Description::MAX_LEN as u64), C::Nullable];
+const PROMPT: &[C] = &[
+    C::MinLength(Prompt::MIN_LEN as u64),
+    C::MaxLength(Prompt::MAX_LEN as u64),
+];
+const DURATION: &[C] = &[
+    C::Minimum(DurationSeconds::MIN),
+    C::Maximum(DurationSeconds::MAX),
+    C::Default("5"),
+    C::Nullable,
+];
+const RESOLUTION: &[C] = &[C::Default("\"720p\""), C::Nullable];
+const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(100)];
+
+/// Constraints of the video wire types.
+pub const FIELD_DOCS: &[FieldDoc] = &[
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "title",
+        constraints: TITLE,
+    },
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "description",
+        constraints: DESCRIPTION,
+    },
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "prompt",
+        constraints: PROMPT,
+    },
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "duration_seconds",
+        constraints: DURATION,
+    },
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "resolution",
+        constraints: RESOLUTION,
+    },
+    FieldDoc {
+        schema: "VideoUpdate",
+        field: "title",
+        constraints: TITLE,
+    },
+    FieldDoc {
+        schema: "VideoUpdate",
+        field: "title",
+        constraints: &[C::Nullable],
+    },
+    FieldDoc {
+        schema: "VideoUpdate",
+        field: "description",
+        constraints: DESCRIPTION,
+    },
+    FieldDoc {
+        schema: "VideoResponse",
+        field: "progress",
+        constraints: PROGRESS,
+    },
+];

@@ -1,0 +1,433 @@
+//! Generated videos through real HTTP: creation, the job to completion, downloads with
+//! and without ranges, thumbnails, lists, changes, deletion, retries of failed renders,
+//! and no access to anyone else's videos.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use vidgen_application::videos::render::{
+    CancelFlag, RenderError, RenderProgress, RenderRequest, RenderTarget, RenderedVideo,
+    VideoRenderer,
+};
+
+use crate::helpers::{
+    TestApp, TestUser, assert_problem, json, spawn_app, spawn_app_full, spawn_app_with,
+};
+
+async fn create(app: &TestApp, user: &TestUser, body: serde_json::Value) -> serde_json::Value {
+    let response = app
+        .send(
+            Method::POST,
+            "/api/v1/videos",
+            &user.access_token,
+            Some(&body),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 202, "create");
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let video = json(response).await;
+    assert_eq!(location, format!("/api/v1/videos/{}", video["id"]));
+    video
+}
+
+async fn wait_for(app: &TestApp, user: &TestUser, id: i64, status: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let video = json(
+            app.get_as(&format!("/api/v1/videos/{id}"), &user.access_token)
+                .await,
+        )
+        .await;
+        if video["status"] == status {
+            return video;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "video {id} never became {status}: {video}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_generated_video_renders_and_downloads() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let created = create(
+        &app,
+        &jane,
+        json!({"title": "Lake", "description": "Dawn", "prompt": "A quiet lake at dawn", "duration_seconds": 2}),
+    )
+    .await;
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["source"], "generated");
+    assert_eq!(created["progress"], 0);
+    assert!(created["content_url"].is_null());
+    let id = created["id"].as_i64().expect("id");
+
+    let done = wait_for(&app, &jane, id, "completed").await;
+    assert_eq!(done["progress"], 100);
+    assert_eq!(
+        (done["width"].as_i64(), done["height"].as_i64()),
+        (Some(1280), Some(720))
+    );
+    assert!((done["duration"].as_f64().expect("duration") - 2.0).abs() < 0.05);
+    assert_eq!(done["content_type"], "video/mp4");
+    assert!(done["completed_at"].is_string());
+    let size = done["file_size"].as_i64().expect("size");
+
+    let content = app
+        .get_as(&format!("/api/v1/videos/{id}/content"), &jane.access_token)
+        .await;
+    assert_eq!(content.status().as_u16(), 200);
+    assert_eq!(content.headers()["content-type"], "video/mp4");
+    assert_eq!(content.headers()["accept-ranges"], "bytes");
+    assert!(content.headers().contains_key("etag"));
+    assert!(content.headers().contains_key("last-modified"));
+    let bytes = content.bytes().await.expect("body");
+    assert_eq!(bytes.len() as i64, size);
+    assert_eq!(&bytes[4..8], b"ftyp");
+
+    let partial = app
+        .client
+        .get(app.url(&format!("/api/v1/videos/{id}/content")))
+        .bearer_auth(&jane.access_token)
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(partial.status().as_u16(), 206);
+    assert_eq!(
+        partial.headers()["content-range"],
+        format!("bytes 0-99/{size}").as_str()
+    );
+    assert_eq!(partial.bytes().await.expect("body").len(), 100);
+
+    let unsatisfiable = app
+        .client
+        .get(app.url(&format!("/api/v1/videos/{id}/content")))
+        .bearer_auth(&jane.access_token)
+        .header("Range", format!("bytes={}-", size + 10))
+        .send()
+        .await
+        .expect("range");
+    assert_problem(unsatisfiable, 416, "RANGE_NOT_SATISFIABLE").await;
+
+    let thumbnail = app
+        .get_as(
+            &format!("/api/v1/videos/{id}/thumbnail"),
+            &jane.access_token,
+        )
+        .await;
+    assert_eq!(thumbnail.status().as_u16(), 200);
+    assert_eq!(thumbnail.headers()["content-type"], "image/png");
+    assert_eq!(&thumbnail.bytes().await.expect("png")[..4], b"\x89PNG");
+
+    // Deleting removes the row and both files.
+    assert_eq!(files_in(&app.media_root), 2);
+    let deleted = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/videos/{id}"),
+            &jane.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(files_in(&app.media_root), 0);
+    assert_problem(
+        app.get_as(&format!("/api/v1/videos/{id}"), &jane.access_token)
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn videos_are_validated_and_files_wait_for_completion() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    let bad = [
+        (json!({"title": "", "prompt": "x"}), "title"),
+        (json!({"title": "t", "prompt": ""}), "prompt"),
+        (
+            json!({"title": "t", "prompt": "x", "duration_seconds": 61}),
+            "duration_seconds",
+        ),
+        (
+            json!({"title": "t", "prompt": "x", "duration_seconds": 0}),
+            "duration_seconds",
+        ),
+        (
+            json!({"title": "t", "prompt": "x", "resolution": "4k"}),
+            "resolution",
+        ),
+        (
+            json!({"title": "t", "prompt": "x", "owner_id": 5}),
+            "owner_id",
+        ),
+    ];
+    for (body, field) in bad {
+        let response = app
+            .send(
+                Method::POST,
+                "/api/v1/videos",
+                &jane.access_token,
+                Some(&body),
+            )
+            .await;
+        let problem = assert_problem(response, 422, "VALIDATION_ERROR").await;
+        assert_eq!(problem["error_details"][0]["field"], field, "{body}");
+    }
+
+    let video = create(
+        &app,
+        &jane,
+        json!({"title": "Later", "prompt": "Not yet", "resolution": "1080p"}),
+    )
+    .await;
+    let id = video["id"].as_i64().expect("id");
+    for path in ["content", "thumbnail"] {
+        let response = app
+            .get_as(&format!("/api/v1/videos/{id}/{path}"), &jane.access_token)
+            .await;
+        assert_problem(response, 409, "VIDEO_NOT_READY").await;
+    }
+    let retry = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/videos/{id}/retry"),
+            &jane.access_token,
+            None,
+        )
+        .await;
+    assert_problem(retry, 409, "CONFLICT").await;
+}
+
+#[tokio::test]
+async fn lists_changes_and_no_access_to_others_videos() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    let john = app.user("john").await;
+    let admin = app.admin().await;
+    for title in ["Alpha", "Bravo", "Charlie"] {
+        create(&app, &jane, json!({"title": title, "prompt": "p"})).await;
+    }
+    let johns = create(&app, &john, json!({"title": "John's", "prompt": "p"})).await;
+    let johns_id = johns["id"].as_i64().expect("id");
+
+    let mine = app
+        .get_as(
+            "/api/v1/videos?sort_by=title&sort_order=asc&limit=2",
+            &jane.access_token,
+        )
+        .await;
+    assert_eq!(mine.headers()["x-total-count"], "3");
+    assert_eq!(mine.headers()["x-page-count"], "2");
+    assert!(mine.headers().contains_key("link"));
+    let titles: Vec<String> = json(mine)
+        .await
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(titles, vec!["Alpha", "Bravo"]);
+    let searched = app
+        .get_as("/api/v1/videos?search=RAV", &jane.access_token)
+        .await;
+    assert_eq!(searched.headers()["x-total-count"], "1");
+    let pending = app
+        .get_as(
+            "/api/v1/videos?status=pending&source=generated",
+            &jane.access_token,
+        )
+        .await;
+    assert_eq!(pending.headers()["x-total-count"], "3");
+    let everyone = app.get_as("/api/v1/videos", &admin.access_token).await;
+    assert_eq!(everyone.headers()["x-total-count"], "4");
+    let filtered = app
+        .get_as(
+            &format!("/api/v1/videos?owner_id={}", john.id),
+            &admin.access_token,
+        )
+        .await;
+    assert_eq!(filtered.headers()["x-total-count"], "1");
+    // A plain user's owner_id filter cannot widen the view.
+    let sneaky = app
+        .get_as(
+            &format!("/api/v1/videos?owner_id={}", john.id),
+            &jane.access_token,
+        )
+        .await;
+    assert_eq!(sneaky.headers()["x-total-count"], "3");
+    for bad in ["sort_by=owner", "status=done", "limit=0"] {
+        let response = app
+            .get_as(&format!("/api/v1/videos?{bad}"), &jane.access_token)
+            .await;
+        assert_problem(response, 422, "VALIDATION_ERROR").await;
+    }
+
+    let nested = app
+        .get_as(
+            &format!("/api/v1/users/{}/videos", jane.id),
+            &jane.access_token,
+        )
+        .await;
+    assert_eq!(nested.headers()["x-total-count"], "3");
+    let nested_other = app
+        .get_as(
+            &format!("/api/v1/users/{}/videos", john.id),
+            &jane.access_token,
+        )
+        .await;
+    assert_problem(nested_other, 404, "NOT_FOUND").await;
+    let by_admin = app
+        .get_as(
+            &format!("/api/v1/users/{}/videos/{johns_id}", john.id),
+            &admin.access_token,
+        )
+        .await;
+    assert_eq!(by_admin.status().as_u16(), 200);
+
+    let patched = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/videos/{johns_id}"),
+            &john.access_token,
+            Some(&json!({"title": "Renamed", "description": "New"})),
+        )
+        .await;
+    let body = json(patched).await;
+    assert_eq!(
+        (body["title"].as_str(), body["description"].as_str()),
+        (Some("Renamed"), Some("New"))
+    );
+    let cleared = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/videos/{johns_id}"),
+            &john.access_token,
+            Some(&json!({"description": ""})),
+        )
+        .await;
+    assert!(json(cleared).await["description"].is_null());
+
+    // Jane reaches none of John's video routes.
+    let theirs = format!("/api/v1/videos/{johns_id}");
+    let attempts: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, theirs.clone(), None),
+        (
+            Method::PATCH,
+            theirs.clone(),
+            Some(json!({"title": "Mine now"})),
+        ),
+        (Method::DELETE, theirs.clone(), None),
+        (Method::GET, format!("{theirs}/content"), None),
+        (Method::GET, format!("{theirs}/thumbnail"), None),
+        (Method::POST, format!("{theirs}/retry"), None),
+        (
+            Method::GET,
+            format!("/api/v1/users/{}/videos/{johns_id}", john.id),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/users/{}/videos/{johns_id}", jane.id),
+            None,
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let response = app
+            .send(method.clone(), &path, &jane.access_token, body.as_ref())
+            .await;
+        assert_problem(response, 404, "NOT_FOUND").await;
+    }
+    let still = json(app.get_as(&theirs, &john.access_token).await).await;
+    assert_eq!(still["title"], "Renamed");
+}
+
+/// A renderer that always fails, injected through the port.
+struct BrokenRenderer;
+
+#[async_trait::async_trait]
+impl VideoRenderer for BrokenRenderer {
+    async fn render(
+        &self,
+        _request: RenderRequest,
+        _target: RenderTarget,
+        _progress: Arc<dyn RenderProgress>,
+        _cancel: CancelFlag,
+    ) -> Result<RenderedVideo, RenderError> {
+        Err(RenderError::Encoder("the GPU caught fire".into()))
+    }
+}
+
+#[tokio::test]
+async fn failed_renders_are_retried_then_fail_and_can_be_queued_again() {
+    let app = spawn_app_full(|_| {}, Some(Arc::new(BrokenRenderer))).await;
+    let jane = app.user("jane").await;
+    let video = create(
+        &app,
+        &jane,
+        json!({"title": "Doomed", "prompt": "p", "duration_seconds": 1}),
+    )
+    .await;
+    let id = video["id"].as_i64().expect("id");
+    let failed = wait_for(&app, &jane, id, "failed").await;
+    let error = failed["error"].as_str().expect("error");
+    assert!(error.contains("GPU caught fire"), "{error}");
+
+    let retried = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/videos/{id}/retry"),
+            &jane.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(retried.status().as_u16(), 202);
+    let body = json(retried).await;
+    assert!(
+        body["status"] == "pending" || body["status"] == "processing",
+        "{body}"
+    );
+    assert!(body["error"].is_null());
+}
+
+#[tokio::test]
+async fn unverified_users_cannot_create_videos() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("REQUIRE_EMAIL_VERIFICATION".into(), "true".into());
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    let response = app
+        .send(
+            Method::POST,
+            "/api/v1/videos",
+            &jane.access_token,
+            Some(&json!({"title": "t", "prompt": "p"})),
+        )
+        .await;
+    assert_problem(response, 403, "FORBIDDEN").await;
+}
