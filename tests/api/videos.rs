@@ -431,3 +431,75 @@ async fn unverified_users_cannot_create_videos() {
         .await;
     assert_problem(response, 403, "FORBIDDEN").await;
 }
+
+#[tokio::test]
+async fn idempotency_keys_make_retries_safe() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    let john = app.user("john").await;
+    let body = json!({"title": "Once", "prompt": "Only one of me"});
+    let post = |user: &TestUser, key: &str, body: &serde_json::Value| {
+        app.client
+            .post(app.url("/api/v1/videos"))
+            .bearer_auth(&user.access_token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+    };
+
+    let first = post(&jane, "order-1", &body).await.expect("first");
+    assert_eq!(first.status().as_u16(), 202);
+    let location = first.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let first_body = first.text().await.expect("body");
+
+    let again = post(&jane, "order-1", &body).await.expect("retry");
+    assert_eq!(again.status().as_u16(), 202);
+    assert_eq!(again.headers()["location"], location.as_str());
+    assert_eq!(
+        again.text().await.expect("body"),
+        first_body,
+        "the first answer is replayed"
+    );
+
+    let different = post(&jane, "order-1", &json!({"title": "Other", "prompt": "x"}))
+        .await
+        .expect("other");
+    let problem = assert_problem(different, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        problem["error_details"][0]["code"],
+        "idempotency_key_reused"
+    );
+
+    // Keys are per user: John's identical key is his own.
+    let johns = post(&john, "order-1", &body).await.expect("john");
+    assert_eq!(johns.status().as_u16(), 202);
+    assert_ne!(johns.headers()["location"], location.as_str());
+
+    let bad = post(&jane, "not valid!", &body).await.expect("bad key");
+    assert_problem(bad, 422, "VALIDATION_ERROR").await;
+
+    // Concurrent first uses of one key: one video, the others replay or wait (409).
+    let racers = (0..5).map(|_| post(&jane, "race-7", &body));
+    let answers = futures_util::future::join_all(racers).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.expect("answer").status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 202 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&202), "{statuses:?}");
+    let list = app.get_as("/api/v1/videos", &jane.access_token).await;
+    assert_eq!(
+        list.headers()["x-total-count"],
+        "2",
+        "order-1 and race-7 made one video each"
+    );
+}

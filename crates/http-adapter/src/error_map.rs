@@ -170,6 +170,15 @@ impl From<VideoError> for ApiError {
                 code: "CONFLICT",
                 message,
             },
+            VideoError::KeyMismatch => Self::invalid_field(
+                "Idempotency-Key",
+                "this key was already used for a different request",
+                "idempotency_key_reused",
+            ),
+            VideoError::KeyInProgress => Self::Conflict {
+                code: "CONFLICT",
+                message: "A request with this Idempotency-Key is still in progress".into(),
+            },
             VideoError::NotReady => Self::Conflict {
                 code: "VIDEO_NOT_READY",
                 message: "The video is not ready yet".into(),

@@ -25,6 +25,8 @@ pub struct OperationDoc {
     pub form_body: bool,
     /// The success answer is a file of this media type (with ranges when `video/*`).
     pub binary: Option<&'static str>,
+    /// Takes an optional `Idempotency-Key` header.
+    pub idempotency_key: bool,
 }
 
 impl OperationDoc {
@@ -35,6 +37,7 @@ impl OperationDoc {
             errors,
             form_body: false,
             binary: None,
+            idempotency_key: false,
         }
     }
 
@@ -45,6 +48,14 @@ impl OperationDoc {
             errors,
             form_body: false,
             binary: None,
+            idempotency_key: false,
+        }
+    }
+
+    pub const fn with_idempotency_key(self) -> Self {
+        Self {
+            idempotency_key: true,
+            ..self
         }
     }
 
@@ -382,6 +393,20 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
         }
     }
 
+    if doc.is_some_and(|d| d.idempotency_key) {
+        let parameters = operation
+            .as_object_mut()
+            .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+        if let Some(Value::Array(list)) = parameters {
+            list.push(json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "description": "Makes retries safe: the same key and request within 24 hours replays the first answer.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_:.-]+$"}
+            }));
+        }
+    }
     let mut statuses: Vec<u16> = vec![400, 500];
     if secured {
         statuses.push(401);

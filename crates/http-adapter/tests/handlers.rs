@@ -83,6 +83,7 @@ fn state(users: MockUserRepository, verifier: MockTokenVerifier) -> AppState {
             Arc::new(vidgen_application::videos::ports::MockVideoRepository::new()),
             Arc::new(vidgen_application::jobs::MockJobQueue::new()),
             Arc::new(vidgen_application::videos::ports::MockMediaStore::new()),
+            Arc::new(vidgen_application::idempotency::MockIdempotencyStore::new()),
             Arc::new(SystemClock),
         ),
         openapi: OpenApiDocument::new(&serde_json::json!({})),

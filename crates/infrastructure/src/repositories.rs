@@ -1,12 +1,14 @@
 //! sea-orm implementations of the repository ports.
 
 mod cached_users;
+mod idempotency;
 mod jobs;
 mod refresh_tokens;
 mod users;
 mod videos;
 
 pub use cached_users::CachedUserRepository;
+pub use idempotency::SeaOrmIdempotencyStore;
 pub use jobs::SeaOrmJobQueue;
 pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;

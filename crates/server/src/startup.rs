@@ -31,8 +31,8 @@ use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::{Argon2PasswordHasher, HasherSetupError};
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmJobQueue, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
-    SeaOrmVideoRepository,
+    CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmRefreshTokenRepository,
+    SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 
 use crate::workers::{WorkerSettings, Workers};
@@ -71,6 +71,7 @@ pub struct Application {
     port: u16,
     server: Server,
     workers: Workers,
+    cleanup: tokio::task::JoinHandle<()>,
     db: Db,
     instance_id: String,
 }
@@ -155,7 +156,7 @@ impl Application {
             health: HealthService::new(Arc::new(storage)),
             users: services.users,
             auth: services.auth,
-            videos: services.videos,
+            videos: services.videos.clone(),
             openapi: OpenApiDocument::new(&openapi_document()),
         };
         let config = http_config(&settings);
@@ -184,6 +185,7 @@ impl Application {
                 })?
                 .run();
 
+        let cleanup = tokio::spawn(forget_expired_keys(services.videos.clone()));
         let workers = Workers::spawn(
             WorkerSettings {
                 count: settings.job_workers,
@@ -208,6 +210,7 @@ impl Application {
             port,
             server,
             workers,
+            cleanup,
             db,
             instance_id,
         })
@@ -235,6 +238,7 @@ impl Application {
     /// The server's own I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
+        self.cleanup.abort();
         self.workers.shutdown().await;
         tracing::info!("vidgen stopped");
         Ok(())
@@ -325,8 +329,14 @@ impl Services {
             // belongs to the HTTP workers.
             None => Arc::new(Openh264Renderer::new(1)?),
         };
-        let video_service =
-            VideoService::new(videos.clone(), jobs.clone(), media.clone(), clock.clone());
+        let keys = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
+        let video_service = VideoService::new(
+            videos.clone(),
+            jobs.clone(),
+            media.clone(),
+            keys,
+            clock.clone(),
+        );
         let render_job = RenderJob::new(videos, jobs.clone(), media, renderer, clock.clone());
         Ok(Self {
             users: user_service,
@@ -393,6 +403,21 @@ pub async fn open_database(settings: &Settings) -> Result<Db, StartupError> {
     let db = database::connect(&database_options(settings)).await?;
     database::migrate(&db).await?;
     Ok(db)
+}
+
+/// The periodic job that deletes idempotency keys past their 24 hours.
+async fn forget_expired_keys(videos: VideoService) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match videos.forget_expired_keys().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired idempotency keys deleted"),
+            Err(error) => {
+                tracing::warn!(error = ?error, "could not delete expired idempotency keys")
+            }
+        }
+    }
 }
 
 /// Applies the migrations and returns.

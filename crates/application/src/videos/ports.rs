@@ -11,6 +11,7 @@ use vidgen_domain::videos::{
     VideoStatus,
 };
 
+use crate::idempotency::StoredResponse;
 use crate::jobs::NewJob;
 use crate::storage::RepositoryError;
 
@@ -27,6 +28,23 @@ pub struct NewVideo {
     pub requested_duration: Option<DurationSeconds>,
     pub webhook_url: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Turns the stored video into the answer a retry of the same keyed request replays.
+pub type Respond = Box<dyn Fn(&Video) -> StoredResponse + Send + Sync>;
+
+/// The idempotency key to complete in the same transaction as the video.
+pub struct KeyCompletion {
+    pub record_id: i64,
+    pub respond: Respond,
+}
+
+impl std::fmt::Debug for KeyCompletion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCompletion")
+            .field("record_id", &self.record_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a finished render or probe learned about the file.
@@ -69,13 +87,17 @@ pub struct VideoQuery {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait VideoRepository: Send + Sync {
-    /// Stores a pending video and enqueues `job` for it (its `video_id` is filled in) in
-    /// one transaction.
+    /// Stores a pending video, enqueues `job` for it (its `video_id` is filled in) and
+    /// completes the idempotency key with the answer, all in one transaction.
     ///
     /// # Errors
     /// A storage failure (nothing is stored then).
-    async fn create_with_job(&self, video: NewVideo, job: NewJob)
-    -> Result<Video, RepositoryError>;
+    async fn create_with_job(
+        &self,
+        video: NewVideo,
+        job: NewJob,
+        key: Option<KeyCompletion>,
+    ) -> Result<Video, RepositoryError>;
 
     /// # Errors
     /// A storage failure.

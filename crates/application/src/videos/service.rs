@@ -12,8 +12,9 @@ use vidgen_domain::videos::{
     VideoSource, VideoStatus, can_access_video,
 };
 
-use super::ports::{MediaStore, NewVideo, VideoQuery, VideoRepository};
+use super::ports::{KeyCompletion, MediaStore, NewVideo, Respond, VideoQuery, VideoRepository};
 use crate::clock::Clock;
+use crate::idempotency::{Claim, IdempotencyStore, IdempotentRequest, StoredResponse};
 use crate::jobs::{JobKind, JobQueue, NewJob};
 use crate::storage::RepositoryError;
 
@@ -38,6 +39,12 @@ pub enum VideoError {
     /// The action does not fit the video's status (retry of a video that did not fail).
     #[error("{0}")]
     Conflict(String),
+    /// The idempotency key was used for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyMismatch,
+    /// The first request with this idempotency key is still running.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    KeyInProgress,
     /// Files asked for before the video is completed.
     #[error("the video is not ready yet")]
     NotReady,
@@ -58,9 +65,17 @@ pub struct VideoFile {
     pub content_type: String,
 }
 
+/// The outcome of a create: a new video, or the first answer to the same keyed request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(Box<Video>),
+    Replay(StoredResponse),
+}
+
 /// Runs the video use cases.
 #[derive(Clone)]
 pub struct VideoService {
+    keys: Arc<dyn IdempotencyStore>,
     videos: Arc<dyn VideoRepository>,
     jobs: Arc<dyn JobQueue>,
     media: Arc<dyn MediaStore>,
@@ -89,9 +104,11 @@ impl VideoService {
         videos: Arc<dyn VideoRepository>,
         jobs: Arc<dyn JobQueue>,
         media: Arc<dyn MediaStore>,
+        keys: Arc<dyn IdempotencyStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            keys,
             videos,
             jobs,
             media,
@@ -99,21 +116,35 @@ impl VideoService {
         }
     }
 
-    /// Stores a pending video and its render job together.
+    /// Stores a pending video and its render job together. With an idempotency key, a
+    /// retry of the same request gets the first answer again (`Created::Replay`), and the
+    /// key is completed in the same transaction as the video.
     ///
     /// # Errors
-    /// `Forbidden` while the caller's e-mail is unverified.
+    /// `Forbidden` while the caller's e-mail is unverified; `KeyMismatch` / `KeyInProgress`
+    /// for a reused key.
     #[tracing::instrument(skip_all, fields(user_id = %owner.id))]
     pub async fn create(
         &self,
         owner: &vidgen_domain::users::User,
         request: CreateVideo,
-    ) -> Result<Video, VideoError> {
+        idempotency: Option<(IdempotentRequest, Respond)>,
+    ) -> Result<Created, VideoError> {
         if owner.status == UserStatus::PendingVerification {
             return Err(VideoError::Forbidden);
         }
         let now = self.clock.now();
-        let video = self
+        let key = match idempotency {
+            None => None,
+            Some((keyed, respond)) => match self.keys.claim(&keyed, now).await? {
+                Claim::Fresh { record_id } => Some(KeyCompletion { record_id, respond }),
+                Claim::Replay(stored) => return Ok(Created::Replay(stored)),
+                Claim::InProgress => return Err(VideoError::KeyInProgress),
+                Claim::Mismatch => return Err(VideoError::KeyMismatch),
+            },
+        };
+        let record_id = key.as_ref().map(|k| k.record_id);
+        let created = self
             .videos
             .create_with_job(
                 NewVideo {
@@ -129,10 +160,30 @@ impl VideoService {
                     created_at: now,
                 },
                 render_job(now),
+                key,
             )
-            .await?;
+            .await;
+        let video = match created {
+            Ok(video) => video,
+            Err(error) => {
+                if let Some(record_id) = record_id
+                    && let Err(abandon) = self.keys.abandon(record_id).await
+                {
+                    tracing::warn!(error = ?abandon, "could not release the idempotency key");
+                }
+                return Err(error.into());
+            }
+        };
         tracing::info!(video_id = %video.id, "video queued");
-        Ok(video)
+        Ok(Created::New(Box::new(video)))
+    }
+
+    /// Deletes idempotency keys older than their 24 hours.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn forget_expired_keys(&self) -> Result<u64, VideoError> {
+        Ok(self.keys.delete_expired(self.clock.now()).await?)
     }
 
     async fn visible(&self, actor: Actor, id: VideoId) -> Result<Video, VideoError> {

@@ -9,8 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, Responder, body::BoxBody};
 use paperclip::actix::{NoContent, OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
 use paperclip::v2::schema::Apiv2Schema;
+use vidgen_application::idempotency::{IdempotencyKey, IdempotentRequest, StoredResponse};
 use vidgen_application::videos::ports::VideoQuery;
-use vidgen_application::videos::service::{VideoFile, VideoService};
+use vidgen_application::videos::service::{Created, VideoFile, VideoService};
 use vidgen_domain::users::UserId;
 use vidgen_domain::videos::{Description, Title, VideoId};
 
@@ -89,22 +90,128 @@ impl OperationModifier for FileResponse {
     }
 }
 
+/// The `Idempotency-Key` header, if any.
+fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "Idempotency-Key",
+                "must be 1 to 255 characters of letters, digits, `_`, `:`, `.` and `-`",
+                "pattern",
+            )
+        })
+}
+
+fn request_hash(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The answer to a create, or to a retry of it.
+#[derive(Debug)]
+pub enum CreateAnswer {
+    New(Box<Accepted<VideoResponse>>),
+    Replay(StoredResponse),
+}
+
+impl Responder for CreateAnswer {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        match self {
+            Self::New(accepted) => (*accepted).respond_to(request),
+            Self::Replay(stored) => {
+                let status = actix_web::http::StatusCode::from_u16(stored.status)
+                    .unwrap_or(actix_web::http::StatusCode::ACCEPTED);
+                let mut response = HttpResponse::build(status);
+                response.content_type("application/json");
+                if let Some(location) = stored.location {
+                    response.insert_header((actix_web::http::header::LOCATION, location));
+                }
+                response.insert_header(("idempotent-replayed", "true"));
+                response.body(stored.body)
+            }
+        }
+    }
+}
+
+impl Apiv2Schema for CreateAnswer {}
+
+impl OperationModifier for CreateAnswer {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        <Accepted<VideoResponse> as OperationModifier>::update_response(op);
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <Accepted<VideoResponse> as OperationModifier>::update_definitions(map);
+    }
+}
+
 /// Generate a video
 ///
 /// Queues a render of the prompt and answers at once with the pending video (202) and its
-/// `Location`; poll it until `status` is `completed` (or `failed`, with `error`).
+/// `Location`; poll it until `status` is `completed` (or `failed`, with `error`). With an
+/// `Idempotency-Key` header (1 to 255 characters of `[A-Za-z0-9_:.-]`), a retry within 24
+/// hours of the same request replays the first answer without creating another video; the
+/// same key with a different request is 422, and a retry while the first is running is 409.
 #[api_v2_operation(tags(Videos), operation_id = "create_video")]
 async fn create(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     body: ValidJson<VideoCreate>,
-) -> Result<Accepted<VideoResponse>, ApiError> {
+) -> Result<CreateAnswer, ApiError> {
+    let key = idempotency_key(&http)?;
     let request = body.into_inner().try_into_domain()?;
-    let video = videos.create(&current.0, request).await?;
-    Ok(Accepted {
-        location: format!("/api/v1/videos/{}", video.id),
-        body: video.into(),
-    })
+    let idempotency = key.map(|key| {
+        let duration = request.duration.get().to_string();
+        let hash = request_hash(&[
+            request.title.as_ref(),
+            request.description.as_ref().map_or("\u{0}", |d| d.as_ref()),
+            request.prompt.as_ref(),
+            request.resolution.as_str(),
+            &duration,
+        ]);
+        let respond: vidgen_application::videos::ports::Respond =
+            Box::new(|video| StoredResponse {
+                status: 202,
+                body: serde_json::to_string(&VideoResponse::from(video.clone()))
+                    .unwrap_or_default(),
+                location: Some(format!("/api/v1/videos/{}", video.id)),
+            });
+        (
+            IdempotentRequest {
+                user_id: current.0.id,
+                route: "POST /api/v1/videos",
+                key,
+                request_hash: hash,
+            },
+            respond,
+        )
+    });
+    match videos.create(&current.0, request, idempotency).await? {
+        Created::New(video) => Ok(CreateAnswer::New(Box::new(Accepted {
+            location: format!("/api/v1/videos/{}", video.id),
+            body: (*video).into(),
+        }))),
+        Created::Replay(stored) => Ok(CreateAnswer::Replay(stored)),
+    }
 }
 
 /// List videos
@@ -302,7 +409,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Error statuses of these operations beyond the ones implied by their shape.
 pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::secured("create_video", &[403]),
+    OperationDoc::secured("create_video", &[403, 409]).with_idempotency_key(),
     OperationDoc::secured("list_videos", &[]),
     OperationDoc::secured("get_video", &[404]),
     OperationDoc::secured("update_video", &[404]),

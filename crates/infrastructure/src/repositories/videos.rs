@@ -11,7 +11,7 @@ use sea_orm::{
 use vidgen_application::jobs::NewJob;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::videos::ports::{
-    MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
+    KeyCompletion, MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
 };
 use vidgen_domain::listing::{Paged, SortOrder};
 use vidgen_domain::users::UserId;
@@ -114,7 +114,12 @@ fn sort_column(field: VideoSortField) -> Column {
 
 #[async_trait]
 impl VideoRepository for SeaOrmVideoRepository {
-    async fn create_with_job(&self, new: NewVideo, job: NewJob) -> Result<Video, RepositoryError> {
+    async fn create_with_job(
+        &self,
+        new: NewVideo,
+        job: NewJob,
+        key: Option<KeyCompletion>,
+    ) -> Result<Video, RepositoryError> {
         let tx = self.db.begin().await.map_err(storage)?;
         let row = video::ActiveModel {
             owner_id: Set(new.owner_id.get()),
@@ -138,8 +143,12 @@ impl VideoRepository for SeaOrmVideoRepository {
         .await
         .map_err(storage)?;
         job_row(job, row.id).insert(&tx).await.map_err(storage)?;
+        let video = to_video(row)?;
+        if let Some(key) = key {
+            super::idempotency::complete_key(&tx, key.record_id, (key.respond)(&video)).await?;
+        }
         tx.commit().await.map_err(storage)?;
-        to_video(row)
+        Ok(video)
     }
 
     async fn get(&self, id: VideoId) -> Result<Option<Video>, RepositoryError> {
