@@ -16,6 +16,7 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     server: actix_web::dev::ServerHandle,
     pub media_root: std::path::PathBuf,
+    pub database_url: String,
     _postgres: Option<PostgresDatabase>,
     _dir: tempfile::TempDir,
 }
@@ -162,6 +163,7 @@ pub async fn spawn_app_full(
     customise(&mut vars);
     let settings = Settings::from_map(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
     let media_root = settings.media_root.clone();
+    let database_url = settings.database_url.clone();
     let app = Application::build_with(settings, renderer)
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));
@@ -179,6 +181,7 @@ pub async fn spawn_app_full(
         db,
         server,
         media_root,
+        database_url,
         _postgres: postgres,
         _dir: dir,
     }

@@ -503,3 +503,205 @@ async fn idempotency_keys_make_retries_safe() {
         "order-1 and race-7 made one video each"
     );
 }
+
+/// A fast stand-in renderer that writes small files, counts renders per title and can
+/// hold a render until it is cancelled.
+#[derive(Default)]
+struct FakeRenderer {
+    renders: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    hold_until_cancelled: bool,
+    saw_cancel: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl VideoRenderer for FakeRenderer {
+    async fn render(
+        &self,
+        request: RenderRequest,
+        target: RenderTarget,
+        progress: Arc<dyn RenderProgress>,
+        cancel: CancelFlag,
+    ) -> Result<RenderedVideo, RenderError> {
+        if let Ok(mut renders) = self.renders.lock() {
+            *renders.entry(request.title.clone()).or_default() += 1;
+        }
+        progress.report(50);
+        if self.hold_until_cancelled {
+            let started = Instant::now();
+            while !cancel.is_cancelled() && started.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.saw_cancel
+                .store(cancel.is_cancelled(), std::sync::atomic::Ordering::SeqCst);
+            return Err(RenderError::Cancelled);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::fs::write(&target.video, b"\0\0\0\x18ftypisom").map_err(RenderError::Io)?;
+        std::fs::write(&target.thumbnail, b"\x89PNG").map_err(RenderError::Io)?;
+        Ok(RenderedVideo {
+            duration_seconds: f64::from(request.duration_seconds),
+            width: request.width,
+            height: request.height,
+            frame_count: request.fps * request.duration_seconds,
+            file_size: 12,
+            content_type: "video/mp4",
+            thumbnail_content_type: "image/png",
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_finished_by_another() {
+    // The first instance only takes requests; its "worker" dies holding the lease.
+    let first = spawn_app_with(|vars| {
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = first.user("jane").await;
+    let video = create(&first, &jane, json!({"title": "Orphan", "prompt": "p"})).await;
+    let id = video["id"].as_i64().expect("id");
+    use sea_orm::ConnectionTrait;
+    let backend = first.db.get_database_backend();
+    first
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => "UPDATE jobs SET state = 'running', lease_owner = 'dead-worker', attempts = 1, lease_expires_at = $1::timestamptz",
+                _ => "UPDATE jobs SET state = 'running', lease_owner = 'dead-worker', attempts = 1, lease_expires_at = ?1",
+            },
+            [sea_orm::Value::from(chrono::Utc::now() - chrono::Duration::minutes(5))],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("simulate a crash: {e}"));
+    sea_orm_video_status(&first, id, "processing").await;
+
+    // A second instance on the same database takes the expired lease over.
+    let renderer = Arc::new(FakeRenderer::default());
+    let url = first.database_url.clone();
+    let second = spawn_app_full(
+        |vars| {
+            vars.insert("DATABASE_URL".into(), url);
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let done = wait_for(&second, &jane, id, "completed").await;
+    assert_eq!(done["progress"], 100);
+    assert_eq!(
+        renderer.renders.lock().expect("lock").get("Orphan"),
+        Some(&1)
+    );
+}
+
+/// Sets a video's status directly, as a crashed worker would have left it.
+async fn sea_orm_video_status(app: &TestApp, id: i64, status: &str) {
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE videos SET status = '{status}' WHERE id = {id}"
+        ))
+        .await
+        .expect("set status");
+}
+
+#[tokio::test]
+async fn two_instances_never_render_the_same_job() {
+    let renderer = Arc::new(FakeRenderer::default());
+    let first = spawn_app_full(
+        |vars| {
+            vars.insert("JOB_WORKERS".into(), "3".into());
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let url = first.database_url.clone();
+    let second = spawn_app_full(
+        |vars| {
+            vars.insert("DATABASE_URL".into(), url);
+            vars.insert("JOB_WORKERS".into(), "3".into());
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let jane = first.user("jane").await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        let video = create(app, &jane, json!({"title": format!("v{n}"), "prompt": "p"})).await;
+        ids.push(video["id"].as_i64().expect("id"));
+    }
+    for id in ids {
+        wait_for(&first, &jane, id, "completed").await;
+    }
+    let renders = renderer.renders.lock().expect("lock").clone();
+    assert_eq!(renders.len(), 8, "{renders:?}");
+    assert!(
+        renders.values().all(|n| *n == 1),
+        "a job ran twice: {renders:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_video_stops_its_running_render() {
+    let renderer = Arc::new(FakeRenderer {
+        hold_until_cancelled: true,
+        ..FakeRenderer::default()
+    });
+    let app = spawn_app_full(
+        |vars| {
+            vars.insert("JOB_LEASE_SECONDS".into(), "3".into());
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let jane = app.user("jane").await;
+    let video = create(&app, &jane, json!({"title": "Long", "prompt": "p"})).await;
+    let id = video["id"].as_i64().expect("id");
+    let processing = wait_for(&app, &jane, id, "processing").await;
+    assert_eq!(processing["status"], "processing");
+    let deleted = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/videos/{id}"),
+            &jane.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status().as_u16(), 204);
+    let started = Instant::now();
+    while !renderer
+        .saw_cancel
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the render never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_videos_and_files() {
+    let renderer = Arc::new(FakeRenderer::default());
+    let app = spawn_app_full(|_| {}, Some(renderer)).await;
+    let jane = app.user("jane").await;
+    let video = create(&app, &jane, json!({"title": "Mine", "prompt": "p"})).await;
+    let id = video["id"].as_i64().expect("id");
+    wait_for(&app, &jane, id, "completed").await;
+    assert_eq!(files_in(&app.media_root), 2);
+    let gone = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", jane.id),
+            &jane.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status().as_u16(), 204);
+    assert_eq!(files_in(&app.media_root), 0);
+    let admin = app.admin().await;
+    let list = app.get_as("/api/v1/videos", &admin.access_token).await;
+    assert_eq!(list.headers()["x-total-count"], "0");
+}

@@ -16,7 +16,7 @@ use vidgen_domain::users::EmailDomainPolicy;
 
 use crate::auth::ports::RefreshTokenRepository;
 use crate::clock::Clock;
-use ports::{PasswordHasher, UserRepository};
+use ports::{OwnedContent, PasswordHasher, UserRepository};
 
 /// Behaviour of the user use cases that comes from configuration.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,7 @@ pub struct UserService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     settings: UserSettings,
+    owned: Option<Arc<dyn OwnedContent>>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -58,7 +59,15 @@ impl UserService {
             hasher,
             clock,
             settings,
+            owned: None,
         }
+    }
+
+    /// Also removes what users own when they are deleted.
+    #[must_use]
+    pub fn with_owned_content(mut self, owned: Arc<dyn OwnedContent>) -> Self {
+        self.owned = Some(owned);
+        self
     }
 }
 

@@ -129,6 +129,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// How long a user loaded for authentication may be served from memory (0: never).
     pub user_cache_ttl_seconds: u64,
+    /// How long a worker's claim on a job lasts without renewal (renewed every third).
+    pub job_lease_seconds: u64,
     pub hashing: HashingSettings,
     pub admin_email: Option<String>,
     pub admin_username: String,
@@ -477,6 +479,7 @@ impl Settings {
         let allow_insecure_webhooks = r.boolean("ALLOW_INSECURE_WEBHOOKS", false);
         let shutdown_timeout_seconds: u64 = r.number("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600);
         let user_cache_ttl_seconds: u64 = r.number("USER_CACHE_TTL_SECONDS", 5, 0, 3600);
+        let job_lease_seconds: u64 = r.number("JOB_LEASE_SECONDS", 60, 3, 3600);
 
         let hashing = HashingSettings {
             memory_kib: r.number("PASSWORD_HASH_MEMORY_KIB", 19_456, 8, 4 * 1024 * 1024),
@@ -548,6 +551,7 @@ impl Settings {
             allow_insecure_webhooks,
             shutdown_timeout_seconds,
             user_cache_ttl_seconds,
+            job_lease_seconds,
             hashing,
             admin_email,
             admin_username,
@@ -827,6 +831,7 @@ mod tests {
             ("ALLOW_INSECURE_WEBHOOKS", "n"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
             ("USER_CACHE_TTL_SECONDS", "forever"),
+            ("JOB_LEASE_SECONDS", "1"),
             ("PASSWORD_HASH_MEMORY_KIB", "1"),
             ("REDOC_SCRIPT_URL", "redoc.js"),
         ];

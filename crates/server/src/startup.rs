@@ -190,7 +190,7 @@ impl Application {
             WorkerSettings {
                 count: settings.job_workers,
                 owner: instance_id.clone(),
-                lease: Duration::from_secs(60),
+                lease: Duration::from_secs(settings.job_lease_seconds),
                 poll_interval: Duration::from_millis(250),
                 shutdown_grace: Duration::from_secs(settings.shutdown_timeout_seconds),
             },
@@ -338,6 +338,7 @@ impl Services {
             clock.clone(),
         );
         let render_job = RenderJob::new(videos, jobs.clone(), media, renderer, clock.clone());
+        let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
         Ok(Self {
             users: user_service,
             auth,

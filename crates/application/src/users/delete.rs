@@ -28,6 +28,9 @@ impl UserService {
             Access::Hidden => return Err(DeleteUserError::NotFound),
             Access::Forbidden => return Err(DeleteUserError::Forbidden),
         }
+        if let Some(owned) = &self.owned {
+            owned.purge(id).await?;
+        }
         if !self.users.delete(id).await? {
             return Err(DeleteUserError::NotFound);
         }

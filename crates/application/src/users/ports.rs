@@ -214,3 +214,14 @@ pub trait PasswordHasher: Send + Sync {
     /// unknown user so that both answers take the same time.
     fn dummy_hash(&self) -> PasswordHash;
 }
+
+/// Whatever else a user owns (videos and their files), removed before the user is.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OwnedContent: Send + Sync {
+    /// Stops work on and removes the files of everything `owner` owns.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn purge(&self, owner: UserId) -> Result<(), RepositoryError>;
+}

@@ -178,6 +178,54 @@ impl VideoService {
         Ok(Created::New(Box::new(video)))
     }
 
+    /// Jobs by state (the queue depth is the `queued` count), for the metrics endpoint.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn job_counts(
+        &self,
+    ) -> Result<Vec<(vidgen_domain::videos::JobState, u64)>, VideoError> {
+        Ok(self.jobs.counts().await?)
+    }
+
+    /// Before a user is deleted: stops their renders and removes their files (the rows
+    /// go with the user).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn purge_owner(&self, owner: UserId) -> Result<(), VideoError> {
+        let now = self.clock.now();
+        let mut skip = 0;
+        loop {
+            let page =
+                vidgen_domain::listing::Page::new(skip, vidgen_domain::listing::Page::MAX_LIMIT)
+                    .map_err(|e| VideoError::Unexpected(Box::new(e)))?;
+            let batch = self
+                .videos
+                .list(&VideoQuery {
+                    page,
+                    owner_id: Some(owner),
+                    ..VideoQuery::default()
+                })
+                .await?;
+            for video in &batch.items {
+                self.jobs.cancel_for_video(video.id, now).await?;
+                for key in [&video.media_key, &video.thumbnail_key]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Err(error) = self.media.remove(key).await {
+                        tracing::warn!(error = %error, key, "could not remove a file");
+                    }
+                }
+            }
+            if batch.items.len() < usize::try_from(page.limit()).unwrap_or(usize::MAX) {
+                return Ok(());
+            }
+            skip += page.limit();
+        }
+    }
+
     /// Deletes idempotency keys older than their 24 hours.
     ///
     /// # Errors
@@ -315,5 +363,15 @@ impl VideoService {
             }),
             _ => Err(VideoError::NotReady),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::users::ports::OwnedContent for VideoService {
+    async fn purge(&self, owner: UserId) -> Result<(), RepositoryError> {
+        self.purge_owner(owner).await.map_err(|error| match error {
+            VideoError::Unexpected(source) => RepositoryError(source),
+            other => RepositoryError::new(std::io::Error::other(other.to_string())),
+        })
     }
 }
