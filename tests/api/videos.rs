@@ -658,8 +658,24 @@ async fn deleting_a_video_stops_its_running_render() {
     let jane = app.user("jane").await;
     let video = create(&app, &jane, json!({"title": "Long", "prompt": "p"})).await;
     let id = video["id"].as_i64().expect("id");
-    let processing = wait_for(&app, &jane, id, "processing").await;
-    assert_eq!(processing["status"], "processing");
+    wait_for(&app, &jane, id, "processing").await;
+    // The render reports 50%: the API shows it while it runs.
+    let started = Instant::now();
+    loop {
+        let video = json(
+            app.get_as(&format!("/api/v1/videos/{id}"), &jane.access_token)
+                .await,
+        )
+        .await;
+        if video["progress"] == 50 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "progress never showed: {video}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deleted = app
         .send(
             Method::DELETE,

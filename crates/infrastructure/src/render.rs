@@ -2,7 +2,8 @@
 //! frames, encoded with OpenH264 (built from source by the `openh264` crate) and muxed
 //! into a fast-start MP4 by muxide. No external program or system library is needed.
 //!
-//! Rendering runs on a pool of its own (`threads` wide), never on the async workers.
+//! Rendering runs on a pool of its own (`threads` wide, at the lowest scheduling
+//! priority), never on the async workers.
 //! Note for deployments: H.264 patent licensing covers Cisco's prebuilt OpenH264 binary,
 //! not a build from source such as this one.
 
@@ -47,6 +48,14 @@ impl Openh264Renderer {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("render-{i}"))
+            // Below the HTTP workers: a render takes whatever CPU they leave.
+            .start_handler(|_| {
+                if let Err(error) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    tracing::warn!(error = ?error, "could not lower the render thread's priority");
+                }
+            })
             .build()
             .map_err(RendererSetupError)?;
         Ok(Self {

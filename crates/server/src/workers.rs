@@ -129,6 +129,8 @@ impl Worker {
         let mut run = std::pin::pin!(render.run(&job, progress.clone(), cancel.clone()));
         let mut heartbeat = tokio::time::interval(self.settings.lease / 3);
         heartbeat.tick().await;
+        let mut progress_tick = tokio::time::interval(Duration::from_millis(500));
+        progress_tick.tick().await;
         let mut reported = 0u8;
         let mut deadline: Option<tokio::time::Instant> = None;
         let outcome = loop {
@@ -145,6 +147,8 @@ impl Worker {
                         }
                         Err(error) => tracing::warn!(error = ?error, "could not extend the lease"),
                     }
+                }
+                _ = progress_tick.tick() => {
                     let percent = progress.0.load(Ordering::Relaxed);
                     if percent != reported {
                         reported = percent;
