@@ -5,3 +5,6 @@ pub mod ports;
 pub mod render;
 pub mod render_job;
 pub mod service;
+
+#[cfg(test)]
+mod tests;

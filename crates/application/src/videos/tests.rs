@@ -1,0 +1,486 @@
+//! Use-case tests of the video service and the render job with mocked ports.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mockall::predicate::eq;
+use vidgen_domain::users::policy::Actor;
+use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Username};
+use vidgen_domain::videos::{
+    DurationSeconds, Prompt, Resolution, Title, Video, VideoId, VideoSource, VideoStatus,
+};
+
+use super::ports::{MockMediaStore, MockVideoRepository};
+use super::render::{CancelFlag, MockVideoRenderer, NoProgress, RenderError, RenderedVideo};
+use super::render_job::{JobFailure, RenderJob};
+use super::service::{CreateVideo, Created, VideoError, VideoService};
+use crate::clock::MockClock;
+use crate::idempotency::{
+    Claim, IdempotencyKey, IdempotentRequest, MockIdempotencyStore, StoredResponse,
+};
+use crate::jobs::{ClaimedJob, JobId, JobKind, MockJobQueue};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+        .single()
+        .expect("time")
+}
+
+fn clock() -> Arc<MockClock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    Arc::new(clock)
+}
+
+fn owner(status: UserStatus) -> User {
+    User {
+        id: UserId::new(1).expect("id"),
+        username: Username::parse("jane").expect("username"),
+        name: PersonName::parse("Jane").expect("name"),
+        email: Email::parse("jane@example.com").expect("email"),
+        role: Role::User,
+        status,
+        age: None,
+        birth_date: None,
+        avatar_key: None,
+        token_version: 0,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn video(status: VideoStatus, owner: i64) -> Video {
+    Video {
+        id: VideoId::new(5).expect("id"),
+        owner_id: UserId::new(owner).expect("owner"),
+        title: Title::parse("Lake").expect("title"),
+        description: None,
+        prompt: Some(Prompt::parse("A lake").expect("prompt")),
+        source: VideoSource::Generated,
+        status,
+        progress: 0,
+        resolution: Some(Resolution::P720),
+        fps: Some(24),
+        requested_duration: Some(DurationSeconds::new(2).expect("duration")),
+        duration: None,
+        width: None,
+        height: None,
+        file_size: None,
+        content_type: None,
+        media_key: (status == VideoStatus::Completed).then(|| "a.mp4".to_owned()),
+        thumbnail_key: (status == VideoStatus::Completed).then(|| "a.png".to_owned()),
+        error: None,
+        webhook_url: None,
+        created_at: now(),
+        updated_at: now(),
+        completed_at: None,
+    }
+}
+
+struct Ports {
+    videos: MockVideoRepository,
+    jobs: MockJobQueue,
+    media: MockMediaStore,
+    keys: MockIdempotencyStore,
+    renderer: MockVideoRenderer,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            videos: MockVideoRepository::new(),
+            jobs: MockJobQueue::new(),
+            media: MockMediaStore::new(),
+            keys: MockIdempotencyStore::new(),
+            renderer: MockVideoRenderer::new(),
+        }
+    }
+
+    fn service(self) -> VideoService {
+        VideoService::new(
+            Arc::new(self.videos),
+            Arc::new(self.jobs),
+            Arc::new(self.media),
+            Arc::new(self.keys),
+            clock(),
+        )
+    }
+
+    fn render_job(self) -> RenderJob {
+        RenderJob::new(
+            Arc::new(self.videos),
+            Arc::new(self.jobs),
+            Arc::new(self.media),
+            Arc::new(self.renderer),
+            clock(),
+        )
+    }
+}
+
+fn request() -> CreateVideo {
+    CreateVideo {
+        title: Title::parse("Lake").expect("title"),
+        description: None,
+        prompt: Prompt::parse("A lake").expect("prompt"),
+        resolution: Resolution::P1080,
+        duration: DurationSeconds::new(2).expect("duration"),
+    }
+}
+
+fn actor(id: i64, role: Role) -> Actor {
+    Actor {
+        id: UserId::new(id).expect("id"),
+        role,
+    }
+}
+
+#[tokio::test]
+async fn create_stores_the_video_and_its_job_together() {
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_create_with_job()
+        .withf(|new, job, key| {
+            new.resolution == Some(Resolution::P1080)
+                && new.source == VideoSource::Generated
+                && new.prompt.is_some()
+                && job.kind == JobKind::RenderVideo
+                && job.run_after == now()
+                && key.is_none()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(video(VideoStatus::Pending, 1)));
+    let created = ports
+        .service()
+        .create(&owner(UserStatus::Active), request(), None)
+        .await;
+    assert!(matches!(created, Ok(Created::New(_))), "{created:?}");
+
+    let refused = Ports::new()
+        .service()
+        .create(&owner(UserStatus::PendingVerification), request(), None)
+        .await;
+    assert!(matches!(refused, Err(VideoError::Forbidden)));
+}
+
+fn keyed() -> IdempotentRequest {
+    IdempotentRequest {
+        user_id: UserId::new(1).expect("id"),
+        route: "POST /api/v1/videos",
+        key: IdempotencyKey::parse("k-1").expect("key"),
+        request_hash: "h".into(),
+    }
+}
+
+fn respond() -> super::ports::Respond {
+    Box::new(|_| StoredResponse {
+        status: 202,
+        body: "{}".into(),
+        location: None,
+    })
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_or_wait() {
+    let stored = StoredResponse {
+        status: 202,
+        body: "{\"id\":5}".into(),
+        location: Some("/api/v1/videos/5".into()),
+    };
+    let cases = [
+        (Claim::Replay(stored.clone()), "replay"),
+        (Claim::Mismatch, "mismatch"),
+        (Claim::InProgress, "in progress"),
+    ];
+    for (claim, name) in cases {
+        let mut ports = Ports::new();
+        ports
+            .keys
+            .expect_claim()
+            .returning(move |_, _| Ok(claim.clone()));
+        ports.videos.expect_create_with_job().never();
+        let outcome = ports
+            .service()
+            .create(
+                &owner(UserStatus::Active),
+                request(),
+                Some((keyed(), respond())),
+            )
+            .await;
+        let got = match outcome {
+            Ok(Created::Replay(body)) => {
+                assert_eq!(body, stored, "{name}");
+                "replay"
+            }
+            Err(VideoError::KeyMismatch) => "mismatch",
+            Err(VideoError::KeyInProgress) => "in progress",
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(got, name);
+    }
+
+    // A fresh key is completed with the video; a failed create gives the key back.
+    let mut ports = Ports::new();
+    ports
+        .keys
+        .expect_claim()
+        .returning(|_, _| Ok(Claim::Fresh { record_id: 9 }));
+    ports
+        .videos
+        .expect_create_with_job()
+        .withf(|_, _, key| key.as_ref().is_some_and(|k| k.record_id == 9))
+        .returning(|_, _, _| {
+            Err(crate::storage::RepositoryError::new(std::io::Error::other(
+                "down",
+            )))
+        });
+    ports
+        .keys
+        .expect_abandon()
+        .with(eq(9))
+        .times(1)
+        .returning(|_| Ok(()));
+    let outcome = ports
+        .service()
+        .create(
+            &owner(UserStatus::Active),
+            request(),
+            Some((keyed(), respond())),
+        )
+        .await;
+    assert!(matches!(outcome, Err(VideoError::Unexpected(_))));
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_reach_a_video() {
+    for (who, expected_ok) in [
+        (actor(1, Role::User), true),
+        (actor(2, Role::User), false),
+        (actor(2, Role::Moderator), false),
+        (actor(3, Role::Admin), true),
+    ] {
+        let mut ports = Ports::new();
+        ports
+            .videos
+            .expect_get()
+            .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+        let outcome = ports.service().get(who, VideoId::new(5).expect("id")).await;
+        assert_eq!(outcome.is_ok(), expected_ok, "{who:?}");
+        if !expected_ok {
+            assert!(matches!(outcome, Err(VideoError::NotFound)));
+        }
+    }
+}
+
+#[tokio::test]
+async fn delete_cancels_jobs_and_removes_files() {
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Completed, 1))));
+    ports
+        .jobs
+        .expect_cancel_for_video()
+        .times(1)
+        .returning(|_, _| Ok(1));
+    ports
+        .videos
+        .expect_delete()
+        .returning(|_| Ok(Some(video(VideoStatus::Completed, 1))));
+    ports.media.expect_remove().times(2).returning(|_| Ok(()));
+    let outcome = ports
+        .service()
+        .delete(actor(1, Role::User), VideoId::new(5).expect("id"))
+        .await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn only_failed_videos_are_retried_and_files_wait_for_completion() {
+    for status in [
+        VideoStatus::Pending,
+        VideoStatus::Processing,
+        VideoStatus::Completed,
+    ] {
+        let mut ports = Ports::new();
+        ports
+            .videos
+            .expect_get()
+            .returning(move |_| Ok(Some(video(status, 1))));
+        ports.videos.expect_retry_with_job().never();
+        let outcome = ports
+            .service()
+            .retry(actor(1, Role::User), VideoId::new(5).expect("id"))
+            .await;
+        assert!(
+            matches!(outcome, Err(VideoError::Conflict(_))),
+            "{status:?}"
+        );
+    }
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Processing, 1))));
+    let outcome = ports
+        .service()
+        .content(actor(1, Role::User), VideoId::new(5).expect("id"))
+        .await;
+    assert!(matches!(outcome, Err(VideoError::NotReady)));
+
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Completed, 1))));
+    ports
+        .media
+        .expect_path()
+        .returning(|key| PathBuf::from(format!("/media/{key}")));
+    let file = ports
+        .service()
+        .content(actor(1, Role::User), VideoId::new(5).expect("id"))
+        .await
+        .expect("file");
+    assert_eq!(file.path, PathBuf::from("/media/a.mp4"));
+}
+
+fn claimed(attempt: u32) -> ClaimedJob {
+    ClaimedJob {
+        id: JobId(3),
+        kind: JobKind::RenderVideo,
+        video_id: VideoId::new(5),
+        payload: "{}".into(),
+        attempt,
+        max_attempts: 3,
+        lease_expires_at: now(),
+    }
+}
+
+fn media_ports(ports: &mut Ports) {
+    ports
+        .media
+        .expect_new_key()
+        .returning(|extension| format!("key.{extension}"));
+    ports
+        .media
+        .expect_staging_path()
+        .returning(|key| PathBuf::from(format!("/media/{key}.part")));
+}
+
+#[tokio::test]
+async fn a_render_completes_the_video_with_its_files() {
+    let mut ports = Ports::new();
+    media_ports(&mut ports);
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+    ports
+        .videos
+        .expect_transition()
+        .withf(|_, _, status, _, _, _| *status == VideoStatus::Processing)
+        .returning(|_, _, _, _, _, _| Ok(true));
+    ports
+        .renderer
+        .expect_render()
+        .withf(|request, target, _, _| {
+            (
+                request.width,
+                request.height,
+                request.fps,
+                request.duration_seconds,
+            ) == (1280, 720, 24, 2)
+                && target.video == PathBuf::from("/media/key.mp4.part")
+        })
+        .returning(|request, _, _, _| {
+            Ok(RenderedVideo {
+                duration_seconds: 2.0,
+                width: request.width,
+                height: request.height,
+                frame_count: 48,
+                file_size: 1000,
+                content_type: "video/mp4",
+                thumbnail_content_type: "image/png",
+            })
+        });
+    ports.media.expect_commit().times(2).returning(|_| Ok(()));
+    ports
+        .videos
+        .expect_complete()
+        .withf(|_, facts, _| facts.media_key == "key.mp4" && facts.thumbnail_key == "key.png")
+        .returning(|_, _, _| Ok(true));
+    let outcome = ports
+        .render_job()
+        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
+        .await;
+    assert_eq!(outcome, Ok(()));
+}
+
+#[tokio::test]
+async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
+    let mut ports = Ports::new();
+    media_ports(&mut ports);
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+    ports
+        .videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    ports
+        .renderer
+        .expect_render()
+        .returning(|_, _, _, _| Err(RenderError::Encoder("boom".into())));
+    ports.media.expect_remove().times(2).returning(|_| Ok(()));
+    let outcome = ports
+        .render_job()
+        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
+        .await;
+    assert_eq!(
+        outcome,
+        Err(JobFailure(
+            "rendering failed: the encoder failed: boom".into()
+        ))
+    );
+
+    // Early attempts queue the job again and leave the video pending; the last fails it.
+    for (attempt, retried, status) in [
+        (1, true, VideoStatus::Pending),
+        (3, false, VideoStatus::Failed),
+    ] {
+        let mut ports = Ports::new();
+        ports
+            .jobs
+            .expect_fail()
+            .withf(move |_, _, _, retry_at, _| retry_at.is_some() == retried)
+            .times(1)
+            .returning(|_, _, _, _, _| Ok(true));
+        ports
+            .videos
+            .expect_transition()
+            .withf(move |_, _, to, _, error, _| *to == status && error.is_some() == !retried)
+            .times(1)
+            .returning(|_, _, _, _, _, _| Ok(true));
+        ports
+            .render_job()
+            .record_failure(&claimed(attempt), "worker", &JobFailure("boom".into()))
+            .await
+            .expect("recorded");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_video_ends_the_job_quietly() {
+    let mut ports = Ports::new();
+    ports.videos.expect_get().returning(|_| Ok(None));
+    ports.renderer.expect_render().never();
+    let outcome = ports
+        .render_job()
+        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
+        .await;
+    assert_eq!(outcome, Ok(()));
+}
