@@ -393,7 +393,7 @@ async fn a_render_completes_the_video_with_its_files() {
                 request.fps,
                 request.duration_seconds,
             ) == (1280, 720, 24, 2)
-                && target.video == PathBuf::from("/media/key.mp4.part")
+                && target.video == std::path::Path::new("/media/key.mp4.part")
         })
         .returning(|request, _, _, _| {
             Ok(RenderedVideo {
@@ -462,7 +462,7 @@ async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
         ports
             .videos
             .expect_transition()
-            .withf(move |_, _, to, _, error, _| *to == status && error.is_some() == !retried)
+            .withf(move |_, _, to, _, error, _| *to == status && error.is_some() != retried)
             .times(1)
             .returning(|_, _, _, _, _, _| Ok(true));
         ports
