@@ -325,9 +325,9 @@ impl Services {
         let jobs: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(db.clone()));
         let renderer: Arc<dyn VideoRenderer> = match renderer {
             Some(renderer) => renderer,
-            // One render at a time: encoding takes a whole core, and the other one
-            // belongs to the HTTP workers.
-            None => Arc::new(Openh264Renderer::new(1)?),
+            // As many renders as job workers; they run at the lowest priority, so the
+            // HTTP workers keep the CPU they need.
+            None => Arc::new(Openh264Renderer::new(settings.job_workers.max(1))?),
         };
         let keys = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
         let video_service = VideoService::new(
