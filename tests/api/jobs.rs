@@ -322,3 +322,60 @@ async fn concurrent_workers_never_share_a_job() {
     }
     assert_eq!(claimed, total);
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_claimed_once_and_expire() {
+    use vidgen_application::idempotency::{
+        Claim, IdempotencyKey, IdempotencyStore, IdempotentRequest,
+    };
+    use vidgen_infrastructure::repositories::SeaOrmIdempotencyStore;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, _pg) = fresh_database(dir.path()).await;
+    let db = database::connect(&DatabaseOptions {
+        url,
+        pool_size: 5,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .expect("connect");
+    database::migrate(&db).await.expect("migrate");
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(
+        "INSERT INTO users (username, username_normalized, name, email, password_hash, role, status, token_version, created_at, updated_at) \
+         VALUES ('jane', 'jane', 'Jane', 'jane@example.com', 'x', 'user', 'active', 0, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+    )
+    .await
+    .expect("a user");
+    let store = SeaOrmIdempotencyStore::new(db);
+    let request = |hash: &str| IdempotentRequest {
+        user_id: vidgen_domain::users::UserId::new(1).expect("id"),
+        route: "POST /api/v1/videos",
+        key: IdempotencyKey::parse("k").expect("key"),
+        request_hash: hash.to_owned(),
+    };
+    let now = Utc::now();
+    let Claim::Fresh { record_id } = store.claim(&request("h1"), now).await.expect("claim") else {
+        panic!("first use should hold the key");
+    };
+    assert_eq!(
+        store.claim(&request("h1"), now).await.expect("claim"),
+        Claim::InProgress
+    );
+    assert_eq!(
+        store.claim(&request("h2"), now).await.expect("claim"),
+        Claim::Mismatch
+    );
+    store.abandon(record_id).await.expect("abandon");
+    assert!(matches!(
+        store.claim(&request("h2"), now).await.expect("claim"),
+        Claim::Fresh { .. }
+    ));
+    // A day later the key is free again, and the cleanup removes it.
+    let later = now + secs(25 * 3600);
+    assert_eq!(store.delete_expired(later).await.expect("cleanup"), 1);
+    assert!(matches!(
+        store.claim(&request("h3"), later).await.expect("claim"),
+        Claim::Fresh { .. }
+    ));
+}

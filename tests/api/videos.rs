@@ -721,3 +721,55 @@ async fn deleting_a_user_removes_their_videos_and_files() {
     let list = app.get_as("/api/v1/videos", &admin.access_token).await;
     assert_eq!(list.headers()["x-total-count"], "0");
 }
+
+#[tokio::test]
+async fn shutdown_releases_a_render_that_outlives_the_grace_period() {
+    let renderer = Arc::new(FakeRenderer {
+        hold_until_cancelled: true,
+        ..FakeRenderer::default()
+    });
+    let app = spawn_app_full(
+        |vars| {
+            vars.insert("SHUTDOWN_TIMEOUT_SECONDS".into(), "1".into());
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let jane = app.user("jane").await;
+    let video = create(&app, &jane, json!({"title": "Interrupted", "prompt": "p"})).await;
+    let id = video["id"].as_i64().expect("id");
+    wait_for(&app, &jane, id, "processing").await;
+    app.stop().await;
+
+    use sea_orm::{ConnectionTrait, Statement};
+    let started = Instant::now();
+    loop {
+        let row = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT state, lease_owner, attempts FROM jobs".to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("a job");
+        let state: String = row.try_get("", "state").expect("state");
+        let owner: Option<String> = row.try_get("", "lease_owner").expect("owner");
+        let attempts: i32 = row.try_get("", "attempts").expect("attempts");
+        if state == "queued" {
+            assert_eq!(owner, None, "the lease is released");
+            assert_eq!(attempts, 0, "an interrupted run does not count");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still {state} after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        renderer
+            .saw_cancel
+            .load(std::sync::atomic::Ordering::SeqCst)
+    );
+}
