@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_server() { # extra env assignments...
-  (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 \
+  (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 SHUTDOWN_TIMEOUT_SECONDS=2 \
      LOG_LEVEL=warn DATABASE_URL="sqlite://$work/bench.db?mode=rwc" \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword "$@" \
      taskset -c 1 "$OLDPWD/target/release/vidgen") >>"$work/server.log" 2>&1 &
@@ -45,7 +45,7 @@ start_server() { # extra env assignments...
 stop_server() {
   local pid; pid="$(cat "$work/server.pid")"
   kill "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   echo "server did not stop" >&2; exit 1
 }
 
