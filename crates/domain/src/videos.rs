@@ -239,18 +239,28 @@ impl VideoStatus {
         }
     }
 
-    /// The allowed moves: a worker starts a pending video; a render completes or fails; a
-    /// render whose worker vanished goes back to pending; a failed video is retried.
+    /// The allowed moves: a worker starts a pending video, or takes over a processing one
+    /// whose worker died; a render completes or fails; a failed run that will be retried
+    /// goes back to pending; a failed video is retried by hand.
     pub fn can_become(self, next: Self) -> bool {
         matches!(
             (self, next),
             (Self::Pending, Self::Processing)
+                | (Self::Processing, Self::Processing)
                 | (Self::Processing, Self::Completed)
                 | (Self::Processing, Self::Failed)
                 | (Self::Processing, Self::Pending)
                 | (Self::Pending, Self::Failed)
                 | (Self::Failed, Self::Pending)
         )
+    }
+
+    /// Every status from which `target` may be reached.
+    pub fn sources_of(target: Self) -> Vec<Self> {
+        Self::ALL
+            .into_iter()
+            .filter(|from| from.can_become(target))
+            .collect()
     }
 
     /// # Errors
@@ -444,6 +454,7 @@ mod tests {
         use VideoStatus::*;
         let allowed = [
             (Pending, Processing),
+            (Processing, Processing),
             (Processing, Completed),
             (Processing, Failed),
             (Processing, Pending),
@@ -457,6 +468,8 @@ mod tests {
                 assert_eq!(from.become_(to).is_ok(), expected, "{from:?} -> {to:?}");
             }
         }
+        assert_eq!(VideoStatus::sources_of(Failed), vec![Pending, Processing]);
+        assert_eq!(VideoStatus::sources_of(Completed), vec![Processing]);
         assert_eq!(
             Completed.become_(Pending),
             Err(InvalidTransition {

@@ -87,7 +87,7 @@ impl RenderJob {
             .videos
             .transition(
                 video_id,
-                &[VideoStatus::Pending, VideoStatus::Processing],
+                &VideoStatus::sources_of(VideoStatus::Processing),
                 VideoStatus::Processing,
                 0,
                 None,
@@ -189,7 +189,7 @@ impl RenderJob {
             self.videos
                 .transition(
                     video_id,
-                    &[VideoStatus::Processing, VideoStatus::Pending],
+                    &VideoStatus::sources_of(status),
                     status,
                     0,
                     message,
