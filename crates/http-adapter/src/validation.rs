@@ -50,6 +50,15 @@ pub fn report_to_field_errors(report: &garde::Report) -> Vec<FieldError> {
     errors
 }
 
+/// The field errors of a value's garde rules (none when it is valid).
+pub fn garde_errors<T: garde::Validate<Context = ()>>(value: &T) -> Vec<FieldError> {
+    value
+        .validate()
+        .err()
+        .map(|report| report_to_field_errors(&report))
+        .unwrap_or_default()
+}
+
 /// A request body that knows how to check itself: garde rules per field plus rules on
 /// the whole body (reported under `__all__`).
 pub trait Validated {

@@ -17,7 +17,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
 use crate::openapi::OperationDoc;
 use crate::validation::{
-    JsonLimit, ValidJson, Validated, is_json, parse_json, read_body, report_to_field_errors,
+    JsonLimit, ValidJson, Validated, garde_errors, is_json, parse_json, read_body,
 };
 
 /// Credentials: `username` may be the username or the e-mail address.
@@ -35,10 +35,7 @@ pub struct LoginRequest {
 
 impl Validated for LoginRequest {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 
@@ -150,10 +147,7 @@ pub struct RefreshRequest {
 
 impl Validated for RefreshRequest {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 

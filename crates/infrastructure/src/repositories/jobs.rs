@@ -54,6 +54,18 @@ fn claim_sql(backend: DbBackend) -> String {
     )
 }
 
+/// An update that moves jobs to `state` and drops their lease.
+fn settle(state: JobState, now: DateTime<Utc>) -> sea_orm::UpdateMany<Jobs> {
+    Jobs::update_many()
+        .col_expr(Column::State, Expr::value(state.as_str()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+}
+
 fn held_by(id: JobId, owner: &str) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(Column::Id.eq(id.0))
@@ -145,14 +157,7 @@ impl JobQueue for SeaOrmJobQueue {
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
-        let result = Jobs::update_many()
-            .col_expr(Column::State, Expr::value(JobState::Succeeded.as_str()))
-            .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(Column::UpdatedAt, Expr::value(now))
+        let result = settle(JobState::Succeeded, now)
             .filter(held_by(id, owner))
             .exec(&self.db)
             .await
@@ -172,19 +177,12 @@ impl JobQueue for SeaOrmJobQueue {
             Some(at) => (JobState::Queued, at),
             None => (JobState::Dead, now),
         };
-        let result = Jobs::update_many()
-            .col_expr(Column::State, Expr::value(state.as_str()))
+        let result = settle(state, now)
             .col_expr(Column::RunAfter, Expr::value(run_after))
             .col_expr(
                 Column::LastError,
                 Expr::value(error.chars().take(2000).collect::<String>()),
             )
-            .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(held_by(id, owner))
             .exec(&self.db)
             .await
@@ -198,16 +196,9 @@ impl JobQueue for SeaOrmJobQueue {
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
-        let result = Jobs::update_many()
-            .col_expr(Column::State, Expr::value(JobState::Queued.as_str()))
+        let result = settle(JobState::Queued, now)
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
             .col_expr(Column::RunAfter, Expr::value(now))
-            .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(held_by(id, owner))
             .exec(&self.db)
             .await
@@ -220,14 +211,7 @@ impl JobQueue for SeaOrmJobQueue {
         video_id: VideoId,
         now: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
-        let result = Jobs::update_many()
-            .col_expr(Column::State, Expr::value(JobState::Cancelled.as_str()))
-            .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(Column::UpdatedAt, Expr::value(now))
+        let result = settle(JobState::Cancelled, now)
             .filter(Column::VideoId.eq(video_id.get()))
             .filter(Column::State.is_in([JobState::Queued.as_str(), JobState::Running.as_str()]))
             .exec(&self.db)

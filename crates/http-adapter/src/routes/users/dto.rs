@@ -12,7 +12,7 @@ use vidgen_domain::users::{
 };
 
 use crate::error::FieldError;
-use crate::validation::{Validated, report_to_field_errors, rule};
+use crate::validation::{Validated, garde_errors, rule};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
 
@@ -184,11 +184,7 @@ pub struct UserCreate {
 
 impl Validated for UserCreate {
     fn field_errors(&self) -> Vec<FieldError> {
-        let mut errors = self
-            .validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default();
+        let mut errors = garde_errors(self);
         if self.password != self.confirm_password {
             errors.push(FieldError::new(
                 "__all__",
@@ -253,10 +249,7 @@ pub struct UserUpdate {
 
 impl Validated for UserUpdate {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 
@@ -301,10 +294,7 @@ pub struct UserReplace {
 
 impl Validated for UserReplace {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 
@@ -347,11 +337,7 @@ pub struct PasswordChange {
 
 impl Validated for PasswordChange {
     fn field_errors(&self) -> Vec<FieldError> {
-        let mut errors = self
-            .validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default();
+        let mut errors = garde_errors(self);
         if self.new_password != self.confirm_password {
             errors.push(FieldError::new(
                 "__all__",

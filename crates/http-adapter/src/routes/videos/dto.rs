@@ -12,7 +12,7 @@ use vidgen_domain::videos::{
 
 use crate::error::FieldError;
 use crate::openapi::{Constraint as C, FieldDoc};
-use crate::validation::{Validated, report_to_field_errors, rule};
+use crate::validation::{Validated, garde_errors, rule};
 
 fn valid_title(value: &str, _: &()) -> garde::Result {
     Title::parse(value)
@@ -83,10 +83,7 @@ pub struct VideoCreate {
 
 impl Validated for VideoCreate {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 
@@ -128,10 +125,7 @@ pub struct VideoUpdate {
 
 impl Validated for VideoUpdate {
     fn field_errors(&self) -> Vec<FieldError> {
-        self.validate()
-            .err()
-            .map(|report| report_to_field_errors(&report))
-            .unwrap_or_default()
+        garde_errors(self)
     }
 }
 
