@@ -655,7 +655,10 @@ mod tests {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        assert_eq!(tags, vec!["Authentication", "Users", "Videos", "Operations"]);
+        assert_eq!(
+            tags,
+            vec!["Authentication", "Users", "Videos", "Operations"]
+        );
         assert_eq!(
             spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],
             "bearer"
