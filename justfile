@@ -35,7 +35,8 @@ openapi:
 ci:
     bash .ci/run
 
-# Load benchmarks of the release build (installs wrk; see bench/run.sh).
+# Load benchmarks of the release build (installs wrk; see bench/run.sh), then the
+# render benchmark.
 bench:
     bash bench/run.sh
 

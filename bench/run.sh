@@ -124,3 +124,7 @@ print(f"\n/users/me throughput is {100 * me / base:.0f}% of the bare JWT handler
 PY
 echo "targets: /users/me p99 < 10ms at 64 connections; /health p99 < 20ms during login saturation;"
 echo "         /health and /users/me p99 < 20ms during two renders"
+
+echo
+echo "render pipeline against the raw encoder:"
+cargo bench --locked -p vidgen-infrastructure --bench render

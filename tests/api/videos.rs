@@ -773,3 +773,43 @@ async fn shutdown_releases_a_render_that_outlives_the_grace_period() {
             .load(std::sync::atomic::Ordering::SeqCst)
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_short_render_finish() {
+    let renderer = Arc::new(FakeRenderer::default());
+    let app = spawn_app_full(
+        |vars| {
+            vars.insert("SHUTDOWN_TIMEOUT_SECONDS".into(), "10".into());
+        },
+        Some(renderer.clone()),
+    )
+    .await;
+    let jane = app.user("jane").await;
+    let video = create(&app, &jane, json!({"title": "Almost done", "prompt": "p"})).await;
+    let id = video["id"].as_i64().expect("id");
+    wait_for(&app, &jane, id, "processing").await;
+    app.stop().await;
+
+    use sea_orm::{ConnectionTrait, Statement};
+    let started = Instant::now();
+    loop {
+        let row = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                format!("SELECT status FROM videos WHERE id = {id}"),
+            ))
+            .await
+            .expect("query")
+            .expect("the video");
+        let status: String = row.try_get("", "status").expect("status");
+        if status == "completed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still {status} after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
