@@ -813,3 +813,44 @@ async fn shutdown_lets_a_short_render_finish() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn locations_are_absolute_under_a_configured_public_base_url() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("PUBLIC_BASE_URL".into(), "https://api.example.test/".into());
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let registered = app
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "jane", "name": "Jane", "email": "jane@example.com",
+                    "password": crate::helpers::PASSWORD, "confirm_password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    let location = registered.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let id = json(registered).await["id"].as_i64().expect("id");
+    assert_eq!(
+        location,
+        format!("https://api.example.test/api/v1/users/{id}")
+    );
+
+    let tokens = app.login("jane", crate::helpers::PASSWORD).await;
+    let token = tokens["access_token"].as_str().expect("token");
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/videos"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", "abs-1")
+            .json(&json!({"title": "t", "prompt": "p"}))
+            .send()
+    };
+    let first = send().await.expect("create");
+    let replay = send().await.expect("replay");
+    let expected = "https://api.example.test/api/v1/videos/1";
+    assert_eq!(first.headers()["location"], expected);
+    assert_eq!(replay.headers()["location"], expected);
+}

@@ -33,6 +33,8 @@ pub struct HttpConfig {
     pub cors_origins: CorsOrigins,
     pub cors_allow_credentials: bool,
     pub trusted_hosts: TrustedHosts,
+    /// `PUBLIC_BASE_URL` when configured: `Location` headers become absolute under it.
+    pub public_base_url: Option<String>,
 }
 
 /// The services the handlers call, shared by every worker.
@@ -112,6 +114,9 @@ pub fn build(
         .app_data(web::Data::new(state.videos))
         .app_data(crate::validation::JsonLimit(max_json_bytes))
         .app_data(web::Data::new(config.trusted_hosts.clone()));
+    if let Some(base) = config.public_base_url.clone() {
+        app = app.app_data(crate::responses::PublicBaseUrl(base));
+    }
     if config.docs_enabled {
         let document = state.openapi;
         let redoc = config.redoc_script_url.clone();

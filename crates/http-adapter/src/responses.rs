@@ -12,6 +12,18 @@ use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
 use vidgen_domain::listing::{Page, Paged};
 
+/// The base URL `Location` headers are made absolute under (`PUBLIC_BASE_URL`), if set.
+#[derive(Debug, Clone)]
+pub struct PublicBaseUrl(pub String);
+
+/// `path` as the client should see it: under `PUBLIC_BASE_URL` when one is configured.
+pub fn location(request: &HttpRequest, path: &str) -> String {
+    match request.app_data::<PublicBaseUrl>() {
+        Some(base) if path.starts_with('/') => format!("{}{path}", base.0.trim_end_matches('/')),
+        _ => path.to_owned(),
+    }
+}
+
 fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     match serde_json::to_string(body) {
         Ok(json) => HttpResponse::build(status)
@@ -48,9 +60,9 @@ pub struct Created<T> {
 impl<T: Serialize> Responder for Created<T> {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let mut response = json_response(StatusCode::CREATED, &self.body);
-        if let Ok(value) = header::HeaderValue::from_str(&self.location) {
+        if let Ok(value) = header::HeaderValue::from_str(&location(request, &self.location)) {
             response.headers_mut().insert(header::LOCATION, value);
         }
         response
@@ -92,9 +104,9 @@ pub struct Accepted<T> {
 impl<T: Serialize> Responder for Accepted<T> {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let mut response = json_response(StatusCode::ACCEPTED, &self.body);
-        if let Ok(value) = header::HeaderValue::from_str(&self.location) {
+        if let Ok(value) = header::HeaderValue::from_str(&location(request, &self.location)) {
             response.headers_mut().insert(header::LOCATION, value);
         }
         response

@@ -29,6 +29,7 @@ fn config() -> HttpConfig {
         cors_origins: CorsOrigins::List(vec![]),
         cors_allow_credentials: false,
         trusted_hosts: TrustedHosts::any(),
+        public_base_url: None,
     }
 }
 

@@ -123,6 +123,8 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub public_base_url: Url,
+    /// Whether `PUBLIC_BASE_URL` was given (then `Location` headers are absolute under it).
+    pub public_base_url_set: bool,
     pub metrics_token: Option<SecretString>,
     pub allow_private_webhooks: bool,
     pub allow_insecure_webhooks: bool,
@@ -447,6 +449,7 @@ impl Settings {
             r.problem("MAIL_FROM", "must contain an e-mail address");
         }
 
+        let public_base_url_set = r.string("PUBLIC_BASE_URL").is_some();
         let public_base_url = match r.string("PUBLIC_BASE_URL") {
             Some(raw) => match Url::parse(&raw) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
@@ -546,6 +549,7 @@ impl Settings {
             smtp_url: smtp_url.map(SecretString::from),
             mail_from,
             public_base_url,
+            public_base_url_set,
             metrics_token,
             allow_private_webhooks,
             allow_insecure_webhooks,

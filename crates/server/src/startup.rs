@@ -113,6 +113,13 @@ fn http_config(settings: &Settings) -> HttpConfig {
         },
         cors_allow_credentials: settings.cors_allow_credentials,
         trusted_hosts: TrustedHosts::new(move |host| patterns.iter().any(|p| p.matches(host))),
+        public_base_url: settings.public_base_url_set.then(|| {
+            settings
+                .public_base_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned()
+        }),
     }
 }
 

@@ -141,8 +141,11 @@ impl Responder for CreateAnswer {
                     .unwrap_or(actix_web::http::StatusCode::ACCEPTED);
                 let mut response = HttpResponse::build(status);
                 response.content_type("application/json");
-                if let Some(location) = stored.location {
-                    response.insert_header((actix_web::http::header::LOCATION, location));
+                if let Some(path) = stored.location {
+                    response.insert_header((
+                        actix_web::http::header::LOCATION,
+                        crate::responses::location(request, &path),
+                    ));
                 }
                 response.insert_header(("idempotent-replayed", "true"));
                 response.body(stored.body)
