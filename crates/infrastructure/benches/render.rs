@@ -3,7 +3,6 @@
 //!
 //! `cargo bench -p vidgen-infrastructure --bench render` (or `just bench-render`).
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use vidgen_infrastructure::render::{Canvas, Painter, Spec, encode_frames, render};
@@ -34,10 +33,9 @@ fn main() {
             return;
         }
         let output = dir.join("bench.mp4");
-        let cancel = AtomicBool::new(false);
 
         let started = Instant::now();
-        let rendered = match render(&spec, &output, &cancel, |_| {}, |_, _| {}) {
+        let rendered = match render(&spec, &output, || false, |_| {}, |_, _| {}) {
             Ok(rendered) => rendered,
             Err(error) => {
                 eprintln!("render failed: {error}");

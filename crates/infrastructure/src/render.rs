@@ -3,14 +3,17 @@
 //! into a fast-start MP4 by muxide. No external program or system library is needed.
 //!
 //! Rendering runs on a pool of its own (`threads` wide, at the lowest scheduling
-//! priority), never on the async workers.
+//! priority), never on the async workers. A render stops between frames when its cancel
+//! flag is raised or when the future awaiting it is dropped.
 //! Note for deployments: H.264 patent licensing covers Cisco's prebuilt OpenH264 binary,
 //! not a build from source such as this one.
 
 mod canvas;
 mod pipeline;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use vidgen_application::videos::render::{
@@ -75,11 +78,26 @@ fn spec_of(request: &RenderRequest) -> Spec {
     }
 }
 
+/// Raises its flag when dropped: the awaiting future went away, so nobody will take the
+/// result and the render should stop.
+struct AbandonOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn remove_outputs(target: &RenderTarget) {
+    let _ = std::fs::remove_file(&target.video);
+    let _ = std::fs::remove_file(&target.thumbnail);
+}
+
 fn render_blocking(
     request: &RenderRequest,
     target: &RenderTarget,
     progress: &dyn RenderProgress,
-    cancel: &CancelFlag,
+    cancelled: impl Fn() -> bool,
 ) -> Result<RenderedVideo, RenderError> {
     let spec = spec_of(request);
     let frames = spec.frame_count();
@@ -89,7 +107,7 @@ fn render_blocking(
     let output = render(
         &spec,
         &target.video,
-        cancel.as_atomic(),
+        cancelled,
         |percent| progress.report(percent),
         |index, canvas| {
             if index == thumbnail_index {
@@ -114,8 +132,7 @@ fn render_blocking(
             })
         });
     if let Err(error) = written {
-        let _ = std::fs::remove_file(&target.video);
-        let _ = std::fs::remove_file(&target.thumbnail);
+        remove_outputs(target);
         return Err(error);
     }
     Ok(RenderedVideo {
@@ -140,14 +157,21 @@ impl VideoRenderer for Openh264Renderer {
     ) -> Result<RenderedVideo, RenderError> {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _guard = AbandonOnDrop(abandoned.clone());
         self.pool.spawn(move || {
             let _entered = span.enter();
-            let _ = sender.send(render_blocking(
-                &request,
-                &target,
-                progress.as_ref(),
-                &cancel,
-            ));
+            let cancelled = || cancel.is_cancelled() || abandoned.load(Ordering::Relaxed);
+            // A bug must cost one render, not the process (rayon aborts on a panic).
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                render_blocking(&request, &target, progress.as_ref(), cancelled)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!("the renderer panicked");
+                remove_outputs(&target);
+                Err(RenderError::Encoder("the renderer panicked".into()))
+            });
+            let _ = sender.send(outcome);
         });
         receiver
             .await

@@ -11,12 +11,17 @@ use async_trait::async_trait;
 /// What to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderRequest {
+    /// Shown on the title card at the start.
     pub title: String,
+    /// The text the video is generated from.
     pub prompt: String,
+    /// Frame width in pixels (1280 or 1920 for the domain's resolutions).
     pub width: u32,
+    /// Frame height in pixels (720 or 1080).
     pub height: u32,
-    /// 24 or 30.
+    /// Frames per second: 24 or 30.
     pub fps: u32,
+    /// Length of the video; the video has exactly `fps * duration_seconds` frames.
     pub duration_seconds: u32,
 }
 
@@ -24,19 +29,28 @@ pub struct RenderRequest {
 /// them into place when the render succeeded, and removes them otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderTarget {
+    /// The MP4 file to create (overwritten if present).
     pub video: PathBuf,
+    /// The thumbnail image to create: a frame from the first seconds.
     pub thumbnail: PathBuf,
 }
 
 /// What was rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedVideo {
+    /// Playing time of the video track in seconds.
     pub duration_seconds: f64,
+    /// Frame width in pixels.
     pub width: u32,
+    /// Frame height in pixels.
     pub height: u32,
+    /// Number of frames written.
     pub frame_count: u32,
+    /// Size of the video file in bytes.
     pub file_size: u64,
+    /// The video's media type, `video/mp4`.
     pub content_type: &'static str,
+    /// The thumbnail's media type, such as `image/png`.
     pub thumbnail_content_type: &'static str,
 }
 
@@ -46,16 +60,24 @@ pub enum RenderError {
     /// The cancel flag was raised (the video was deleted, or the server is stopping).
     #[error("the render was cancelled")]
     Cancelled,
+    /// The renderer cannot produce this size, rate or duration.
     #[error("the render request is invalid: {0}")]
     InvalidRequest(String),
+    /// The encoder or the muxer failed.
     #[error("the encoder failed: {0}")]
     Encoder(String),
+    /// The video or the thumbnail could not be written.
     #[error("writing the video failed")]
     Io(#[source] std::io::Error),
 }
 
-/// Receives the progress of a render, 0 to 100, increasing.
+/// Receives the progress of a render.
+///
+/// Called from the renderer's own threads with 0 when the render starts, then with
+/// strictly increasing values up to 100 when the last frame is written: at most once per
+/// percent, so an implementation may be cheap but must not block for long.
 pub trait RenderProgress: Send + Sync {
+    /// The render is `percent` (0..=100) done.
     fn report(&self, percent: u8);
 }
 
@@ -67,19 +89,24 @@ impl RenderProgress for NoProgress {
     fn report(&self, _percent: u8) {}
 }
 
-/// A flag a running render checks between frames.
+/// A flag a running render checks between frames. Clones share one flag, so the caller
+/// keeps a clone and raises it while the renderer polls another.
 #[derive(Debug, Clone, Default)]
 pub struct CancelFlag(Arc<AtomicBool>);
 
 impl CancelFlag {
+    /// A flag that is not raised.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Raises the flag: renders holding a clone stop at their next frame with
+    /// [`RenderError::Cancelled`]. Raising it again does nothing.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    /// Whether [`cancel`](Self::cancel) was called on this flag or a clone.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
@@ -95,12 +122,14 @@ impl CancelFlag {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait VideoRenderer: Send + Sync {
-    /// Renders `request` into `target.video` (MP4) and `target.thumbnail`, reporting
-    /// progress and stopping when `cancel` is raised.
+    /// Renders `request` into `target.video` (an H.264 MP4 with its index before the
+    /// media data) and `target.thumbnail`, reporting progress and stopping when `cancel`
+    /// is raised. Dropping the returned future stops the render as well.
     ///
     /// # Errors
-    /// `InvalidRequest` for sizes, rates or durations the renderer cannot produce;
-    /// `Cancelled` when stopped (no file is left behind); `Encoder` / `Io` on failure.
+    /// `InvalidRequest` for sizes, rates or durations the renderer cannot produce (before
+    /// any file is created); `Cancelled` when stopped; `Encoder` / `Io` when encoding or
+    /// writing fails. On every error neither file is left behind.
     async fn render(
         &self,
         request: RenderRequest,

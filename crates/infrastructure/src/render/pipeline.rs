@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use muxide::api::{MuxerBuilder, VideoCodec};
 use openh264::OpenH264API;
@@ -226,19 +225,23 @@ pub fn encode_frames(spec: &Spec, frames: &[Canvas]) -> Result<u64, PipelineErro
     Ok(bytes)
 }
 
-/// Renders `spec` into `output`, calling `progress` with 0..=100 and checking `cancel`
-/// between frames. On any error (or cancellation) the partial file is removed.
+/// Renders `spec` into `output`, calling `progress` with 0..=100 (strictly increasing)
+/// and `cancelled` before the file is created and between frames. On any error (or
+/// cancellation) the partial file is removed.
 ///
 /// # Errors
 /// See [`PipelineError`].
 pub fn render(
     spec: &Spec,
     output: &Path,
-    cancel: &AtomicBool,
+    cancelled: impl Fn() -> bool,
     mut progress: impl FnMut(u8),
     mut on_frame: impl FnMut(u32, &Canvas),
 ) -> Result<Output, PipelineError> {
     spec.check()?;
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
     let result = (|| {
         let file = BufWriter::new(File::create(output)?);
         let mut muxer = MuxerBuilder::new(file)
@@ -258,7 +261,7 @@ pub fn render(
         let mut reported = 0u8;
         progress(0);
         for index in 0..frames {
-            if cancel.load(Ordering::Relaxed) {
+            if cancelled() {
                 return Err(PipelineError::Cancelled);
             }
             painter.paint(&mut canvas, index);

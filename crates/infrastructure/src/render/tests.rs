@@ -4,6 +4,7 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU8;
 
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -172,8 +173,13 @@ async fn renders_a_playable_fast_start_720p_h264_mp4() {
         "frames change: {distinct} of 47 pairs differ"
     );
 
-    let thumbnail = std::fs::read(dir.path().join("thumb.png.part")).expect("thumbnail");
-    assert_eq!(&thumbnail[..8], b"\x89PNG\r\n\x1a\n");
+    let thumbnail = std::fs::File::open(dir.path().join("thumb.png.part")).expect("thumbnail");
+    let png = png::Decoder::new(BufReader::new(thumbnail))
+        .read_info()
+        .expect("a PNG");
+    let info = png.info();
+    assert_eq!((info.width, info.height), (1280, 720));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
 }
 
 #[tokio::test]
@@ -212,6 +218,135 @@ async fn cancelling_stops_and_leaves_no_file() {
     );
     assert!(!dir.path().join("video.mp4.part").exists());
     assert!(!dir.path().join("thumb.png.part").exists());
+}
+
+/// Raises the cancel flag once the render reports `at` percent.
+struct CancelAt {
+    at: u8,
+    flag: CancelFlag,
+    highest: AtomicU8,
+}
+
+impl RenderProgress for CancelAt {
+    fn report(&self, percent: u8) {
+        self.highest.fetch_max(percent, Ordering::SeqCst);
+        if percent >= self.at {
+            self.flag.cancel();
+        }
+    }
+}
+
+#[tokio::test]
+async fn cancelling_a_running_render_stops_it_early_and_leaves_no_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    let cancel = CancelFlag::new();
+    let progress = Arc::new(CancelAt {
+        at: 2,
+        flag: cancel.clone(),
+        highest: AtomicU8::new(0),
+    });
+    let outcome = renderer
+        .render(
+            request(1280, 720, 24, 60),
+            target(dir.path()),
+            progress.clone(),
+            cancel,
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(RenderError::Cancelled)),
+        "{outcome:?}"
+    );
+    let highest = progress.highest.load(Ordering::SeqCst);
+    assert!(highest < 5, "stopped at the next frame, not at {highest}%");
+    assert!(!dir.path().join("video.mp4.part").exists());
+    assert!(!dir.path().join("thumb.png.part").exists());
+}
+
+/// Sends one message when the render reports `at` percent, and keeps the highest report.
+struct SignalAt {
+    at: u8,
+    signal: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    highest: AtomicU8,
+}
+
+impl RenderProgress for SignalAt {
+    fn report(&self, percent: u8) {
+        self.highest.fetch_max(percent, Ordering::SeqCst);
+        if percent >= self.at
+            && let Some(sender) = self.signal.lock().ok().and_then(|mut s| s.take())
+        {
+            let _ = sender.send(());
+        }
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_render_future_stops_the_render_and_removes_its_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    let (sender, started) = tokio::sync::oneshot::channel();
+    let progress = Arc::new(SignalAt {
+        at: 1,
+        signal: Mutex::new(Some(sender)),
+        highest: AtomicU8::new(0),
+    });
+    {
+        let render = renderer.render(
+            request(1280, 720, 24, 60),
+            target(dir.path()),
+            progress.clone(),
+            CancelFlag::new(),
+        );
+        tokio::select! {
+            outcome = render => panic!("the render finished first: {outcome:?}"),
+            _ = started => {}
+        }
+    }
+    // The pool has one thread: a second request runs only once the first has stopped.
+    let after = renderer
+        .render(
+            request(1280, 720, 25, 1),
+            RenderTarget {
+                video: dir.path().join("other.mp4"),
+                thumbnail: dir.path().join("other.png"),
+            },
+            Arc::new(vidgen_application::videos::render::NoProgress),
+            CancelFlag::new(),
+        )
+        .await;
+    assert!(
+        matches!(after, Err(RenderError::InvalidRequest(_))),
+        "{after:?}"
+    );
+    let highest = progress.highest.load(Ordering::SeqCst);
+    assert!(
+        highest < 50,
+        "the abandoned render stopped early, not at {highest}%"
+    );
+    assert!(!dir.path().join("video.mp4.part").exists());
+    assert!(!dir.path().join("thumb.png.part").exists());
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn render_threads_run_at_the_lowest_priority() {
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    renderer.pool.spawn(move || {
+        let _ = sender.send(std::fs::read_to_string("/proc/thread-self/stat"));
+    });
+    let stat = receiver.await.expect("the pool ran").expect("/proc stat");
+    // Fields after the command's closing parenthesis start at field 3; nice is field 19.
+    let after_command = stat.rsplit_once(')').expect("stat format").1;
+    let nice: i32 = after_command
+        .split_whitespace()
+        .nth(16)
+        .expect("nice field")
+        .parse()
+        .expect("a number");
+    assert_eq!(nice, 19, "render threads are niced");
 }
 
 #[tokio::test]
