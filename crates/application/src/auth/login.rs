@@ -30,7 +30,7 @@ impl AuthService {
     /// # Errors
     /// `InvalidCredentials` for an unknown user or a wrong password; `AccountDisabled`
     /// for a correct password on a suspended or inactive account.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(
         &self,
         login: &str,

@@ -1,0 +1,267 @@
+//! `UserService::update`.
+
+use mockall::predicate::eq;
+use vidgen_domain::users::{
+    Email, EmailDomainPolicy, PersonName, Role, User, UserStatus, Username,
+};
+
+use super::{Ports, actor, codes, id, now, storage_failure, user};
+use crate::users::ports::UserWriteError;
+use crate::users::update::{UpdateUser, UpdateUserError};
+
+fn rename(username: &str) -> UpdateUser {
+    UpdateUser {
+        username: Some(Username::parse(username).expect("username")),
+        ..UpdateUser::default()
+    }
+}
+
+fn new_email(email: &str) -> UpdateUser {
+    UpdateUser {
+        email: Some(Email::parse(email).expect("email")),
+        ..UpdateUser::default()
+    }
+}
+
+#[tokio::test]
+async fn hidden_users_are_not_found_and_moderators_are_forbidden() {
+    // (case, actor, expected); the repository is never asked.
+    let cases = [
+        (
+            "plain user on someone else",
+            actor(1, Role::User),
+            "not found",
+        ),
+        (
+            "moderator on a user",
+            actor(3, Role::Moderator),
+            "forbidden",
+        ),
+    ];
+    for (name, who, expected) in cases {
+        let outcome = Ports::new()
+            .service()
+            .update(who, id(2), rename("newname"))
+            .await;
+        let got = match &outcome {
+            Err(UpdateUserError::NotFound) => "not found",
+            Err(UpdateUserError::Forbidden) => "forbidden",
+            _ => "other",
+        };
+        assert_eq!(got, expected, "{name}: {outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_user_is_not_found_and_a_failed_read_is_unexpected() {
+    let mut ports = Ports::new();
+    ports.users.expect_get().returning(|_| Ok(None));
+    let outcome = ports
+        .service()
+        .update(actor(9, Role::Admin), id(2), rename("newname"))
+        .await;
+    assert!(
+        matches!(outcome, Err(UpdateUserError::NotFound)),
+        "missing user: {outcome:?}"
+    );
+
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_get()
+        .returning(|_| Err(storage_failure()));
+    let outcome = ports
+        .service()
+        .update(actor(2, Role::User), id(2), rename("newname"))
+        .await;
+    assert!(
+        matches!(outcome, Err(UpdateUserError::Unexpected(_))),
+        "read failure: {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn broken_rules_are_reported_and_nothing_is_written() {
+    type Case = (
+        &'static str,
+        i64,
+        Role,
+        UpdateUser,
+        Vec<(&'static str, &'static str)>,
+    );
+    let both = UpdateUser {
+        username: Some(Username::parse("API").expect("username")),
+        email: Some(Email::parse("me@spam.test").expect("email")),
+        ..UpdateUser::default()
+    };
+    let cases: Vec<Case> = vec![
+        (
+            "user takes a reserved username",
+            2,
+            Role::User,
+            rename("root"),
+            vec![("username", "username_reserved")],
+        ),
+        (
+            "user takes a blocked email domain",
+            2,
+            Role::User,
+            new_email("me@spam.test"),
+            vec![("email", "email_domain")],
+        ),
+        (
+            "admin also may not use a blocked email domain",
+            9,
+            Role::Admin,
+            new_email("me@spam.test"),
+            vec![("email", "email_domain")],
+        ),
+        (
+            "both at once",
+            2,
+            Role::User,
+            both,
+            vec![("email", "email_domain"), ("username", "username_reserved")],
+        ),
+    ];
+    for (name, actor_id, role, changes, expected) in cases {
+        let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+        ports.settings.email_policy = EmailDomainPolicy {
+            allowed: vec![],
+            blocked: vec!["spam.test".into()],
+        };
+        ports.users.expect_update().never();
+        let outcome = ports
+            .service()
+            .update(actor(actor_id, role), id(2), changes)
+            .await;
+        let Err(UpdateUserError::Invalid(violations)) = outcome else {
+            panic!("{name}: expected Invalid, got {outcome:?}");
+        };
+        assert_eq!(codes(&violations), expected, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn reserved_usernames_are_allowed_to_admins_and_to_their_holders() {
+    let holder = User {
+        username: Username::parse("Admin").expect("username"),
+        ..user(2, Role::User, UserStatus::Active)
+    };
+    // (case, actor, stored user, new username)
+    let cases = [
+        (
+            "admin renames a user to a reserved name",
+            actor(9, Role::Admin),
+            user(2, Role::User, UserStatus::Active),
+            "system",
+        ),
+        (
+            "user keeps the reserved name they have, in another case",
+            actor(2, Role::User),
+            holder,
+            "admin",
+        ),
+    ];
+    for (name, who, stored, username) in cases {
+        let mut ports = Ports::new().stored(stored);
+        ports
+            .users
+            .expect_update()
+            .withf(move |_, changes, _| {
+                changes.username.as_ref().map(AsRef::as_ref) == Some(username)
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(user(2, Role::User, UserStatus::Active)));
+        let outcome = ports.service().update(who, id(2), rename(username)).await;
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_valid_change_is_written_as_given() {
+    // (case, actor)
+    let cases = [
+        ("user on themselves", actor(2, Role::User)),
+        ("admin on a user", actor(9, Role::Admin)),
+    ];
+    for (name, who) in cases {
+        let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+        ports
+            .users
+            .expect_update()
+            .with(
+                eq(id(2)),
+                mockall::predicate::function(|changes: &crate::users::ports::UserChanges| {
+                    changes.username.as_ref().map(AsRef::as_ref) == Some("jane")
+                        && changes.name.as_ref().map(AsRef::as_ref) == Some("Jane Doe")
+                        && changes.email.as_ref().map(AsRef::as_ref) == Some("jane@example.org")
+                        && changes.role.is_none()
+                        && changes.status.is_none()
+                        && changes.password_hash.is_none()
+                        && !changes.bump_token_version
+                }),
+                eq(now()),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(user(2, Role::Moderator, UserStatus::Active)));
+        let changes = UpdateUser {
+            username: Some(Username::parse("jane").expect("username")),
+            name: Some(PersonName::parse("Jane Doe").expect("name")),
+            email: Some(Email::parse("jane@example.org").expect("email")),
+        };
+        let outcome = ports.service().update(who, id(2), changes).await;
+        assert_eq!(
+            outcome.ok(),
+            Some(user(2, Role::Moderator, UserStatus::Active)),
+            "{name}: the updated user is returned"
+        );
+    }
+}
+
+#[tokio::test]
+async fn write_refusals_map_to_their_own_errors() {
+    type Case = (
+        &'static str,
+        fn() -> UserWriteError,
+        fn(&UpdateUserError) -> bool,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "email taken",
+            || UserWriteError::EmailTaken,
+            |e| matches!(e, UpdateUserError::EmailTaken),
+        ),
+        (
+            "username taken",
+            || UserWriteError::UsernameTaken,
+            |e| matches!(e, UpdateUserError::UsernameTaken),
+        ),
+        (
+            "deleted meanwhile",
+            || UserWriteError::NotFound,
+            |e| matches!(e, UpdateUserError::NotFound),
+        ),
+        (
+            "storage failure",
+            || UserWriteError::Storage(storage_failure()),
+            |e| matches!(e, UpdateUserError::Unexpected(_)),
+        ),
+    ];
+    for (name, error, check) in cases {
+        let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+        ports
+            .users
+            .expect_update()
+            .times(1)
+            .returning(move |_, _, _| Err(error()));
+        let outcome = ports
+            .service()
+            .update(actor(2, Role::User), id(2), new_email("taken@example.com"))
+            .await;
+        assert!(
+            outcome.as_ref().err().is_some_and(check),
+            "{name}: {outcome:?}"
+        );
+    }
+}
