@@ -203,6 +203,25 @@ async fn email_domains_are_checked_against_the_lists() {
         details(&body),
         vec![("email".to_owned(), "email_domain".to_owned())]
     );
+
+    // The application's rules are reported together with the field rules.
+    let mut everything = registration("root", "x@spam.test");
+    everything["name"] = json!("");
+    everything["birth_date"] = json!("1899-12-31");
+    let response = app.post_json("/api/v1/users", &everything).await;
+    let body = assert_problem(response, 422, "VALIDATION_ERROR").await;
+    let found = details(&body);
+    for expected in [
+        ("birth_date", "birth_date_too_early"),
+        ("email", "email_domain"),
+        ("name", "too_short"),
+        ("username", "username_reserved"),
+    ] {
+        assert!(
+            found.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?} missing from {found:?}"
+        );
+    }
 }
 
 #[tokio::test]

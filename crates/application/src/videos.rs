@@ -1,10 +1,87 @@
 //! Videos: generation from prompts (and, later, uploads), the render job, and the ports
-//! for video storage, media files and rendering.
+//! for video storage, media files and rendering. Each use case is a method of
+//! [`VideoService`] in its own module, with its own request and error types.
 
+pub mod create;
+pub mod delete;
+pub mod files;
 pub mod ports;
+pub mod queries;
 pub mod render;
 pub mod render_job;
-pub mod service;
+pub mod retry;
+pub mod update;
+
+use std::sync::Arc;
+
+use vidgen_domain::users::policy::{Access, Actor};
+use vidgen_domain::videos::{MAX_JOB_ATTEMPTS, Video, VideoId, can_access_video};
+
+use self::ports::{MediaStore, VideoRepository};
+use crate::clock::Clock;
+use crate::idempotency::{IdempotencyStore, IdempotentCreation};
+use crate::jobs::{JobKind, JobQueue, NewJob};
+use crate::storage::RepositoryError;
+
+/// Runs the video use cases.
+#[derive(Clone)]
+pub struct VideoService {
+    idempotent: IdempotentCreation,
+    videos: Arc<dyn VideoRepository>,
+    jobs: Arc<dyn JobQueue>,
+    media: Arc<dyn MediaStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for VideoService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoService").finish_non_exhaustive()
+    }
+}
+
+/// The job that renders a video (the repository ties it to the video it stores).
+pub fn render_job(now: chrono::DateTime<chrono::Utc>) -> NewJob {
+    NewJob {
+        kind: JobKind::RenderVideo,
+        video_id: None,
+        payload: "{}".into(),
+        max_attempts: MAX_JOB_ATTEMPTS,
+        run_after: now,
+    }
+}
+
+impl VideoService {
+    pub fn new(
+        videos: Arc<dyn VideoRepository>,
+        jobs: Arc<dyn JobQueue>,
+        media: Arc<dyn MediaStore>,
+        keys: Arc<dyn IdempotencyStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            idempotent: IdempotentCreation::new(keys, clock.clone()),
+            videos,
+            jobs,
+            media,
+            clock,
+        }
+    }
+
+    /// Deletes idempotency keys past their lifetime; returns how many.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn forget_expired_keys(&self) -> Result<u64, RepositoryError> {
+        self.idempotent.forget_expired().await
+    }
+
+    /// The video, when it exists and `actor` may see it (others' videos are reported as
+    /// missing, never as forbidden).
+    async fn visible(&self, actor: Actor, id: VideoId) -> Result<Option<Video>, RepositoryError> {
+        let video = self.videos.get(id).await?;
+        Ok(video.filter(|v| can_access_video(actor, v.owner_id) == Access::Allowed))
+    }
+}
 
 #[cfg(test)]
 mod tests;

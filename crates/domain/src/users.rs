@@ -417,6 +417,49 @@ pub fn years_between(birth_date: NaiveDate, today: NaiveDate) -> i64 {
     years
 }
 
+/// Why a birth date is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BirthDateError {
+    #[error("must not be in the future")]
+    InFuture,
+    #[error("must not be before {}", BirthDate::EARLIEST)]
+    TooEarly,
+}
+
+impl BirthDateError {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::InFuture => "birth_date_in_future",
+            Self::TooEarly => "birth_date_too_early",
+        }
+    }
+}
+
+/// The rule on dates of birth: between [`BirthDate::EARLIEST`] and today.
+#[derive(Debug, Clone, Copy)]
+pub struct BirthDate;
+
+impl BirthDate {
+    /// The earliest date of birth accepted (as `YYYY-MM-DD`).
+    pub const EARLIEST: &'static str = "1900-01-01";
+
+    fn earliest() -> NaiveDate {
+        NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+    }
+
+    /// # Errors
+    /// `InFuture` after `today`, `TooEarly` before [`BirthDate::EARLIEST`].
+    pub fn check(date: NaiveDate, today: NaiveDate) -> Result<(), BirthDateError> {
+        if date > today {
+            Err(BirthDateError::InFuture)
+        } else if date < Self::earliest() {
+            Err(BirthDateError::TooEarly)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Whether a stated age agrees with a birth date, within one year.
 pub fn age_matches_birth_date(age: Age, birth_date: NaiveDate, today: NaiveDate) -> bool {
     (years_between(birth_date, today) - i64::from(age.get())).abs() <= 1

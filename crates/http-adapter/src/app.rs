@@ -10,7 +10,7 @@ use paperclip::actix::OpenApiExt;
 use vidgen_application::auth::AuthService;
 use vidgen_application::health::HealthService;
 use vidgen_application::users::UserService;
-use vidgen_application::videos::service::VideoService;
+use vidgen_application::videos::VideoService;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;

@@ -11,16 +11,23 @@ use vidgen_application::users::queries::{GetUserError, ListUsersError};
 use vidgen_application::users::register::RegisterUserError;
 use vidgen_application::users::update::UpdateUserError;
 use vidgen_application::validation::FieldViolation;
-use vidgen_application::videos::service::VideoError;
+use vidgen_application::videos::create::CreateVideoError;
+use vidgen_application::videos::delete::DeleteVideoError;
+use vidgen_application::videos::files::VideoFileError;
+use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
+use vidgen_application::videos::retry::RetryVideoError;
+use vidgen_application::videos::update::UpdateVideoError;
 
 use crate::error::{ApiError, FieldError};
 
+impl From<FieldViolation> for FieldError {
+    fn from(v: FieldViolation) -> Self {
+        FieldError::new(v.field, v.message, v.code)
+    }
+}
+
 fn violations(list: Vec<FieldViolation>) -> ApiError {
-    ApiError::Validation(
-        list.into_iter()
-            .map(|v| FieldError::new(v.field, v.message, v.code))
-            .collect(),
-    )
+    ApiError::Validation(list.into_iter().map(FieldError::from).collect())
 }
 
 fn email_taken() -> ApiError {
@@ -161,29 +168,86 @@ impl From<LogoutError> for ApiError {
     }
 }
 
-impl From<VideoError> for ApiError {
-    fn from(error: VideoError) -> Self {
+fn video_not_found() -> ApiError {
+    ApiError::NotFound("Video not found".into())
+}
+
+impl From<CreateVideoError> for ApiError {
+    fn from(error: CreateVideoError) -> Self {
         match error {
-            VideoError::NotFound => Self::NotFound("Video not found".into()),
-            VideoError::Forbidden => Self::Forbidden(error.to_string()),
-            VideoError::Conflict(message) => Self::Conflict {
-                code: "CONFLICT",
-                message,
-            },
-            VideoError::KeyMismatch => Self::invalid_field(
+            CreateVideoError::Forbidden => Self::Forbidden(error.to_string()),
+            CreateVideoError::KeyMismatch => Self::invalid_field(
                 "Idempotency-Key",
                 "this key was already used for a different request",
                 "idempotency_key_reused",
             ),
-            VideoError::KeyInProgress => Self::Conflict {
+            CreateVideoError::KeyInProgress => Self::Conflict {
                 code: "CONFLICT",
                 message: "A request with this Idempotency-Key is still in progress".into(),
             },
-            VideoError::NotReady => Self::Conflict {
+            CreateVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<GetVideoError> for ApiError {
+    fn from(error: GetVideoError) -> Self {
+        match error {
+            GetVideoError::NotFound => video_not_found(),
+            GetVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<ListVideosError> for ApiError {
+    fn from(error: ListVideosError) -> Self {
+        match error {
+            ListVideosError::OwnerNotFound => video_not_found(),
+            ListVideosError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<UpdateVideoError> for ApiError {
+    fn from(error: UpdateVideoError) -> Self {
+        match error {
+            UpdateVideoError::NotFound => video_not_found(),
+            UpdateVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<DeleteVideoError> for ApiError {
+    fn from(error: DeleteVideoError) -> Self {
+        match error {
+            DeleteVideoError::NotFound => video_not_found(),
+            DeleteVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<RetryVideoError> for ApiError {
+    fn from(error: RetryVideoError) -> Self {
+        match error {
+            RetryVideoError::NotFound => video_not_found(),
+            RetryVideoError::NotFailed(message) => Self::Conflict {
+                code: "CONFLICT",
+                message,
+            },
+            RetryVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<VideoFileError> for ApiError {
+    fn from(error: VideoFileError) -> Self {
+        match error {
+            VideoFileError::NotFound => video_not_found(),
+            VideoFileError::NotReady => Self::Conflict {
                 code: "VIDEO_NOT_READY",
                 message: "The video is not ready yet".into(),
             },
-            VideoError::Unexpected(source) => Self::Internal(source),
+            VideoFileError::Unexpected(source) => Self::Internal(source),
         }
     }
 }

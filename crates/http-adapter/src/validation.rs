@@ -174,6 +174,34 @@ pub fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|v| v == "application/json" || v.ends_with("+json"))
 }
 
+/// Reads a JSON body: the content type, the size limit, then deserialization naming the
+/// failing field.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>> {
+    let limit = req
+        .app_data::<JsonLimit>()
+        .map_or(256 * 1024, |limit| limit.0);
+    let json = is_json(req);
+    let too_long = declared_length(req).is_some_and(|length| length > limit);
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/json".into(),
+            ));
+        }
+        if too_long {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "Request body exceeds {limit} bytes"
+            )));
+        }
+        let body = read_body(&mut payload, limit).await?;
+        parse_json(&body)
+    })
+}
+
 /// A JSON body that deserialized with no unknown field and passed every rule.
 #[derive(Debug)]
 pub struct ValidJson<T>(pub T);
@@ -192,25 +220,9 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<JsonLimit>()
-            .map_or(256 * 1024, |limit| limit.0);
-        let json = is_json(req);
-        let too_long = declared_length(req).is_some_and(|length| length > limit);
-        let mut payload = payload.take();
+        let body = read_json::<T>(req, payload);
         Box::pin(async move {
-            if !json {
-                return Err(ApiError::UnsupportedMediaType(
-                    "Content-Type must be application/json".into(),
-                ));
-            }
-            if too_long {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "Request body exceeds {limit} bytes"
-                )));
-            }
-            let body = read_body(&mut payload, limit).await?;
-            let value: T = parse_json(&body)?;
+            let value = body.await?;
             let errors = value.field_errors();
             if errors.is_empty() {
                 Ok(Self(value))
@@ -221,31 +233,66 @@ where
     }
 }
 
-impl<T: Apiv2Schema> Apiv2Schema for ValidJson<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
+/// A JSON body that deserialized with no unknown field, its rules not checked yet: for
+/// a request whose rules need the application too (its conversion reports the field
+/// rules and the application's rules together, in one 422).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
 
-    fn description() -> &'static str {
-        T::description()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
     }
 }
 
-impl<T: Apiv2Schema> OperationModifier for ValidJson<T> {
-    fn update_parameter(op: &mut DefaultOperationRaw) {
-        <paperclip::actix::web::Json<T> as OperationModifier>::update_parameter(op);
-    }
+impl<T> FromRequest for JsonBody<T>
+where
+    T: DeserializeOwned + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
-    fn update_definitions(
-        map: &mut std::collections::BTreeMap<String, paperclip::v2::models::DefaultSchemaRaw>,
-    ) {
-        <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json::<T>(req, payload);
+        Box::pin(async move { body.await.map(Self) })
     }
 }
+
+macro_rules! documented_as_json {
+    ($wrapper:ident) => {
+        impl<T: Apiv2Schema> Apiv2Schema for $wrapper<T> {
+            fn name() -> Option<String> {
+                T::name()
+            }
+
+            fn description() -> &'static str {
+                T::description()
+            }
+
+            fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+                T::raw_schema()
+            }
+        }
+
+        impl<T: Apiv2Schema> OperationModifier for $wrapper<T> {
+            fn update_parameter(op: &mut DefaultOperationRaw) {
+                <paperclip::actix::web::Json<T> as OperationModifier>::update_parameter(op);
+            }
+
+            fn update_definitions(
+                map: &mut std::collections::BTreeMap<
+                    String,
+                    paperclip::v2::models::DefaultSchemaRaw,
+                >,
+            ) {
+                <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+            }
+        }
+    };
+}
+
+documented_as_json!(ValidJson);
+documented_as_json!(JsonBody);
 
 #[cfg(test)]
 mod tests {

@@ -80,7 +80,7 @@ fn state(users: MockUserRepository, verifier: MockTokenVerifier) -> AppState {
             },
             Duration::from_secs(60),
         ),
-        videos: vidgen_application::videos::service::VideoService::new(
+        videos: vidgen_application::videos::VideoService::new(
             Arc::new(vidgen_application::videos::ports::MockVideoRepository::new()),
             Arc::new(vidgen_application::jobs::MockJobQueue::new()),
             Arc::new(vidgen_application::videos::ports::MockMediaStore::new()),

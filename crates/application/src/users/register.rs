@@ -2,8 +2,8 @@
 
 use chrono::NaiveDate;
 use vidgen_domain::users::{
-    Age, Email, PasswordPolicy, PersonName, PlainPassword, Role, User, UserStatus, Username,
-    age_matches_birth_date,
+    Age, BirthDate, Email, PasswordPolicy, PersonName, PlainPassword, Role, User, UserStatus,
+    Username, age_matches_birth_date,
 };
 
 use super::UserService;
@@ -50,35 +50,30 @@ impl From<UserWriteError> for RegisterUserError {
     }
 }
 
-/// The rules a new account must satisfy beyond the shape of its fields. Shared by public
-/// registration and the creation of admins.
-pub(crate) fn account_violations(
-    email: &Email,
-    password: &PlainPassword,
+/// The rules a new account must satisfy beyond the shape of its fields, on the fields
+/// that are well-formed (`None` for one that is missing or malformed): the e-mail domain
+/// policy, a birth date between 1900 and `today`, an age that agrees with it.
+pub(crate) fn account_rules(
+    email: Option<&Email>,
     age: Option<Age>,
     birth_date: Option<NaiveDate>,
     today: NaiveDate,
     policy: &vidgen_domain::users::EmailDomainPolicy,
 ) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    if let Err(error) = policy.check(email) {
+    if let Some(Err(error)) = email.map(|email| policy.check(email)) {
         violations.push(FieldViolation::new(
             "email",
             "email_domain",
             error.to_string(),
         ));
     }
-    if let Err(broken) = PasswordPolicy::check(password.expose()) {
-        for rule in broken {
-            violations.push(FieldViolation::new("password", rule.code(), rule.message()));
-        }
-    }
     if let Some(birth_date) = birth_date {
-        if birth_date > today {
+        if let Err(error) = BirthDate::check(birth_date, today) {
             violations.push(FieldViolation::new(
                 "birth_date",
-                "birth_date_in_future",
-                "must not be in the future",
+                error.code(),
+                error.to_string(),
             ));
         } else if let Some(age) = age
             && !age_matches_birth_date(age, birth_date, today)
@@ -93,7 +88,60 @@ pub(crate) fn account_violations(
     violations
 }
 
+/// [`account_rules`] plus the password policy. Shared by public registration and the
+/// creation of admins.
+pub(crate) fn account_violations(
+    email: &Email,
+    password: &PlainPassword,
+    age: Option<Age>,
+    birth_date: Option<NaiveDate>,
+    today: NaiveDate,
+    policy: &vidgen_domain::users::EmailDomainPolicy,
+) -> Vec<FieldViolation> {
+    let mut violations = account_rules(Some(email), None, None, today, policy);
+    if let Err(broken) = PasswordPolicy::check(password.expose()) {
+        for rule in broken {
+            violations.push(FieldViolation::new("password", rule.code(), rule.message()));
+        }
+    }
+    violations.extend(account_rules(None, age, birth_date, today, policy));
+    violations
+}
+
+fn reserved(username: &Username) -> Option<FieldViolation> {
+    username
+        .is_reserved()
+        .then(|| FieldViolation::new("username", "username_reserved", "this username is reserved"))
+}
+
+/// What the registration rules look at, as far as the request is well-formed (`None`
+/// for a field that is missing or malformed). The HTTP adapter asks for these rules
+/// before every field is known to be valid, so that one answer reports every problem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegistrationFacts<'a> {
+    pub username: Option<&'a Username>,
+    pub email: Option<&'a Email>,
+    pub age: Option<Age>,
+    pub birth_date: Option<NaiveDate>,
+}
+
 impl UserService {
+    /// The registration rules beyond each field's own shape (reserved usernames, the
+    /// e-mail domain policy, the birth date by this service's clock, age against birth
+    /// date), checked on what is known. [`UserService::register`] applies the same rules.
+    pub fn registration_violations(&self, facts: RegistrationFacts<'_>) -> Vec<FieldViolation> {
+        let mut violations: Vec<FieldViolation> =
+            facts.username.and_then(reserved).into_iter().collect();
+        violations.extend(account_rules(
+            facts.email,
+            facts.age,
+            facts.birth_date,
+            self.clock.now().date_naive(),
+            &self.settings.email_policy,
+        ));
+        violations
+    }
+
     /// Registers a user with role `user`, status `active` (or `pending_verification`
     /// when e-mail verification is required).
     ///
@@ -103,14 +151,7 @@ impl UserService {
     #[tracing::instrument(skip_all, fields(username = %request.username))]
     pub async fn register(&self, request: RegisterUser) -> Result<User, RegisterUserError> {
         let now = self.clock.now();
-        let mut violations = Vec::new();
-        if request.username.is_reserved() {
-            violations.push(FieldViolation::new(
-                "username",
-                "username_reserved",
-                "this username is reserved",
-            ));
-        }
+        let mut violations: Vec<FieldViolation> = reserved(&request.username).into_iter().collect();
         violations.extend(account_violations(
             &request.email,
             &request.password,

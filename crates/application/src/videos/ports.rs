@@ -11,7 +11,7 @@ use vidgen_domain::videos::{
     VideoStatus,
 };
 
-use crate::idempotency::StoredResponse;
+use crate::idempotency::KeyCompletion;
 use crate::jobs::NewJob;
 use crate::storage::RepositoryError;
 
@@ -28,23 +28,6 @@ pub struct NewVideo {
     pub requested_duration: Option<DurationSeconds>,
     pub webhook_url: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// Turns the stored video into the answer a retry of the same keyed request replays.
-pub type Respond = Box<dyn Fn(&Video) -> StoredResponse + Send + Sync>;
-
-/// The idempotency key to complete in the same transaction as the video.
-pub struct KeyCompletion {
-    pub record_id: i64,
-    pub respond: Respond,
-}
-
-impl std::fmt::Debug for KeyCompletion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyCompletion")
-            .field("record_id", &self.record_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What a finished render or probe learned about the file.
@@ -96,7 +79,7 @@ pub trait VideoRepository: Send + Sync {
         &self,
         video: NewVideo,
         job: NewJob,
-        key: Option<KeyCompletion>,
+        key: Option<KeyCompletion<Video>>,
     ) -> Result<Video, RepositoryError>;
 
     /// # Errors

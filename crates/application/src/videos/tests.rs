@@ -11,13 +11,17 @@ use vidgen_domain::videos::{
     DurationSeconds, Prompt, Resolution, Title, Video, VideoId, VideoSource, VideoStatus,
 };
 
+use super::VideoService;
+use super::create::{CreateVideo, CreateVideoError};
+use super::files::VideoFileError;
 use super::ports::{MockMediaStore, MockVideoRepository};
+use super::queries::GetVideoError;
 use super::render::{CancelFlag, MockVideoRenderer, NoProgress, RenderError, RenderedVideo};
 use super::render_job::{JobFailure, RenderJob};
-use super::service::{CreateVideo, Created, VideoError, VideoService};
+use super::retry::RetryVideoError;
 use crate::clock::MockClock;
 use crate::idempotency::{
-    Claim, IdempotencyKey, IdempotentRequest, MockIdempotencyStore, StoredResponse,
+    Claim, Created, Fingerprint, IdempotencyKey, Keyed, MockIdempotencyStore, StoredResponse,
 };
 use crate::jobs::{ClaimedJob, JobId, JobKind, MockJobQueue};
 
@@ -161,24 +165,19 @@ async fn create_stores_the_video_and_its_job_together() {
         .service()
         .create(&owner(UserStatus::PendingVerification), request(), None)
         .await;
-    assert!(matches!(refused, Err(VideoError::Forbidden)));
+    assert!(matches!(refused, Err(CreateVideoError::Forbidden)));
 }
 
-fn keyed() -> IdempotentRequest {
-    IdempotentRequest {
-        user_id: UserId::new(1).expect("id"),
-        route: "POST /api/v1/videos",
+fn keyed() -> Keyed<Video> {
+    Keyed {
         key: IdempotencyKey::parse("k-1").expect("key"),
-        request_hash: "h".into(),
+        route: "POST /api/v1/videos",
+        respond: Box::new(|_| StoredResponse {
+            status: 202,
+            body: "{}".into(),
+            location: None,
+        }),
     }
-}
-
-fn respond() -> super::ports::Respond {
-    Box::new(|_| StoredResponse {
-        status: 202,
-        body: "{}".into(),
-        location: None,
-    })
 }
 
 #[tokio::test]
@@ -195,26 +194,29 @@ async fn idempotency_keys_replay_refuse_or_wait() {
     ];
     for (claim, name) in cases {
         let mut ports = Ports::new();
+        let hash = request().fingerprint();
         ports
             .keys
             .expect_claim()
+            .withf(move |claimed, _| {
+                claimed.user_id == UserId::new(1).expect("id")
+                    && claimed.route == "POST /api/v1/videos"
+                    && claimed.key.as_str() == "k-1"
+                    && claimed.request_hash == hash
+            })
             .returning(move |_, _| Ok(claim.clone()));
         ports.videos.expect_create_with_job().never();
         let outcome = ports
             .service()
-            .create(
-                &owner(UserStatus::Active),
-                request(),
-                Some((keyed(), respond())),
-            )
+            .create(&owner(UserStatus::Active), request(), Some(keyed()))
             .await;
         let got = match outcome {
             Ok(Created::Replay(body)) => {
                 assert_eq!(body, stored, "{name}");
                 "replay"
             }
-            Err(VideoError::KeyMismatch) => "mismatch",
-            Err(VideoError::KeyInProgress) => "in progress",
+            Err(CreateVideoError::KeyMismatch) => "mismatch",
+            Err(CreateVideoError::KeyInProgress) => "in progress",
             other => panic!("{name}: {other:?}"),
         };
         assert_eq!(got, name);
@@ -243,13 +245,9 @@ async fn idempotency_keys_replay_refuse_or_wait() {
         .returning(|_| Ok(()));
     let outcome = ports
         .service()
-        .create(
-            &owner(UserStatus::Active),
-            request(),
-            Some((keyed(), respond())),
-        )
+        .create(&owner(UserStatus::Active), request(), Some(keyed()))
         .await;
-    assert!(matches!(outcome, Err(VideoError::Unexpected(_))));
+    assert!(matches!(outcome, Err(CreateVideoError::Unexpected(_))));
 }
 
 #[tokio::test]
@@ -268,7 +266,7 @@ async fn only_owners_and_admins_reach_a_video() {
         let outcome = ports.service().get(who, VideoId::new(5).expect("id")).await;
         assert_eq!(outcome.is_ok(), expected_ok, "{who:?}");
         if !expected_ok {
-            assert!(matches!(outcome, Err(VideoError::NotFound)));
+            assert!(matches!(outcome, Err(GetVideoError::NotFound)));
         }
     }
 }
@@ -315,7 +313,7 @@ async fn only_failed_videos_are_retried_and_files_wait_for_completion() {
             .retry(actor(1, Role::User), VideoId::new(5).expect("id"))
             .await;
         assert!(
-            matches!(outcome, Err(VideoError::Conflict(_))),
+            matches!(outcome, Err(RetryVideoError::NotFailed(_))),
             "{status:?}"
         );
     }
@@ -328,7 +326,7 @@ async fn only_failed_videos_are_retried_and_files_wait_for_completion() {
         .service()
         .content(actor(1, Role::User), VideoId::new(5).expect("id"))
         .await;
-    assert!(matches!(outcome, Err(VideoError::NotReady)));
+    assert!(matches!(outcome, Err(VideoFileError::NotReady)));
 
     let mut ports = Ports::new();
     ports

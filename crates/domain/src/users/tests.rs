@@ -339,3 +339,25 @@ fn status_and_role_changes_table() {
         );
     }
 }
+
+#[test]
+fn birth_dates_lie_between_1900_and_today() {
+    let today = NaiveDate::from_ymd_opt(2026, 6, 15).expect("date");
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+    for (input, expected) in [
+        (today, Ok(())),
+        (date(1900, 1, 1), Ok(())),
+        (date(1995, 4, 12), Ok(())),
+        (date(2026, 6, 16), Err(BirthDateError::InFuture)),
+        (date(2999, 1, 1), Err(BirthDateError::InFuture)),
+        (date(1899, 12, 31), Err(BirthDateError::TooEarly)),
+        (date(-5000, 1, 1), Err(BirthDateError::TooEarly)),
+    ] {
+        assert_eq!(BirthDate::check(input, today), expected, "{input}");
+    }
+    assert_eq!(BirthDate::EARLIEST, "1900-01-01");
+    assert_eq!(
+        BirthDateError::TooEarly.to_string(),
+        "must not be before 1900-01-01"
+    );
+}

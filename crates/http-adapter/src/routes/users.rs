@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::listing;
 use crate::openapi::OperationDoc;
 use crate::responses::{Created, ListJson};
-use crate::validation::ValidJson;
+use crate::validation::{JsonBody, ValidJson};
 
 fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
     UserId::new(path.user_id)
@@ -33,9 +33,9 @@ fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
 #[api_v2_operation(tags(Users), operation_id = "register_user")]
 async fn register(
     users: web::Data<UserService>,
-    body: ValidJson<UserCreate>,
+    body: JsonBody<UserCreate>,
 ) -> Result<Created<UserResponse>, ApiError> {
-    let request = body.into_inner().try_into_domain()?;
+    let request = body.into_inner().try_into_domain(&users)?;
     let user = users.register(request).await?;
     Ok(Created {
         location: format!("/api/v1/users/{}", user.id),

@@ -9,17 +9,18 @@ use actix_web::{HttpRequest, HttpResponse, Responder, body::BoxBody};
 use paperclip::actix::{NoContent, OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
 use paperclip::v2::schema::Apiv2Schema;
-use vidgen_application::idempotency::{IdempotencyKey, IdempotentRequest, StoredResponse};
+use vidgen_application::idempotency::{Created, IdempotencyKey, Keyed, StoredResponse};
+use vidgen_application::videos::VideoService;
+use vidgen_application::videos::files::VideoFile;
 use vidgen_application::videos::ports::VideoQuery;
-use vidgen_application::videos::service::{Created, VideoFile, VideoService};
 use vidgen_domain::users::UserId;
-use vidgen_domain::videos::{Description, Title, VideoId};
+use vidgen_domain::videos::{Video, VideoId};
 
 use self::dto::{
     UserVideoPath, VideoCreate, VideoListQuery, VideoPath, VideoResponse, VideoUpdate,
 };
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::listing;
 use crate::openapi::OperationDoc;
 use crate::responses::{Accepted, ListJson};
@@ -109,20 +110,6 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiE
         })
 }
 
-fn request_hash(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The answer to a create, or to a retry of it.
 #[derive(Debug)]
 pub enum CreateAnswer {
@@ -180,38 +167,20 @@ async fn create(
     videos: web::Data<VideoService>,
     body: ValidJson<VideoCreate>,
 ) -> Result<CreateAnswer, ApiError> {
-    let key = idempotency_key(&http)?;
     let request = body.into_inner().try_into_domain()?;
-    let idempotency = key.map(|key| {
-        let duration = request.duration.get().to_string();
-        let hash = request_hash(&[
-            request.title.as_ref(),
-            request.description.as_ref().map_or("\u{0}", |d| d.as_ref()),
-            request.prompt.as_ref(),
-            request.resolution.as_str(),
-            &duration,
-        ]);
-        let respond: vidgen_application::videos::ports::Respond =
-            Box::new(|video| StoredResponse {
-                status: 202,
-                body: serde_json::to_string(&VideoResponse::from(video.clone()))
-                    .unwrap_or_default(),
-                location: Some(format!("/api/v1/videos/{}", video.id)),
-            });
-        (
-            IdempotentRequest {
-                user_id: current.0.id,
-                route: "POST /api/v1/videos",
-                key,
-                request_hash: hash,
-            },
-            respond,
-        )
+    let keyed = idempotency_key(&http)?.map(|key| Keyed {
+        key,
+        route: "POST /api/v1/videos",
+        respond: Box::new(|video: &Video| StoredResponse {
+            status: 202,
+            body: serde_json::to_string(&VideoResponse::from(video.clone())).unwrap_or_default(),
+            location: Some(format!("/api/v1/videos/{}", video.id)),
+        }),
     });
-    match videos.create(&current.0, request, idempotency).await? {
+    match videos.create(&current.0, request, keyed).await? {
         Created::New(video) => Ok(CreateAnswer::New(Box::new(Accepted {
             location: format!("/api/v1/videos/{}", video.id),
-            body: (*video).into(),
+            body: video.into(),
         }))),
         Created::Replay(stored) => Ok(CreateAnswer::Replay(stored)),
     }
@@ -259,30 +228,9 @@ async fn update(
     path: web::Path<VideoPath>,
     body: ValidJson<VideoUpdate>,
 ) -> Result<web::Json<VideoResponse>, ApiError> {
-    let body = body.into_inner();
-    let title = body
-        .title
-        .map(|t| Title::parse(&t).map_err(|e| FieldError::new("title", e.to_string(), e.code())))
-        .transpose()?;
-    let description = body
-        .description
-        .map(|d| {
-            if d.trim().is_empty() {
-                Ok(None)
-            } else {
-                Description::parse(&d)
-                    .map(Some)
-                    .map_err(|e| FieldError::new("description", e.to_string(), e.code()))
-            }
-        })
-        .transpose()?;
+    let changes = body.into_inner().try_into_domain()?;
     let video = videos
-        .update(
-            current.actor(),
-            video_id(path.video_id)?,
-            title,
-            description,
-        )
+        .update(current.actor(), video_id(path.video_id)?, changes)
         .await?;
     Ok(web::Json(video.into()))
 }
@@ -378,13 +326,13 @@ async fn get_of_user(
     videos: web::Data<VideoService>,
     path: web::Path<UserVideoPath>,
 ) -> Result<web::Json<VideoResponse>, ApiError> {
-    let owner = user_id(path.user_id)?;
     let video = videos
-        .get(current.actor(), video_id(path.video_id)?)
+        .get_of_user(
+            current.actor(),
+            user_id(path.user_id)?,
+            video_id(path.video_id)?,
+        )
         .await?;
-    if video.owner_id != owner {
-        return Err(ApiError::NotFound("Video not found".into()));
-    }
     Ok(web::Json(video.into()))
 }
 

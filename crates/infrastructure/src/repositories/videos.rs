@@ -8,10 +8,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use vidgen_application::idempotency::KeyCompletion;
 use vidgen_application::jobs::NewJob;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::videos::ports::{
-    KeyCompletion, MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
+    MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
 };
 use vidgen_domain::listing::{Paged, SortOrder};
 use vidgen_domain::users::UserId;
@@ -118,7 +119,7 @@ impl VideoRepository for SeaOrmVideoRepository {
         &self,
         new: NewVideo,
         job: NewJob,
-        key: Option<KeyCompletion>,
+        key: Option<KeyCompletion<Video>>,
     ) -> Result<Video, RepositoryError> {
         let tx = self.db.begin().await.map_err(storage)?;
         let row = video::ActiveModel {

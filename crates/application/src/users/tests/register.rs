@@ -6,7 +6,7 @@ use vidgen_domain::users::{
 
 use super::{Ports, codes, date, now, storage_failure, today, user};
 use crate::users::ports::{HashError, PasswordHash, UserWriteError};
-use crate::users::register::{RegisterUser, RegisterUserError};
+use crate::users::register::{RegisterUser, RegisterUserError, RegistrationFacts};
 
 fn registration() -> RegisterUser {
     RegisterUser {
@@ -92,6 +92,11 @@ async fn invalid_registrations_list_every_broken_rule_and_store_nothing() {
                 r.birth_date = Some(date(2030, 1, 1));
             },
             vec![("birth_date", "birth_date_in_future")],
+        ),
+        (
+            "birth date before 1900",
+            |r, _| r.birth_date = Some(date(1899, 12, 31)),
+            vec![("birth_date", "birth_date_too_early")],
         ),
         (
             "age disagrees with birth date",
@@ -244,4 +249,58 @@ async fn a_hashing_failure_is_unexpected_and_stores_nothing() {
         matches!(outcome, Err(RegisterUserError::Unexpected(_))),
         "hashing failure: {outcome:?}"
     );
+}
+
+#[test]
+fn registration_rules_check_what_is_known_by_the_service_clock() {
+    let mut ports = Ports::new();
+    ports.settings.email_policy = blocking("example.com");
+    let service = ports.service();
+    let root = Username::parse("root").expect("username");
+    let email = Email::parse("jane@example.com").expect("email");
+    // (case, facts, expected)
+    let cases = [
+        ("nothing known", RegistrationFacts::default(), vec![]),
+        (
+            "reserved username and blocked domain",
+            RegistrationFacts {
+                username: Some(&root),
+                email: Some(&email),
+                ..RegistrationFacts::default()
+            },
+            vec![("username", "username_reserved"), ("email", "email_domain")],
+        ),
+        (
+            "tomorrow by the fixed clock",
+            RegistrationFacts {
+                birth_date: today().succ_opt(),
+                ..RegistrationFacts::default()
+            },
+            vec![("birth_date", "birth_date_in_future")],
+        ),
+        (
+            "today by the fixed clock",
+            RegistrationFacts {
+                birth_date: Some(today()),
+                ..RegistrationFacts::default()
+            },
+            vec![],
+        ),
+        (
+            "age against birth date",
+            RegistrationFacts {
+                age: Some(Age::new(10).expect("age")),
+                birth_date: Some(date(1990, 1, 1)),
+                ..RegistrationFacts::default()
+            },
+            vec![("__all__", "age_birth_date_mismatch")],
+        ),
+    ];
+    for (name, facts, expected) in cases {
+        assert_eq!(
+            codes(&service.registration_violations(facts)),
+            expected,
+            "{name}"
+        );
+    }
 }

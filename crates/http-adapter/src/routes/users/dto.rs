@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use vidgen_application::users::ports::UserSortField;
 use vidgen_domain::users::{
     Age, Email, PasswordPolicy, PasswordRule, PersonName, PlainPassword, Role, User, UserStatus,
-    Username, age_matches_birth_date,
+    Username,
 };
 
-use crate::error::FieldError;
+use vidgen_application::users::UserService;
+use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
+
+use crate::error::{ApiError, FieldError};
 use crate::validation::{Validated, garde_errors, rule};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
@@ -29,15 +32,6 @@ pub(crate) fn username_shape(value: &str, _: &()) -> garde::Result {
 pub(crate) fn username_charset(value: &str, _: &()) -> garde::Result {
     match Username::parse(value) {
         Err(errors) if errors.len() > 1 => Err(rule(errors[1].code(), &errors[1])),
-        _ => Ok(()),
-    }
-}
-
-pub(crate) fn username_not_reserved(value: &str, _: &()) -> garde::Result {
-    match Username::parse(value) {
-        Ok(username) if username.is_reserved() => {
-            Err(rule("username_reserved", "this username is reserved"))
-        }
         _ => Ok(()),
     }
 }
@@ -63,14 +57,6 @@ pub(crate) fn password_rule(wanted: PasswordRule) -> impl FnOnce(&str, &()) -> g
 
 fn valid_age(value: &i64, _: &()) -> garde::Result {
     Age::new(*value).map(|_| ()).map_err(|e| rule("range", e))
-}
-
-fn valid_birth_date(value: &NaiveDate, _: &()) -> garde::Result {
-    if *value > Utc::now().date_naive() {
-        Err(rule("birth_date_in_future", "must not be in the future"))
-    } else {
-        Ok(())
-    }
 }
 
 // ---- enums on the wire --------------------------------------------------------------
@@ -144,11 +130,7 @@ impl From<StatusDto> for UserStatus {
 pub struct UserCreate {
     /// 3 to 50 characters of letters, digits, `_` and `-`; not a reserved name.
     #[openapi(example = "\"jane_doe\"")]
-    #[garde(
-        custom(username_shape),
-        custom(username_charset),
-        custom(username_not_reserved)
-    )]
+    #[garde(custom(username_shape), custom(username_charset))]
     pub username: String,
     /// Display name, 1 to 100 characters.
     #[openapi(example = "\"Jane Doe\"")]
@@ -178,7 +160,7 @@ pub struct UserCreate {
     pub age: Option<i64>,
     /// Date of birth (`YYYY-MM-DD`), not in the future.
     #[openapi(example = "\"1995-04-12\"")]
-    #[garde(inner(custom(valid_birth_date)))]
+    #[garde(skip)]
     pub birth_date: Option<NaiveDate>,
 }
 
@@ -192,17 +174,6 @@ impl Validated for UserCreate {
                 "password_mismatch",
             ));
         }
-        if let (Some(age), Some(birth)) = (self.age, self.birth_date)
-            && let Ok(age) = Age::new(age)
-            && birth <= Utc::now().date_naive()
-            && !age_matches_birth_date(age, birth, Utc::now().date_naive())
-        {
-            errors.push(FieldError::new(
-                "__all__",
-                "age does not agree with birth_date",
-                "age_birth_date_mismatch",
-            ));
-        }
         errors
     }
 }
@@ -214,10 +185,30 @@ fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
 }
 
 impl UserCreate {
-    pub fn try_into_domain(
-        self,
-    ) -> Result<vidgen_application::users::register::RegisterUser, FieldError> {
-        Ok(vidgen_application::users::register::RegisterUser {
+    /// The registration, or one 422 listing every broken rule: the field rules of this
+    /// type together with the application's registration rules (reserved names, e-mail
+    /// domain, birth date), so a client learns of every problem at once.
+    pub fn try_into_domain(self, users: &UserService) -> Result<RegisterUser, ApiError> {
+        let mut errors = self.field_errors();
+        let username = Username::parse(&self.username).ok();
+        let email = Email::parse(&self.email).ok();
+        let facts = RegistrationFacts {
+            username: username.as_ref(),
+            email: email.as_ref(),
+            age: self.age.and_then(|age| Age::new(age).ok()),
+            birth_date: self.birth_date,
+        };
+        errors.extend(
+            users
+                .registration_violations(facts)
+                .into_iter()
+                .map(FieldError::from),
+        );
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(RegisterUser {
             username: parsed(Username::parse(&self.username), "username")?,
             name: parsed(PersonName::parse(&self.name), "name")?,
             email: parsed(Email::parse(&self.email), "email")?,

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use garde::Validate;
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
+use vidgen_application::videos::create::CreateVideo;
 use vidgen_application::videos::ports::VideoSortField;
-use vidgen_application::videos::service::CreateVideo;
+use vidgen_application::videos::update::UpdateVideo;
 use vidgen_domain::videos::{
     Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoSource, VideoStatus,
 };
@@ -126,6 +127,28 @@ pub struct VideoUpdate {
 impl Validated for VideoUpdate {
     fn field_errors(&self) -> Vec<FieldError> {
         garde_errors(self)
+    }
+}
+
+impl VideoUpdate {
+    /// The changes, with a blank description meaning "clear it".
+    pub fn try_into_domain(self) -> Result<UpdateVideo, FieldError> {
+        Ok(UpdateVideo {
+            title: self
+                .title
+                .map(|t| parsed(Title::parse(&t), "title"))
+                .transpose()?,
+            description: self
+                .description
+                .map(|d| {
+                    if d.trim().is_empty() {
+                        Ok(None)
+                    } else {
+                        parsed(Description::parse(&d), "description").map(Some)
+                    }
+                })
+                .transpose()?,
+        })
     }
 }
 
