@@ -108,7 +108,8 @@ pub(crate) fn account_violations(
     violations
 }
 
-fn reserved(username: &Username) -> Option<FieldViolation> {
+/// The reserved-name rule, for the use cases where it applies.
+pub(crate) fn reserved(username: &Username) -> Option<FieldViolation> {
     username
         .is_reserved()
         .then(|| FieldViolation::new("username", "username_reserved", "this username is reserved"))

@@ -80,17 +80,12 @@ impl UserService {
             ));
         }
         if let Some(username) = &changes.username
-            && username.is_reserved()
             && !username
                 .as_ref()
                 .eq_ignore_ascii_case(current.username.as_ref())
             && !actor.is_admin()
         {
-            violations.push(FieldViolation::new(
-                "username",
-                "username_reserved",
-                "this username is reserved",
-            ));
+            violations.extend(super::register::reserved(username));
         }
         if !violations.is_empty() {
             return Err(UpdateUserError::Invalid(violations));
