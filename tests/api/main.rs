@@ -7,6 +7,7 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod idempotency;
 mod jobs;
 mod middleware;
 mod migrations;

@@ -20,6 +20,11 @@ use crate::storage::RepositoryError;
 /// How long a key is remembered.
 pub const KEY_TTL_HOURS: i64 = 24;
 
+/// How long a claimed key stays `in_progress` without a renewal. The request holding it
+/// renews it every third of this while it runs; a request that crashed or was dropped
+/// lets it lapse, and a retry then starts afresh instead of getting 409 for a day.
+pub const IN_PROGRESS_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A valid `Idempotency-Key`: 1..=255 characters of `[A-Za-z0-9_:.-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
@@ -81,6 +86,8 @@ pub type Respond<T> = Box<dyn Fn(&T) -> StoredResponse + Send + Sync>;
 pub struct KeyCompletion<T> {
     pub record_id: i64,
     pub respond: Respond<T>,
+    /// Until when the completed answer is replayed.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl<T> std::fmt::Debug for KeyCompletion<T> {
@@ -163,6 +170,7 @@ pub enum IdempotencyError<E> {
 pub struct IdempotentCreation {
     keys: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
+    lease: std::time::Duration,
 }
 
 impl std::fmt::Debug for IdempotentCreation {
@@ -173,12 +181,30 @@ impl std::fmt::Debug for IdempotentCreation {
 
 impl IdempotentCreation {
     pub fn new(keys: Arc<dyn IdempotencyStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { keys, clock }
+        Self {
+            keys,
+            clock,
+            lease: IN_PROGRESS_LEASE,
+        }
+    }
+
+    /// Another `in_progress` lease than [`IN_PROGRESS_LEASE`] (tests).
+    #[must_use]
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn lease_until(&self) -> DateTime<Utc> {
+        self.clock.now()
+            + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
     }
 
     /// Runs `create` once per key: without a key it simply runs; with one, the key is
-    /// claimed for `user` first, `create` gets the completion to record in its own
-    /// transaction, and a failed creation releases the key so that a retry runs afresh.
+    /// claimed for `user` first (with a short lease, renewed while `create` runs),
+    /// `create` gets the completion to record in its own transaction, and a failed
+    /// creation releases the key so that a retry runs afresh. When the caller goes away
+    /// (this future is dropped) the lease lapses and a retry runs afresh too.
     ///
     /// # Errors
     /// `KeyMismatch` for a key used with a different request, `KeyInProgress` while the
@@ -207,9 +233,10 @@ impl IdempotentCreation {
             key: keyed.key,
             request_hash: request.fingerprint(),
         };
+        let now = self.clock.now();
         let record_id = match self
             .keys
-            .claim(&claim, self.clock.now())
+            .claim(&claim, now, self.lease_until())
             .await
             .map_err(IdempotencyError::Store)?
         {
@@ -221,8 +248,27 @@ impl IdempotentCreation {
         let completion = KeyCompletion {
             record_id,
             respond: keyed.respond,
+            expires_at: now + chrono::Duration::hours(KEY_TTL_HOURS),
         };
-        match create(Some(completion)).await {
+        let creation = create(Some(completion));
+        tokio::pin!(creation);
+        let mut renewals =
+            tokio::time::interval((self.lease / 3).max(std::time::Duration::from_millis(1)));
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renewals.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut creation => break outcome,
+                _ = renewals.tick() => {
+                    match self.keys.renew(record_id, self.lease_until()).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(record_id, "the idempotency key's lease was lost"),
+                        Err(error) => tracing::warn!(error = ?error, "could not renew the idempotency key"),
+                    }
+                }
+            }
+        };
+        match outcome {
             Ok(created) => Ok(Created::New(created)),
             Err(error) => {
                 if let Err(abandon) = self.keys.abandon(record_id).await {
@@ -246,8 +292,10 @@ impl IdempotentCreation {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Takes the key for this request, or says what it was used for (expired keys are
-    /// treated as unused). Atomic: of two concurrent first uses, one gets `Fresh`.
+    /// Takes the key for this request, `in_progress` until `lease_until`, or says what it
+    /// was used for. Expired keys (a completed answer past its lifetime, or an
+    /// `in_progress` lease that lapsed) are treated as unused. Atomic: of two concurrent
+    /// first uses, one gets `Fresh`.
     ///
     /// # Errors
     /// A storage failure.
@@ -255,7 +303,15 @@ pub trait IdempotencyStore: Send + Sync {
         &self,
         request: &IdempotentRequest,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
     ) -> Result<Claim, RepositoryError>;
+
+    /// Extends the lease of a key still `in_progress` under `record_id`; `false` when it
+    /// is no longer held (completed, abandoned, or lapsed and claimed again).
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn renew(&self, record_id: i64, until: DateTime<Utc>) -> Result<bool, RepositoryError>;
 
     /// Forgets a key whose request failed, so that a retry can run it.
     ///
@@ -280,6 +336,124 @@ mod tests {
         fn fingerprint_fields(&self) -> Vec<String> {
             self.0.iter().map(|f| (*f).to_owned()).collect()
         }
+    }
+
+    use chrono::TimeZone;
+
+    fn at_noon() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    fn creation(keys: MockIdempotencyStore, lease: std::time::Duration) -> IdempotentCreation {
+        let mut clock = crate::clock::MockClock::new();
+        clock.expect_now().returning(at_noon);
+        IdempotentCreation::new(Arc::new(keys), Arc::new(clock)).with_lease(lease)
+    }
+
+    fn keyed() -> Keyed<u32> {
+        Keyed {
+            key: IdempotencyKey::parse("k").expect("key"),
+            route: "POST /things",
+            respond: Box::new(|n| StoredResponse {
+                status: 201,
+                body: n.to_string(),
+                location: None,
+            }),
+        }
+    }
+
+    fn user() -> UserId {
+        UserId::new(1).expect("id")
+    }
+
+    #[tokio::test]
+    async fn a_long_creation_renews_its_short_lease_and_completes_the_key() {
+        let lease = std::time::Duration::from_millis(30);
+        let mut keys = MockIdempotencyStore::new();
+        keys.expect_claim()
+            .withf(|_, now, until| *until == *now + chrono::Duration::milliseconds(30))
+            .times(1)
+            .returning(|_, _, _| Ok(Claim::Fresh { record_id: 7 }));
+        // 200 ms of work with a renewal due every 10 ms.
+        keys.expect_renew()
+            .withf(|id, _| *id == 7)
+            .times(2..)
+            .returning(|_, _| Ok(true));
+        keys.expect_abandon().never();
+        let outcome = creation(keys, lease)
+            .run(
+                user(),
+                &Fields(vec!["a"]),
+                Some(keyed()),
+                |completion| async move {
+                    let completion = completion.expect("a keyed creation gets its completion");
+                    assert_eq!(completion.record_id, 7);
+                    assert_eq!(
+                        completion.expires_at,
+                        at_noon() + chrono::Duration::hours(KEY_TTL_HOURS)
+                    );
+                    assert_eq!((completion.respond)(&5).body, "5");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    Ok::<u32, RepositoryError>(5)
+                },
+            )
+            .await;
+        assert!(matches!(outcome, Ok(Created::New(5))), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_request_leaves_only_a_short_lease_behind() {
+        let mut keys = MockIdempotencyStore::new();
+        keys.expect_claim()
+            .withf(|_, now, until| *until == *now + chrono::Duration::seconds(30))
+            .times(1)
+            .returning(|_, _, _| Ok(Claim::Fresh { record_id: 3 }));
+        keys.expect_renew().returning(|_, _| Ok(true));
+        // Nobody is left to abandon the key: its lease lapses on its own.
+        keys.expect_abandon().never();
+        let service = creation(keys, std::time::Duration::from_secs(30));
+        let request = Fields(vec!["a"]);
+        let running = service.run(user(), &request, Some(keyed()), |_| async {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            Ok::<u32, RepositoryError>(1)
+        });
+        // The client goes away: the request's future is dropped.
+        let dropped = tokio::time::timeout(std::time::Duration::from_millis(50), running).await;
+        assert!(dropped.is_err(), "the creation was still running");
+    }
+
+    #[tokio::test]
+    async fn a_failed_creation_gives_the_key_back_and_unkeyed_ones_skip_the_store() {
+        let mut keys = MockIdempotencyStore::new();
+        keys.expect_claim()
+            .returning(|_, _, _| Ok(Claim::Fresh { record_id: 4 }));
+        keys.expect_renew().returning(|_, _| Ok(true));
+        keys.expect_abandon()
+            .withf(|id| *id == 4)
+            .times(1)
+            .returning(|_| Ok(()));
+        let service = creation(keys, IN_PROGRESS_LEASE);
+        let failed = service
+            .run(user(), &Fields(vec!["a"]), Some(keyed()), |_| async {
+                Err::<u32, _>(RepositoryError::new(std::io::Error::other("down")))
+            })
+            .await;
+        assert!(
+            matches!(failed, Err(IdempotencyError::Create(_))),
+            "{failed:?}"
+        );
+
+        let mut untouched = MockIdempotencyStore::new();
+        untouched.expect_claim().never();
+        let plain = creation(untouched, IN_PROGRESS_LEASE)
+            .run(user(), &Fields(vec!["a"]), None, |completion| async move {
+                assert!(completion.is_none());
+                Ok::<u32, RepositoryError>(2)
+            })
+            .await;
+        assert!(matches!(plain, Ok(Created::New(2))), "{plain:?}");
     }
 
     #[test]

@@ -198,13 +198,14 @@ async fn idempotency_keys_replay_refuse_or_wait() {
         ports
             .keys
             .expect_claim()
-            .withf(move |claimed, _| {
-                claimed.user_id == UserId::new(1).expect("id")
+            .withf(move |claimed, at, lease_until| {
+                *lease_until == *at + chrono::Duration::seconds(30)
+                    && claimed.user_id == UserId::new(1).expect("id")
                     && claimed.route == "POST /api/v1/videos"
                     && claimed.key.as_str() == "k-1"
                     && claimed.request_hash == hash
             })
-            .returning(move |_, _| Ok(claim.clone()));
+            .returning(move |_, _, _| Ok(claim.clone()));
         ports.videos.expect_create_with_job().never();
         let outcome = ports
             .service()
@@ -227,7 +228,7 @@ async fn idempotency_keys_replay_refuse_or_wait() {
     ports
         .keys
         .expect_claim()
-        .returning(|_, _| Ok(Claim::Fresh { record_id: 9 }));
+        .returning(|_, _, _| Ok(Claim::Fresh { record_id: 9 }));
     ports
         .videos
         .expect_create_with_job()

@@ -8,9 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, SqlErr,
 };
-use vidgen_application::idempotency::{
-    Claim, IdempotencyStore, IdempotentRequest, KEY_TTL_HOURS, StoredResponse,
-};
+use vidgen_application::idempotency::{Claim, IdempotencyStore, IdempotentRequest, StoredResponse};
 use vidgen_application::storage::RepositoryError;
 
 use super::storage;
@@ -45,16 +43,19 @@ fn answer(row: &idempotency_key::Model, request: &IdempotentRequest) -> Claim {
     }
 }
 
-/// Completes the key inside the caller's transaction.
+/// Completes the key inside the caller's transaction, replayed until `expires_at`.
 ///
 /// # Errors
-/// A storage failure.
+/// A storage failure, or the key no longer held by this request (its lease lapsed and a
+/// retry took it): the caller's transaction must then roll back, so that the retry's
+/// resource is the only one.
 pub(crate) async fn complete_key<C: ConnectionTrait>(
     db: &C,
     record_id: i64,
     response: StoredResponse,
+    expires_at: DateTime<Utc>,
 ) -> Result<(), RepositoryError> {
-    Keys::update_many()
+    let result = Keys::update_many()
         .col_expr(Column::State, Expr::value(COMPLETED))
         .col_expr(
             Column::ResponseStatus,
@@ -62,11 +63,19 @@ pub(crate) async fn complete_key<C: ConnectionTrait>(
         )
         .col_expr(Column::ResponseBody, Expr::value(response.body))
         .col_expr(Column::Location, Expr::value(response.location))
+        .col_expr(Column::ExpiresAt, Expr::value(expires_at))
         .filter(Column::Id.eq(record_id))
+        .filter(Column::State.eq(IN_PROGRESS))
         .exec(db)
         .await
         .map_err(storage)?;
-    Ok(())
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::new(std::io::Error::other(
+            "the idempotency key is no longer held by this request",
+        )))
+    }
 }
 
 impl SeaOrmIdempotencyStore {
@@ -90,6 +99,7 @@ impl IdempotencyStore for SeaOrmIdempotencyStore {
         &self,
         request: &IdempotentRequest,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
     ) -> Result<Claim, RepositoryError> {
         if let Some(row) = self.find(request).await? {
             if row.expires_at > now {
@@ -110,7 +120,7 @@ impl IdempotencyStore for SeaOrmIdempotencyStore {
             response_body: Set(None),
             location: Set(None),
             created_at: Set(now),
-            expires_at: Set(now + chrono::Duration::hours(KEY_TTL_HOURS)),
+            expires_at: Set(lease_until),
             ..Default::default()
         }
         .insert(&self.db)
@@ -126,6 +136,17 @@ impl IdempotencyStore for SeaOrmIdempotencyStore {
             }
             Err(error) => Err(storage(error)),
         }
+    }
+
+    async fn renew(&self, record_id: i64, until: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        let result = Keys::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(until))
+            .filter(Column::Id.eq(record_id))
+            .filter(Column::State.eq(IN_PROGRESS))
+            .exec(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(result.rows_affected == 1)
     }
 
     async fn abandon(&self, record_id: i64) -> Result<(), RepositoryError> {

@@ -146,7 +146,13 @@ impl VideoRepository for SeaOrmVideoRepository {
         job_row(job, row.id).insert(&tx).await.map_err(storage)?;
         let video = to_video(row)?;
         if let Some(key) = key {
-            super::idempotency::complete_key(&tx, key.record_id, (key.respond)(&video)).await?;
+            super::idempotency::complete_key(
+                &tx,
+                key.record_id,
+                (key.respond)(&video),
+                key.expires_at,
+            )
+            .await?;
         }
         tx.commit().await.map_err(storage)?;
         Ok(video)
