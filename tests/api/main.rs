@@ -11,5 +11,6 @@ mod idempotency;
 mod jobs;
 mod middleware;
 mod migrations;
+mod outage;
 mod users;
 mod videos;

@@ -10,4 +10,53 @@ impl RepositoryError {
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Box::new(error))
     }
+
+    /// The storage could not be reached at all (refused or timed-out connection, closed
+    /// pool): an outage of a dependency, not a bug, so callers answer "try again later".
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(StorageUnavailable(Box::new(error))))
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.0.is::<StorageUnavailable>()
+    }
+}
+
+/// Marks a storage failure as an outage (see [`RepositoryError::unavailable`]). Found
+/// anywhere in an error's `source()` chain, it means a dependency is down.
+#[derive(Debug, thiserror::Error)]
+#[error("the storage is unreachable")]
+pub struct StorageUnavailable(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Whether a dependency outage (a [`StorageUnavailable`]) caused `error`.
+pub fn caused_by_outage(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<StorageUnavailable>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_recognised_through_any_wrapping() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("use case failed")]
+        struct UseCase(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+        let down = RepositoryError::unavailable(std::io::Error::other("refused"));
+        assert!(down.is_unavailable());
+        let wrapped = UseCase(Box::new(down));
+        assert!(caused_by_outage(&wrapped));
+
+        let bug = RepositoryError::new(std::io::Error::other("syntax error"));
+        assert!(!bug.is_unavailable());
+        assert!(!caused_by_outage(&UseCase(Box::new(bug))));
+    }
 }

@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use vidgen_application::storage::caused_by_outage;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -207,8 +208,42 @@ impl ApiError {
                 "SERVICE_UNAVAILABLE",
                 message.clone(),
             ),
+            Self::Internal(source) if caused_by_outage(source.as_ref()) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "A service this request needs is unavailable; try again shortly",
+            ),
             Self::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
         }
+    }
+}
+
+/// Seconds a client is asked to wait when a dependency is down.
+pub const OUTAGE_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// How often an ongoing outage is logged: once per interval, not once per request.
+const OUTAGE_LOG_INTERVAL_SECONDS: i64 = 10;
+
+/// Logs a dependency outage at most once per [`OUTAGE_LOG_INTERVAL_SECONDS`], with the
+/// number of requests it refused since the last line.
+fn log_outage(source: &(dyn std::error::Error + 'static)) {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicI64 = AtomicI64::new(i64::MIN);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = chrono::Utc::now().timestamp();
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= OUTAGE_LOG_INTERVAL_SECONDS
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        REFUSED.fetch_sub(refused, Ordering::Relaxed);
+        tracing::warn!(
+            error = %CauseChain(source),
+            refused_requests = refused,
+            "a dependency is unavailable; answering 503"
+        );
     }
 }
 
@@ -234,10 +269,21 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let outage = matches!(self, Self::Internal(source) if caused_by_outage(source.as_ref()));
         if let Self::Internal(source) = self {
-            tracing::error!(error = %CauseChain(source.as_ref()), "request failed");
+            if outage {
+                log_outage(source.as_ref());
+            } else {
+                tracing::error!(error = %CauseChain(source.as_ref()), "request failed");
+            }
         }
         let mut response = self.problem().to_response();
+        if outage {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(OUTAGE_RETRY_AFTER_SECONDS),
+            );
+        }
         match self {
             Self::Unauthorized(_) => {
                 response
@@ -346,6 +392,24 @@ mod tests {
             assert_eq!(json["detail"], json["message"], "{label}");
             assert_eq!(json["type"], "about:blank", "{label}");
         }
+    }
+
+    #[test]
+    fn a_dependency_outage_is_a_503_with_retry_after_not_a_500() {
+        use vidgen_application::storage::RepositoryError;
+        let down = RepositoryError::unavailable(std::io::Error::other("connection refused"));
+        let response = ApiError::Internal(Box::new(down)).error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(OUTAGE_RETRY_AFTER_SECONDS.to_string().as_bytes())
+        );
+        let json = body(response);
+        assert_eq!(json["error_code"], "SERVICE_UNAVAILABLE");
+        assert!(!json.to_string().contains("refused"), "{json}");
     }
 
     #[test]

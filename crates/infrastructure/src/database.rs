@@ -30,6 +30,35 @@ pub enum DatabaseError {
     Query(#[source] DbErr),
 }
 
+/// The longest a request waits for a pooled connection. With the database down, requests
+/// fail after this with 503 instead of queueing for the whole connect timeout.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The longest the readiness probe waits for the database: load balancers expect an
+/// answer within a second either way.
+pub const READINESS_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// Whether a database error means the database cannot be reached (refused, reset or
+/// timed-out connections, an exhausted or closed pool), as opposed to a failed statement.
+pub fn is_unreachable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(
+                inner.as_ref(),
+                Sqlx::Io(_)
+                    | Sqlx::Tls(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
 /// How to open the database.
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
@@ -61,7 +90,7 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Da
     opts.max_connections(options.pool_size)
         .min_connections(0)
         .connect_timeout(options.connect_timeout)
-        .acquire_timeout(options.connect_timeout)
+        .acquire_timeout(options.connect_timeout.min(ACQUIRE_TIMEOUT))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
@@ -144,8 +173,13 @@ pub struct SeaOrmStorageHealth {
 }
 
 impl SeaOrmStorageHealth {
+    /// A probe that answers within `timeout`, and never later than
+    /// [`READINESS_TIMEOUT`].
     pub fn new(db: DatabaseConnection, timeout: Duration) -> Self {
-        Self { db, timeout }
+        Self {
+            db,
+            timeout: timeout.min(READINESS_TIMEOUT),
+        }
     }
 }
 
@@ -175,6 +209,36 @@ impl StorageHealth for SeaOrmStorageHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_failures_are_outages_and_statement_failures_are_not() {
+        use sea_orm::{ConnAcquireErr, RuntimeErr};
+        use std::sync::Arc;
+        let sqlx = |e: sea_orm::sqlx::Error| RuntimeErr::SqlxError(Arc::new(e));
+        let refused = || {
+            sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+        };
+        let cases = [
+            (DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), true),
+            (
+                DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+                true,
+            ),
+            (DbErr::Conn(sqlx(refused())), true),
+            (DbErr::Exec(sqlx(refused())), true),
+            (DbErr::Query(sqlx(sea_orm::sqlx::Error::PoolClosed)), true),
+            (DbErr::Query(sqlx(sea_orm::sqlx::Error::RowNotFound)), false),
+            (
+                DbErr::Query(sqlx(sea_orm::sqlx::Error::Protocol("bad".into()))),
+                false,
+            ),
+            (DbErr::Custom("no".into()), false),
+            (DbErr::RecordNotFound("x".into()), false),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(is_unreachable(&error), expected, "{error:?}");
+        }
+    }
 
     #[test]
     fn sqlite_paths_are_found_in_urls() {

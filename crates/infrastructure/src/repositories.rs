@@ -18,7 +18,11 @@ use sea_orm::DbErr;
 use vidgen_application::storage::RepositoryError;
 
 pub(crate) fn storage(error: DbErr) -> RepositoryError {
-    RepositoryError::new(error)
+    if crate::database::is_unreachable(&error) {
+        RepositoryError::unavailable(error)
+    } else {
+        RepositoryError::new(error)
+    }
 }
 
 /// Escapes `%`, `_` and `\` so user input is matched literally inside `LIKE`.
