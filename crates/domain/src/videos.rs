@@ -108,15 +108,22 @@ text_newtype!(
 );
 
 /// The frame size of a generated video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
-    #[default]
     P720,
     P1080,
 }
 
+impl Default for Resolution {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 impl Resolution {
     pub const ALL: [Self; 2] = [Self::P720, Self::P1080];
+    /// The frame size when the client does not choose.
+    pub const DEFAULT: Self = Self::P720;
 
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -10,8 +10,10 @@ use vidgen_domain::videos::{
     Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoSource, VideoStatus,
 };
 
+use super::{video_content_path, video_thumbnail_path};
 use crate::error::FieldError;
-use crate::openapi::{Constraint as C, FieldDoc};
+use crate::listing::SortBy;
+use crate::registry::{Constraint as C, FieldDoc, ParamDoc};
 use crate::validation::{Validated, garde_errors, rule};
 
 fn valid_title(value: &str, _: &()) -> garde::Result {
@@ -236,33 +238,12 @@ impl From<Video> for VideoResponse {
             height: video.height.map(i64::from),
             file_size: video.file_size.and_then(|s| i64::try_from(s).ok()),
             content_type: video.content_type,
-            content_url: completed.then(|| format!("/api/v1/videos/{}/content", video.id)),
-            thumbnail_url: completed.then(|| format!("/api/v1/videos/{}/thumbnail", video.id)),
+            content_url: completed.then(|| video_content_path(video.id)),
+            thumbnail_url: completed.then(|| video_thumbnail_path(video.id)),
             error: video.error,
             created_at: video.created_at,
             updated_at: video.updated_at,
             completed_at: video.completed_at,
-        }
-    }
-}
-
-/// Columns a video list may be sorted by.
-#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "snake_case")]
-pub enum VideoSortBy {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-    Duration,
-}
-
-impl From<VideoSortBy> for VideoSortField {
-    fn from(value: VideoSortBy) -> Self {
-        match value {
-            VideoSortBy::CreatedAt => Self::CreatedAt,
-            VideoSortBy::UpdatedAt => Self::UpdatedAt,
-            VideoSortBy::Title => Self::Title,
-            VideoSortBy::Duration => Self::Duration,
         }
     }
 }
@@ -283,7 +264,7 @@ pub struct VideoListQuery {
     /// Only this owner's videos (admins; others always see only their own).
     pub owner_id: Option<i64>,
     /// Sort column (default `created_at`).
-    pub sort_by: Option<VideoSortBy>,
+    pub sort_by: Option<SortBy<VideoSortField>>,
     /// `asc` or `desc` (default `desc`).
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
@@ -316,10 +297,10 @@ const PROMPT: &[C] = &[
 const DURATION: &[C] = &[
     C::Minimum(DurationSeconds::MIN),
     C::Maximum(DurationSeconds::MAX),
-    C::Default("5"),
+    C::DefaultInt(DurationSeconds::DEFAULT as i64),
     C::Nullable,
 ];
-const RESOLUTION: &[C] = &[C::Default("\"720p\""), C::Nullable];
+const RESOLUTION: &[C] = &[C::DefaultText(Resolution::DEFAULT.as_str()), C::Nullable];
 const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(100)];
 
 /// Constraints of the video wire types.
@@ -368,5 +349,17 @@ pub const FIELD_DOCS: &[FieldDoc] = &[
         schema: "VideoResponse",
         field: "progress",
         constraints: PROGRESS,
+    },
+];
+
+/// Constraints of the videos' path parameters (ids are positive 64-bit integers).
+pub const PARAM_DOCS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "video_id",
+        constraints: crate::routes::users::dto::ID,
+    },
+    ParamDoc {
+        name: "user_id",
+        constraints: crate::routes::users::dto::ID,
     },
 ];
