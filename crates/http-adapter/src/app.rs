@@ -240,4 +240,42 @@ mod tests {
         );
         assert!(spec["paths"]["/health"]["get"].get("security").is_none());
     }
+
+    #[test]
+    fn every_documented_name_exists_and_every_route_is_documented() {
+        let built = openapi::document(
+            &DocsInfo {
+                version: "0".into(),
+            },
+            &registries(),
+        );
+        assert_eq!(built.problems, Vec::<String>::new());
+        let documented: usize = built.spec["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .map(|item| item.as_object().map_or(0, serde_json::Map::len))
+            .sum();
+        let registered: usize = registries().iter().map(|r| r.routes.len()).sum();
+        assert_eq!(documented, registered);
+    }
+
+    #[test]
+    fn no_template_shadows_a_literal_path() {
+        let registries = registries();
+        let order = registry::paths_in_match_order(&registries);
+        let matches = |template: &str, path: &str| {
+            let (t, p): (Vec<&str>, Vec<&str>) =
+                (template.split('/').collect(), path.split('/').collect());
+            t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| a.starts_with('{') || a == b)
+        };
+        for (index, path) in order.iter().enumerate() {
+            for earlier in &order[..index] {
+                assert!(
+                    !matches(earlier, path),
+                    "{earlier} is tried before {path} and would swallow it"
+                );
+            }
+        }
+    }
 }
