@@ -368,6 +368,9 @@ pub fn retry_backoff(attempt: u32) -> Duration {
     Duration::from_secs((2u64 << exponent).min(300))
 }
 
+/// A video's `progress` when its render is done (percent).
+pub const PROGRESS_MAX: u8 = 100;
+
 /// A video as the rest of the system sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Video {

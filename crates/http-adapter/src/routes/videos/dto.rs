@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_application::videos::service::CreateVideo;
 use vidgen_domain::videos::{
-    Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoSource, VideoStatus,
+    Description, DurationSeconds, PROGRESS_MAX, Prompt, Resolution, Title, Video, VideoSource,
+    VideoStatus,
 };
 
 use super::{video_content_path, video_thumbnail_path};
@@ -301,7 +302,7 @@ const DURATION: &[C] = &[
     C::Nullable,
 ];
 const RESOLUTION: &[C] = &[C::DefaultText(Resolution::DEFAULT.as_str()), C::Nullable];
-const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(100)];
+const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(PROGRESS_MAX as i64)];
 
 /// Constraints of the video wire types.
 pub const FIELD_DOCS: &[FieldDoc] = &[
