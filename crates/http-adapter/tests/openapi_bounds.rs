@@ -266,3 +266,44 @@ fn sort_columns_are_the_application_sort_fields() {
         "list_users, list_videos and list_user_videos sort"
     );
 }
+
+/// Prose never restates a bound: a description next to a documented bound does not
+/// contain that bound's number (the schema shows it, from the constant).
+#[test]
+fn descriptions_do_not_restate_bounds() {
+    let spec = document();
+    let mut described: Vec<(String, &Value)> = Vec::new();
+    for (name, schema) in spec["components"]["schemas"].as_object().expect("schemas") {
+        if let Some(properties) = schema["properties"].as_object() {
+            for (field, property) in properties {
+                described.push((format!("{name}.{field}"), property));
+            }
+        }
+    }
+    for item in spec["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("path item").values() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().expect("parameter name");
+                described.push((format!("param {name}"), parameter));
+            }
+        }
+    }
+    for (at, item) in described {
+        let Some(description) = item["description"].as_str() else {
+            continue;
+        };
+        let words: Vec<&str> = description
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .collect();
+        let schema = item.get("schema").unwrap_or(item);
+        for keyword in BOUNDS {
+            if let Some(number) = schema.get(*keyword).filter(|v| v.is_number()) {
+                let number = number.to_string();
+                assert!(
+                    !words.contains(&number.as_str()),
+                    "{at}: the description {description:?} restates {keyword} {number}"
+                );
+            }
+        }
+    }
+}

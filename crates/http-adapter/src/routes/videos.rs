@@ -265,9 +265,9 @@ impl OperationModifier for CreateAnswer {
 ///
 /// Queues a render of the prompt and answers at once with the pending video (202) and its
 /// `Location`; poll it until `status` is `completed` (or `failed`, with `error`). With an
-/// `Idempotency-Key` header (1 to 255 characters of `[A-Za-z0-9_:.-]`), a retry within 24
-/// hours of the same request replays the first answer without creating another video; the
-/// same key with a different request is 422, and a retry while the first is running is 409.
+/// `Idempotency-Key` header, a retry of the same request while the key is remembered
+/// replays the first answer without creating another video; the same key with a different
+/// request is 422, and a retry while the first is running is 409.
 #[api_v2_operation]
 async fn create(
     http: HttpRequest,

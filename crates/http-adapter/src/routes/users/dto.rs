@@ -143,7 +143,7 @@ impl From<StatusDto> for UserStatus {
 #[derive(Debug, Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
-    /// 3 to 50 characters of letters, digits, `_` and `-`; not a reserved name.
+    /// Letters, digits, `_` and `-`; not a reserved name.
     #[openapi(example = "\"jane_doe\"")]
     #[garde(
         custom(username_shape),
@@ -151,7 +151,7 @@ pub struct UserCreate {
         custom(username_not_reserved)
     )]
     pub username: String,
-    /// Display name, 1 to 100 characters.
+    /// Display name.
     #[openapi(example = "\"Jane Doe\"")]
     #[garde(custom(valid_person_name))]
     pub name: String,
@@ -159,7 +159,7 @@ pub struct UserCreate {
     #[openapi(example = "\"jane@example.com\"")]
     #[garde(custom(valid_email))]
     pub email: String,
-    /// 8 to 128 characters with an upper-case letter, a lower-case letter and a digit.
+    /// With an upper-case letter, a lower-case letter and a digit.
     #[openapi(example = "\"Sup3rSecret\"")]
     #[garde(
         custom(password_rule(PasswordRule::MinLength)),
@@ -173,7 +173,7 @@ pub struct UserCreate {
     #[openapi(example = "\"Sup3rSecret\"")]
     #[garde(skip)]
     pub confirm_password: String,
-    /// Age in years, 0 to 150; must agree with `birth_date` within a year.
+    /// Age in years; must agree with `birth_date` within a year.
     #[openapi(example = "30")]
     #[garde(inner(custom(valid_age)))]
     pub age: Option<i64>,
@@ -454,11 +454,11 @@ impl From<User> for PublicUserResponse {
 /// Filters, sorting and paging of the user list.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserListQuery {
-    /// Rows to skip (default 0).
+    /// Rows to skip.
     pub skip: Option<u64>,
-    /// Rows to return, 1 to 1000 (default 100).
+    /// Rows to return.
     pub limit: Option<u64>,
-    /// Case-insensitive substring of name, email or username (at least 1 character).
+    /// Case-insensitive substring of name, email or username.
     pub search: Option<String>,
     /// Only users with this status.
     pub status: Option<StatusDto>,

@@ -63,22 +63,22 @@ impl From<ResolutionDto> for Resolution {
 #[derive(Debug, Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoCreate {
-    /// 1 to 200 characters.
+    /// The video's title.
     #[openapi(example = "\"Morning on the lake\"")]
     #[garde(custom(valid_title))]
     pub title: String,
-    /// At most 5000 characters.
+    /// What the video shows.
     #[openapi(example = "\"A calm opening shot\"")]
     #[garde(inner(custom(valid_description)))]
     pub description: Option<String>,
-    /// The text the video is generated from, 1 to 10000 characters.
+    /// The text the video is generated from.
     #[openapi(example = "\"A quiet lake at dawn, mist rising over the water.\"")]
     #[garde(custom(valid_prompt))]
     pub prompt: String,
-    /// `720p` (default) or `1080p`.
+    /// Frame size.
     #[garde(skip)]
     pub resolution: Option<ResolutionDto>,
-    /// Length in seconds, 1 to 60 (default 5).
+    /// Length in seconds.
     #[openapi(example = "5")]
     #[garde(inner(custom(valid_duration)))]
     pub duration_seconds: Option<i64>,
@@ -202,7 +202,7 @@ pub struct VideoResponse {
     pub prompt: Option<String>,
     pub source: VideoSourceDto,
     pub status: VideoStatusDto,
-    /// 0 to 100.
+    /// Percent of the render done.
     #[openapi(example = "40")]
     pub progress: i64,
     /// Seconds, once known.
@@ -252,9 +252,9 @@ impl From<Video> for VideoResponse {
 /// Filters, sorting and paging of video lists.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct VideoListQuery {
-    /// Rows to skip (default 0).
+    /// Rows to skip.
     pub skip: Option<u64>,
-    /// Rows to return, 1 to 1000 (default 100).
+    /// Rows to return.
     pub limit: Option<u64>,
     /// Only videos with this status.
     pub status: Option<VideoStatusDto>,
