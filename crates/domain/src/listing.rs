@@ -5,6 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// Fewest characters of a `search` filter, once trimmed.
+pub const SEARCH_MIN_LEN: usize = 1;
+/// Most characters of a `search` filter.
+pub const SEARCH_MAX_LEN: usize = 200;
+
 /// Which window of a collection to return: `skip` rows, then at most `limit` rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -28,6 +33,8 @@ impl Page {
     pub const MAX_LIMIT: u64 = 1000;
     /// Page size when the client does not say.
     pub const DEFAULT_LIMIT: u64 = 100;
+    /// Rows skipped when the client does not say.
+    pub const DEFAULT_SKIP: u64 = 0;
     /// Largest offset accepted (keeps offsets inside a signed 64-bit SQL integer).
     pub const MAX_SKIP: u64 = i64::MAX as u64;
 

@@ -293,6 +293,10 @@ impl EmailDomainPolicy {
     }
 }
 
+/// Longest refresh token a client may present (the issued ones are much shorter): a
+/// bound on what a request can make the service look up.
+pub const REFRESH_TOKEN_MAX_LEN: usize = 512;
+
 /// A password as typed. Never shown in `Debug`, never serialized.
 #[derive(Clone)]
 pub struct PlainPassword(String);

@@ -108,15 +108,22 @@ text_newtype!(
 );
 
 /// The frame size of a generated video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
-    #[default]
     P720,
     P1080,
 }
 
+impl Default for Resolution {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 impl Resolution {
     pub const ALL: [Self; 2] = [Self::P720, Self::P1080];
+    /// The frame size when the client does not choose.
+    pub const DEFAULT: Self = Self::P720;
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -360,6 +367,9 @@ pub fn retry_backoff(attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(16);
     Duration::from_secs((2u64 << exponent).min(300))
 }
+
+/// A video's `progress` when its render is done (percent).
+pub const PROGRESS_MAX: u8 = 100;
 
 /// A video as the rest of the system sees it.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,34 @@ use vidgen_application::videos::VideoService;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
-use crate::middleware::{TrustedHosts, envelope, request_context, trusted_host};
-use crate::openapi;
+use crate::middleware::{TrustedHosts, envelope, problem, request_context, trusted_host};
+use crate::openapi::{self, DocsInfo};
+use crate::registry::{self, Registry};
+use crate::routes;
+
+/// Every resource's routes, in the order the document lists their tags. (The order in
+/// which actix tries the paths is derived from the paths, see
+/// [`registry::paths_in_match_order`].)
+pub fn registries() -> Vec<Registry> {
+    vec![
+        routes::auth::registry(),
+        routes::users::registry(),
+        routes::videos::registry(),
+        routes::health::registry(),
+    ]
+}
+
+/// The OpenAPI document of every registered route.
+///
+/// A registry naming a field, parameter or operation the document does not have is a
+/// bug caught by this module's tests; should one slip through, it is logged here.
+pub fn openapi_document(info: &DocsInfo) -> serde_json::Value {
+    let built = openapi::document(info, &registries());
+    for problem in &built.problems {
+        tracing::warn!(%problem, "the OpenAPI document disagrees with the route registries");
+    }
+    built.spec
+}
 
 /// Which browser origins may call the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +70,7 @@ pub struct AppState {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
-    /// The document served at `/openapi.json` (built once, see [`openapi::document`]).
+    /// The document served at `/openapi.json` (built once, see [`openapi_document`]).
     pub openapi: OpenApiDocument,
 }
 
@@ -122,7 +148,10 @@ pub fn build(
         let redoc = config.redoc_script_url.clone();
         app = app.configure(|cfg| docs::configure(cfg, document, redoc));
     }
-    let mut api = app.wrap_api().configure(openapi::configure_api);
+    let registries = registries();
+    let mut api = app
+        .wrap_api()
+        .configure(|cfg| registry::configure(cfg, &registries));
     if config.docs_enabled {
         // Paperclip's own spec route is shadowed by ours (registered first); it is needed
         // only to tell its Swagger UI where the document lives.
@@ -131,10 +160,122 @@ pub fn build(
             .with_swagger_ui_at("/docs");
     }
     api.build()
-        .default_service(web::to(envelope::not_found))
+        .default_service(web::to(problem::not_found))
         .wrap(cors(&config))
         .wrap(from_fn(trusted_host))
         .wrap(from_fn(envelope))
         .wrap(Compress::default())
         .wrap(from_fn(request_context))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn doc() -> Value {
+        openapi_document(&DocsInfo {
+            version: "1.2.3".into(),
+        })
+    }
+
+    #[test]
+    fn document_has_info_tags_and_bearer_scheme() {
+        let spec = doc();
+        assert_eq!(spec["openapi"], "3.0.3");
+        assert_eq!(spec["info"]["title"], "vidgen API");
+        assert_eq!(spec["info"]["version"], "1.2.3");
+        assert!(spec["info"]["contact"]["email"].is_string());
+        assert!(spec["info"]["license"]["name"].is_string());
+        let tags: Vec<&str> = spec["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(
+            tags,
+            vec!["Authentication", "Users", "Videos", "Operations"]
+        );
+        assert_eq!(
+            spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+            "bearer"
+        );
+        assert!(
+            spec["components"]["schemas"]["ErrorResponse"]["properties"]["request_id"].is_object()
+        );
+    }
+
+    #[test]
+    fn every_operation_is_registered_and_documents_its_errors() {
+        let spec = doc();
+        let known: Vec<&str> = registries()
+            .iter()
+            .flat_map(|r| r.routes.iter().map(|e| e.operation_id))
+            .collect();
+        let paths = spec["paths"].as_object().expect("paths");
+        assert!(paths.contains_key("/health"));
+        assert!(paths.contains_key("/health/ready"));
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("path item") {
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    known.contains(&id),
+                    "{method} {path} ({id}) has no registry entry"
+                );
+                assert!(
+                    operation["summary"].is_string(),
+                    "{method} {path} has no summary"
+                );
+                assert!(operation["tags"].is_array(), "{method} {path} has no tags");
+                let responses = operation["responses"].as_object().expect("responses");
+                assert!(responses.contains_key("500"), "{method} {path}");
+            }
+        }
+        let ready = &spec["paths"]["/health/ready"]["get"]["responses"];
+        assert_eq!(
+            ready["503"]["$ref"],
+            "#/components/responses/ServiceUnavailable"
+        );
+        assert!(spec["paths"]["/health"]["get"].get("security").is_none());
+    }
+
+    #[test]
+    fn every_documented_name_exists_and_every_route_is_documented() {
+        let built = openapi::document(
+            &DocsInfo {
+                version: "0".into(),
+            },
+            &registries(),
+        );
+        assert_eq!(built.problems, Vec::<String>::new());
+        let documented: usize = built.spec["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .map(|item| item.as_object().map_or(0, serde_json::Map::len))
+            .sum();
+        let registered: usize = registries().iter().map(|r| r.routes.len()).sum();
+        assert_eq!(documented, registered);
+    }
+
+    #[test]
+    fn no_template_shadows_a_literal_path() {
+        let registries = registries();
+        let order = registry::paths_in_match_order(&registries);
+        let matches = |template: &str, path: &str| {
+            let (t, p): (Vec<&str>, Vec<&str>) =
+                (template.split('/').collect(), path.split('/').collect());
+            t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| a.starts_with('{') || a == b)
+        };
+        for (index, path) in order.iter().enumerate() {
+            for earlier in &order[..index] {
+                assert!(
+                    !matches(earlier, path),
+                    "{earlier} is tried before {path} and would swallow it"
+                );
+            }
+        }
+    }
 }

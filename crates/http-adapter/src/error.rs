@@ -40,6 +40,34 @@ impl FieldError {
     }
 }
 
+/// The `error_code` and default message of each status the service answers with, the
+/// one place these codes are written (a few 409s carry a more specific code, see
+/// [`ApiError::Conflict`]). Other 5xx are `INTERNAL_ERROR`, other 4xx `BAD_REQUEST`.
+pub const ERROR_CODES: &[(u16, &str, &str)] = &[
+    (400, "BAD_REQUEST", "Bad request"),
+    (401, "UNAUTHORIZED", "Authentication required"),
+    (403, "FORBIDDEN", "Forbidden"),
+    (404, "NOT_FOUND", "Resource not found"),
+    (405, "METHOD_NOT_ALLOWED", "Method not allowed"),
+    (406, "NOT_ACCEPTABLE", "Not acceptable"),
+    (408, "REQUEST_TIMEOUT", "Request timeout"),
+    (409, "CONFLICT", "Conflict"),
+    (411, "LENGTH_REQUIRED", "Length required"),
+    (413, "PAYLOAD_TOO_LARGE", "Payload too large"),
+    (414, "URI_TOO_LONG", "URI too long"),
+    (415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+    (416, "RANGE_NOT_SATISFIABLE", "Range not satisfiable"),
+    (422, "VALIDATION_ERROR", "Validation error"),
+    (429, "RATE_LIMITED", "Too many requests"),
+    (
+        431,
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        "Request header fields too large",
+    ),
+    (500, "INTERNAL_ERROR", "Internal server error"),
+    (503, "SERVICE_UNAVAILABLE", "Service unavailable"),
+];
+
 /// The error body, before the request-specific members (`instance`, `request_id`,
 /// `timestamp`) are filled in by the envelope middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,33 +89,24 @@ impl Problem {
     }
 
     /// The generic problem for a status that carries no other information (used when
-    /// actix or a middleware answered without an envelope).
+    /// actix or a middleware answered without an envelope, and as the base of every
+    /// [`ApiError`]'s problem): the status's code from [`ERROR_CODES`].
     pub fn for_status(status: StatusCode) -> Self {
-        let (code, message) = match status.as_u16() {
-            400 => ("BAD_REQUEST", "Bad request"),
-            401 => ("UNAUTHORIZED", "Authentication required"),
-            403 => ("FORBIDDEN", "Forbidden"),
-            404 => ("NOT_FOUND", "Resource not found"),
-            405 => ("METHOD_NOT_ALLOWED", "Method not allowed"),
-            406 => ("NOT_ACCEPTABLE", "Not acceptable"),
-            408 => ("REQUEST_TIMEOUT", "Request timeout"),
-            409 => ("CONFLICT", "Conflict"),
-            411 => ("LENGTH_REQUIRED", "Length required"),
-            413 => ("PAYLOAD_TOO_LARGE", "Payload too large"),
-            414 => ("URI_TOO_LONG", "URI too long"),
-            415 => ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
-            416 => ("RANGE_NOT_SATISFIABLE", "Range not satisfiable"),
-            422 => ("VALIDATION_ERROR", "Validation error"),
-            429 => ("RATE_LIMITED", "Too many requests"),
-            431 => (
-                "REQUEST_HEADER_FIELDS_TOO_LARGE",
-                "Request header fields too large",
-            ),
-            503 => ("SERVICE_UNAVAILABLE", "Service unavailable"),
-            s if s >= 500 => ("INTERNAL_ERROR", "Internal server error"),
-            _ => ("BAD_REQUEST", "Bad request"),
-        };
+        let wanted = status.as_u16();
+        let fallback = if wanted >= 500 { 500 } else { 400 };
+        let entry = |status: u16| ERROR_CODES.iter().find(|(listed, _, _)| *listed == status);
+        let (_, code, message) = entry(wanted)
+            .or_else(|| entry(fallback))
+            .copied()
+            .unwrap_or(ERROR_CODES[0]);
         Self::new(status, code, message)
+    }
+
+    /// The same problem with another message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
     }
 
     /// The full JSON body for this problem on the given request.
@@ -181,38 +200,32 @@ impl ApiError {
                 Problem::new(StatusCode::BAD_REQUEST, code, message.clone())
             }
             Self::Unauthorized(message) => {
-                Problem::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message.clone())
+                Problem::for_status(StatusCode::UNAUTHORIZED).with_message(message.clone())
             }
             Self::Forbidden(message) => {
-                Problem::new(StatusCode::FORBIDDEN, "FORBIDDEN", message.clone())
+                Problem::for_status(StatusCode::FORBIDDEN).with_message(message.clone())
             }
             Self::NotFound(message) => {
-                Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", message.clone())
+                Problem::for_status(StatusCode::NOT_FOUND).with_message(message.clone())
             }
             Self::Conflict { code, message } => {
                 Problem::new(StatusCode::CONFLICT, code, message.clone())
             }
-            Self::PayloadTooLarge(message) => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                message.clone(),
-            ),
-            Self::UnsupportedMediaType(message) => Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                message.clone(),
-            ),
+            Self::PayloadTooLarge(message) => {
+                Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).with_message(message.clone())
+            }
+            Self::UnsupportedMediaType(message) => {
+                Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .with_message(message.clone())
+            }
             Self::RateLimited { .. } => Problem::for_status(StatusCode::TOO_MANY_REQUESTS),
-            Self::ServiceUnavailable(message) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                message.clone(),
-            ),
-            Self::Internal(source) if caused_by_outage(source.as_ref()) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "A service this request needs is unavailable; try again shortly",
-            ),
+            Self::ServiceUnavailable(message) => {
+                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE).with_message(message.clone())
+            }
+            Self::Internal(source) if caused_by_outage(source.as_ref()) => {
+                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_message("A service this request needs is unavailable; try again shortly")
+            }
             Self::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -410,6 +423,18 @@ mod tests {
         let json = body(response);
         assert_eq!(json["error_code"], "SERVICE_UNAVAILABLE");
         assert!(!json.to_string().contains("refused"), "{json}");
+    }
+
+    #[test]
+    fn unlisted_statuses_fall_back_to_the_generic_codes() {
+        let teapot = Problem::for_status(StatusCode::IM_A_TEAPOT);
+        assert_eq!(teapot.error_code, "BAD_REQUEST");
+        let gateway = Problem::for_status(StatusCode::BAD_GATEWAY);
+        assert_eq!(gateway.error_code, "INTERNAL_ERROR");
+        assert_eq!(gateway.message, "Internal server error");
+        let forbidden = ApiError::Forbidden("Only admins".into()).problem();
+        assert_eq!(forbidden.error_code, "FORBIDDEN");
+        assert_eq!(forbidden.message, "Only admins");
     }
 
     #[test]

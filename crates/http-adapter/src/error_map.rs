@@ -1,5 +1,10 @@
 //! `From` conversions of every application error into [`ApiError`]: the one place where
 //! use-case failures get their status codes.
+//!
+//! Each converted error type also lists, in [`MappedErrors::STATUSES`], the statuses its
+//! conversion can produce; a route names the error types it maps and the document shows
+//! exactly those. The tests below convert every variant and hold each list to its
+//! conversion, so the two cannot drift apart.
 
 use vidgen_application::auth::login::LoginError;
 use vidgen_application::auth::logout::LogoutError;
@@ -24,6 +29,29 @@ impl From<FieldViolation> for FieldError {
     fn from(v: FieldViolation) -> Self {
         FieldError::new(v.field, v.message, v.code)
     }
+}
+
+/// An error type with a `From` conversion into [`ApiError`], and the HTTP statuses that
+/// conversion can produce.
+pub trait MappedErrors: Into<ApiError> {
+    const STATUSES: &'static [u16];
+}
+
+/// The instance cannot serve (the database does not answer, or migrations are missing).
+#[derive(Debug, thiserror::Error)]
+#[error("Not ready: {reason}")]
+pub struct NotReady {
+    pub reason: String,
+}
+
+impl From<NotReady> for ApiError {
+    fn from(error: NotReady) -> Self {
+        Self::ServiceUnavailable(error.to_string())
+    }
+}
+
+impl MappedErrors for NotReady {
+    const STATUSES: &'static [u16] = &[503];
 }
 
 fn violations(list: Vec<FieldViolation>) -> ApiError {
@@ -54,6 +82,10 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl MappedErrors for RegisterUserError {
+    const STATUSES: &'static [u16] = &[409, 422, 500];
+}
+
 impl From<RegisterUserError> for ApiError {
     fn from(error: RegisterUserError) -> Self {
         match error {
@@ -65,6 +97,10 @@ impl From<RegisterUserError> for ApiError {
     }
 }
 
+impl MappedErrors for GetUserError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
 impl From<GetUserError> for ApiError {
     fn from(error: GetUserError) -> Self {
         match error {
@@ -72,6 +108,10 @@ impl From<GetUserError> for ApiError {
             GetUserError::Unexpected(source) => Self::internal(source),
         }
     }
+}
+
+impl MappedErrors for ListUsersError {
+    const STATUSES: &'static [u16] = &[403, 500];
 }
 
 impl From<ListUsersError> for ApiError {
@@ -83,6 +123,10 @@ impl From<ListUsersError> for ApiError {
             ListUsersError::Unexpected(source) => Self::internal(source),
         }
     }
+}
+
+impl MappedErrors for UpdateUserError {
+    const STATUSES: &'static [u16] = &[403, 404, 409, 422, 500];
 }
 
 impl From<UpdateUserError> for ApiError {
@@ -100,6 +144,10 @@ impl From<UpdateUserError> for ApiError {
     }
 }
 
+impl MappedErrors for ChangePasswordError {
+    const STATUSES: &'static [u16] = &[403, 404, 422, 500];
+}
+
 impl From<ChangePasswordError> for ApiError {
     fn from(error: ChangePasswordError) -> Self {
         match error {
@@ -111,6 +159,10 @@ impl From<ChangePasswordError> for ApiError {
             ChangePasswordError::Unexpected(source) => Self::Internal(source),
         }
     }
+}
+
+impl MappedErrors for ModerateUserError {
+    const STATUSES: &'static [u16] = &[403, 404, 500];
 }
 
 impl From<ModerateUserError> for ApiError {
@@ -125,6 +177,10 @@ impl From<ModerateUserError> for ApiError {
     }
 }
 
+impl MappedErrors for DeleteUserError {
+    const STATUSES: &'static [u16] = &[403, 404, 500];
+}
+
 impl From<DeleteUserError> for ApiError {
     fn from(error: DeleteUserError) -> Self {
         match error {
@@ -135,6 +191,10 @@ impl From<DeleteUserError> for ApiError {
             DeleteUserError::Unexpected(source) => Self::internal(source),
         }
     }
+}
+
+impl MappedErrors for LoginError {
+    const STATUSES: &'static [u16] = &[401, 403, 500];
 }
 
 impl From<LoginError> for ApiError {
@@ -149,6 +209,10 @@ impl From<LoginError> for ApiError {
     }
 }
 
+impl MappedErrors for RefreshError {
+    const STATUSES: &'static [u16] = &[401, 500];
+}
+
 impl From<RefreshError> for ApiError {
     fn from(error: RefreshError) -> Self {
         match error {
@@ -158,6 +222,10 @@ impl From<RefreshError> for ApiError {
             RefreshError::Unexpected(source) => Self::Internal(source),
         }
     }
+}
+
+impl MappedErrors for LogoutError {
+    const STATUSES: &'static [u16] = &[500];
 }
 
 impl From<LogoutError> for ApiError {
@@ -249,5 +317,310 @@ impl From<VideoFileError> for ApiError {
             },
             VideoFileError::Unexpected(source) => Self::Internal(source),
         }
+    }
+}
+
+impl MappedErrors for CreateVideoError {
+    const STATUSES: &'static [u16] = &[403, 409, 422, 500];
+}
+
+impl MappedErrors for GetVideoError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl MappedErrors for ListVideosError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl MappedErrors for UpdateVideoError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl MappedErrors for DeleteVideoError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl MappedErrors for RetryVideoError {
+    const STATUSES: &'static [u16] = &[404, 409, 500];
+}
+
+impl MappedErrors for VideoFileError {
+    const STATUSES: &'static [u16] = &[404, 409, 500];
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use vidgen_application::storage::RepositoryError;
+
+    use super::*;
+
+    fn unexpected() -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other("disk on fire"))
+    }
+
+    fn invalid() -> Vec<FieldViolation> {
+        vec![FieldViolation::new("email", "email", "bad")]
+    }
+
+    fn storage() -> RepositoryError {
+        RepositoryError::new(std::io::Error::other("db down"))
+    }
+
+    /// Converts every sample and checks that the statuses produced are exactly the
+    /// listed ones. The `match` in each `samples` caller lists every variant, so a new
+    /// variant does not compile until it has a sample.
+    fn check<E: MappedErrors + std::fmt::Debug>(samples: Vec<E>) {
+        let name = std::any::type_name::<E>();
+        let mut produced: Vec<u16> = Vec::new();
+        for sample in samples {
+            let label = format!("{sample:?}");
+            let error: ApiError = sample.into();
+            let status = error.status_code().as_u16();
+            assert!(
+                E::STATUSES.contains(&status),
+                "{name}: {label} maps to {status}, not listed in {:?}",
+                E::STATUSES
+            );
+            produced.push(status);
+        }
+        for listed in E::STATUSES {
+            assert!(
+                produced.contains(listed),
+                "{name}: {listed} is listed but no variant maps to it"
+            );
+        }
+    }
+
+    #[test]
+    fn user_errors_produce_exactly_their_listed_statuses() {
+        let register = vec![
+            RegisterUserError::Invalid(invalid()),
+            RegisterUserError::EmailTaken,
+            RegisterUserError::UsernameTaken,
+            RegisterUserError::Unexpected(unexpected()),
+        ];
+        for e in &register {
+            match e {
+                RegisterUserError::Invalid(_)
+                | RegisterUserError::EmailTaken
+                | RegisterUserError::UsernameTaken
+                | RegisterUserError::Unexpected(_) => {}
+            }
+        }
+        check(register);
+
+        let get = vec![GetUserError::NotFound, GetUserError::Unexpected(storage())];
+        for e in &get {
+            match e {
+                GetUserError::NotFound | GetUserError::Unexpected(_) => {}
+            }
+        }
+        check(get);
+
+        let list = vec![
+            ListUsersError::Forbidden,
+            ListUsersError::Unexpected(storage()),
+        ];
+        for e in &list {
+            match e {
+                ListUsersError::Forbidden | ListUsersError::Unexpected(_) => {}
+            }
+        }
+        check(list);
+
+        let update = vec![
+            UpdateUserError::NotFound,
+            UpdateUserError::Forbidden,
+            UpdateUserError::Invalid(invalid()),
+            UpdateUserError::EmailTaken,
+            UpdateUserError::UsernameTaken,
+            UpdateUserError::Unexpected(unexpected()),
+        ];
+        for e in &update {
+            match e {
+                UpdateUserError::NotFound
+                | UpdateUserError::Forbidden
+                | UpdateUserError::Invalid(_)
+                | UpdateUserError::EmailTaken
+                | UpdateUserError::UsernameTaken
+                | UpdateUserError::Unexpected(_) => {}
+            }
+        }
+        check(update);
+
+        let password = vec![
+            ChangePasswordError::NotFound,
+            ChangePasswordError::Forbidden,
+            ChangePasswordError::Invalid(invalid()),
+            ChangePasswordError::Unexpected(unexpected()),
+        ];
+        for e in &password {
+            match e {
+                ChangePasswordError::NotFound
+                | ChangePasswordError::Forbidden
+                | ChangePasswordError::Invalid(_)
+                | ChangePasswordError::Unexpected(_) => {}
+            }
+        }
+        check(password);
+
+        let moderate = vec![
+            ModerateUserError::NotFound,
+            ModerateUserError::Forbidden,
+            ModerateUserError::Unexpected(unexpected()),
+        ];
+        for e in &moderate {
+            match e {
+                ModerateUserError::NotFound
+                | ModerateUserError::Forbidden
+                | ModerateUserError::Unexpected(_) => {}
+            }
+        }
+        check(moderate);
+
+        let delete = vec![
+            DeleteUserError::NotFound,
+            DeleteUserError::Forbidden,
+            DeleteUserError::Unexpected(storage()),
+        ];
+        for e in &delete {
+            match e {
+                DeleteUserError::NotFound
+                | DeleteUserError::Forbidden
+                | DeleteUserError::Unexpected(_) => {}
+            }
+        }
+        check(delete);
+    }
+
+    #[test]
+    fn auth_errors_produce_exactly_their_listed_statuses() {
+        let login = vec![
+            LoginError::InvalidCredentials,
+            LoginError::AccountDisabled,
+            LoginError::Unexpected(unexpected()),
+        ];
+        for e in &login {
+            match e {
+                LoginError::InvalidCredentials
+                | LoginError::AccountDisabled
+                | LoginError::Unexpected(_) => {}
+            }
+        }
+        check(login);
+
+        let refresh = vec![
+            RefreshError::InvalidToken,
+            RefreshError::Unexpected(unexpected()),
+        ];
+        for e in &refresh {
+            match e {
+                RefreshError::InvalidToken | RefreshError::Unexpected(_) => {}
+            }
+        }
+        check(refresh);
+
+        let logout = vec![LogoutError::Unexpected(storage())];
+        for e in &logout {
+            match e {
+                LogoutError::Unexpected(_) => {}
+            }
+        }
+        check(logout);
+    }
+
+    #[test]
+    fn video_and_readiness_errors_produce_exactly_their_listed_statuses() {
+        let create = vec![
+            CreateVideoError::Forbidden,
+            CreateVideoError::KeyMismatch,
+            CreateVideoError::KeyInProgress,
+            CreateVideoError::Unexpected(unexpected()),
+        ];
+        for e in &create {
+            match e {
+                CreateVideoError::Forbidden
+                | CreateVideoError::KeyMismatch
+                | CreateVideoError::KeyInProgress
+                | CreateVideoError::Unexpected(_) => {}
+            }
+        }
+        check(create);
+
+        let get = vec![
+            GetVideoError::NotFound,
+            GetVideoError::Unexpected(unexpected()),
+        ];
+        for e in &get {
+            match e {
+                GetVideoError::NotFound | GetVideoError::Unexpected(_) => {}
+            }
+        }
+        check(get);
+
+        let list = vec![
+            ListVideosError::OwnerNotFound,
+            ListVideosError::Unexpected(unexpected()),
+        ];
+        for e in &list {
+            match e {
+                ListVideosError::OwnerNotFound | ListVideosError::Unexpected(_) => {}
+            }
+        }
+        check(list);
+
+        let update = vec![
+            UpdateVideoError::NotFound,
+            UpdateVideoError::Unexpected(unexpected()),
+        ];
+        for e in &update {
+            match e {
+                UpdateVideoError::NotFound | UpdateVideoError::Unexpected(_) => {}
+            }
+        }
+        check(update);
+
+        let delete = vec![
+            DeleteVideoError::NotFound,
+            DeleteVideoError::Unexpected(unexpected()),
+        ];
+        for e in &delete {
+            match e {
+                DeleteVideoError::NotFound | DeleteVideoError::Unexpected(_) => {}
+            }
+        }
+        check(delete);
+
+        let retry = vec![
+            RetryVideoError::NotFound,
+            RetryVideoError::NotFailed("pending".into()),
+            RetryVideoError::Unexpected(unexpected()),
+        ];
+        for e in &retry {
+            match e {
+                RetryVideoError::NotFound
+                | RetryVideoError::NotFailed(_)
+                | RetryVideoError::Unexpected(_) => {}
+            }
+        }
+        check(retry);
+
+        let files = vec![
+            VideoFileError::NotFound,
+            VideoFileError::NotReady,
+            VideoFileError::Unexpected(unexpected()),
+        ];
+        for e in &files {
+            match e {
+                VideoFileError::NotFound
+                | VideoFileError::NotReady
+                | VideoFileError::Unexpected(_) => {}
+            }
+        }
+        check(files);
+        check(vec![NotReady {
+            reason: "database unreachable".into(),
+        }]);
     }
 }

@@ -1,18 +1,20 @@
 //! vidgen's HTTP interface: actix-web routes with thin handlers, request and response
 //! DTOs, middleware, the error envelope and the OpenAPI document.
 //!
-//! Reading order: [`error`] (the envelope), [`middleware`], [`routes`], [`openapi`],
-//! [`app`] (assembly).
+//! Reading order: [`error`] (the envelope), [`error_map`] (use-case errors to statuses),
+//! [`middleware`], [`registry`] (the route table), [`routes`], [`openapi`], [`app`]
+//! (assembly).
 
 pub mod app;
 pub mod auth;
 pub mod docs;
 pub mod error;
-mod error_map;
+pub mod error_map;
 pub mod extract;
 pub mod listing;
 pub mod middleware;
 pub mod openapi;
+pub mod registry;
 pub mod responses;
 pub mod routes;
 pub mod validation;

@@ -1,10 +1,122 @@
-//! Query parameters every list endpoint shares: paging and sort order.
+//! Query parameters every list endpoint shares: paging, search, sort column and order.
+
+use std::marker::PhantomData;
 
 use paperclip::actix::Apiv2Schema;
-use serde::Deserialize;
-use vidgen_domain::listing::{Page, PageError, SortOrder};
+use paperclip::v2::models::{DataType, DefaultSchemaRaw};
+use serde::{Deserialize, Deserializer};
+use vidgen_application::users::ports::UserSortField;
+use vidgen_application::videos::ports::VideoSortField;
+use vidgen_domain::listing::{Page, PageError, SEARCH_MAX_LEN, SEARCH_MIN_LEN, SortOrder};
 
 use crate::error::{ApiError, FieldError};
+use crate::registry::{Constraint as C, ParamDoc};
+
+/// Constraints of the paging and search parameters, from the domain's bounds.
+pub const PARAM_DOCS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "skip",
+        constraints: &[C::Minimum(0), C::DefaultInt(Page::DEFAULT_SKIP as i64)],
+    },
+    ParamDoc {
+        name: "limit",
+        constraints: &[
+            C::Minimum(Page::MIN_LIMIT as i64),
+            C::Maximum(Page::MAX_LIMIT as i64),
+            C::DefaultInt(Page::DEFAULT_LIMIT as i64),
+        ],
+    },
+    ParamDoc {
+        name: "search",
+        constraints: &[
+            C::MinLength(SEARCH_MIN_LEN as u64),
+            C::MaxLength(SEARCH_MAX_LEN as u64),
+        ],
+    },
+];
+
+/// A closed set of columns a collection may be sorted by, named on the wire as the
+/// application names them.
+pub trait SortColumn: Copy + Sized + 'static {
+    /// Every column's wire name, in the order the document lists them.
+    const NAMES: &'static [&'static str];
+    fn parse(raw: &str) -> Option<Self>;
+}
+
+/// The wire names of a sort enum's `ALL`, computed at compile time.
+macro_rules! wire_names {
+    ($field:ty) => {{
+        let mut out = [""; <$field>::ALL.len()];
+        let mut i = 0;
+        while i < out.len() {
+            out[i] = <$field>::ALL[i].as_str();
+            i += 1;
+        }
+        out
+    }};
+}
+
+const USER_SORT_NAMES: [&str; UserSortField::ALL.len()] = wire_names!(UserSortField);
+const VIDEO_SORT_NAMES: [&str; VideoSortField::ALL.len()] = wire_names!(VideoSortField);
+
+impl SortColumn for UserSortField {
+    const NAMES: &'static [&'static str] = &USER_SORT_NAMES;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::parse(raw)
+    }
+}
+
+impl SortColumn for VideoSortField {
+    const NAMES: &'static [&'static str] = &VIDEO_SORT_NAMES;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::parse(raw)
+    }
+}
+
+/// A `sort_by` parameter: one of `F`'s columns.
+#[derive(Debug, Clone, Copy)]
+pub struct SortBy<F>(F);
+
+impl<F> SortBy<F> {
+    pub fn get(self) -> F {
+        self.0
+    }
+}
+
+impl<'de, F: SortColumn> Deserialize<'de> for SortBy<F> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<F>(PhantomData<F>);
+        impl<F: SortColumn> serde::de::Visitor<'_> for Visitor<F> {
+            type Value = SortBy<F>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "one of {}", F::NAMES.join(", "))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Self::Value, E> {
+                F::parse(raw)
+                    .map(SortBy)
+                    .ok_or_else(|| E::unknown_variant(raw, F::NAMES))
+            }
+        }
+        deserializer.deserialize_str(Visitor(PhantomData))
+    }
+}
+
+impl<F: SortColumn> paperclip::v2::schema::Apiv2Schema for SortBy<F> {
+    fn raw_schema() -> DefaultSchemaRaw {
+        DefaultSchemaRaw {
+            data_type: Some(DataType::String),
+            enum_: F::NAMES
+                .iter()
+                .map(|name| serde_json::json!(name))
+                .collect(),
+            ..DefaultSchemaRaw::default()
+        }
+    }
+}
 
 /// `asc` or `desc`.
 #[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
@@ -28,7 +140,11 @@ impl From<SortOrderDto> for SortOrder {
 /// # Errors
 /// 422 naming `limit` or `skip` when out of bounds.
 pub fn page(skip: Option<u64>, limit: Option<u64>) -> Result<Page, ApiError> {
-    Page::new(skip.unwrap_or(0), limit.unwrap_or(Page::DEFAULT_LIMIT)).map_err(|error| {
+    Page::new(
+        skip.unwrap_or(Page::DEFAULT_SKIP),
+        limit.unwrap_or(Page::DEFAULT_LIMIT),
+    )
+    .map_err(|error| {
         let field = match error {
             PageError::LimitOutOfRange => "limit",
             PageError::SkipTooLarge => "skip",
@@ -37,21 +153,21 @@ pub fn page(skip: Option<u64>, limit: Option<u64>) -> Result<Page, ApiError> {
     })
 }
 
-/// A `search` filter: at least one character once trimmed.
+/// A `search` filter: `SEARCH_MIN_LEN..=SEARCH_MAX_LEN` characters, trimmed.
 ///
 /// # Errors
-/// 422 naming `search` when empty.
+/// 422 naming `search` when empty or too long.
 pub fn search(raw: Option<String>) -> Result<Option<String>, ApiError> {
     match raw {
         None => Ok(None),
-        Some(text) if text.trim().is_empty() => Err(ApiError::invalid_field(
+        Some(text) if text.trim().chars().count() < SEARCH_MIN_LEN => Err(ApiError::invalid_field(
             "search",
-            "must contain at least 1 character",
+            format!("must contain at least {SEARCH_MIN_LEN} character"),
             "too_short",
         )),
-        Some(text) if text.chars().count() > 200 => Err(ApiError::invalid_field(
+        Some(text) if text.chars().count() > SEARCH_MAX_LEN => Err(ApiError::invalid_field(
             "search",
-            "must be at most 200 characters",
+            format!("must be at most {SEARCH_MAX_LEN} characters"),
             "too_long",
         )),
         Some(text) => Ok(Some(text.trim().to_owned())),

@@ -2,12 +2,21 @@
 //! hosts, security headers and the compression threshold.
 //!
 //! Order, outermost first: [`request_context`] → compression → [`envelope`] →
-//! [`trusted_host`] → CORS → routes.
+//! [`trusted_host`] → CORS → routes; [`panic`] wraps each resource. The envelope's jobs
+//! are leaf modules ([`problem`], [`etag`], [`security_headers`], [`compression`]) that
+//! import no other middleware but [`request_id`].
 
+pub mod compression;
 pub mod envelope;
+pub mod etag;
+pub mod panic;
+pub mod problem;
 pub mod request_context;
+pub mod request_id;
+pub mod security_headers;
 pub mod trusted_host;
 
 pub use envelope::envelope;
-pub use request_context::{RequestId, request_context};
+pub use request_context::request_context;
+pub use request_id::RequestId;
 pub use trusted_host::{TrustedHosts, trusted_host};

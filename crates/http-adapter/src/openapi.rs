@@ -2,107 +2,18 @@
 //! step adds what paperclip loses on the way to v3 (field and parameter constraints, the
 //! bearer security scheme, the error envelope and each operation's error responses).
 //!
-//! The facts added here come from the same constants the validators use: route modules
-//! list their operations ([`OperationDoc`]) and DTO modules their constraints
-//! ([`FieldDoc`]), so later capabilities only register their types.
+//! A leaf: it takes the registries the app assembles ([`crate::registry`]) and knows no
+//! route module. Everything it adds comes from them (operation ids, tags, the error
+//! statuses of the mapped use-case errors, the constraints from the domain constants),
+//! and every name they give that the document does not have is reported in
+//! [`Document::problems`].
 
-use paperclip::actix::{OpenApiExt, web};
+use paperclip::actix::OpenApiExt;
 use serde_json::{Map, Value, json};
+use vidgen_application::idempotency::{IdempotencyKey, KEY_TTL_HOURS};
+use vidgen_domain::listing::Page;
 
-use crate::routes;
-
-/// What the document must say about one operation beyond what paperclip records.
-#[derive(Debug, Clone, Copy)]
-pub struct OperationDoc {
-    pub operation_id: &'static str,
-    /// Requires `Authorization: Bearer <token>`.
-    pub secured: bool,
-    /// Error statuses this operation can answer with, besides the ones every operation
-    /// can give (400 for an untrusted host, 500) and the ones implied by its shape
-    /// (401 when secured; 422 when it has parameters or a body; 413/415 with a body).
-    pub errors: &'static [u16],
-    /// The JSON body may also be sent as `application/x-www-form-urlencoded`.
-    pub form_body: bool,
-    /// The success answer is a file of this media type (with ranges when `video/*`).
-    pub binary: Option<&'static str>,
-    /// Takes an optional `Idempotency-Key` header.
-    pub idempotency_key: bool,
-}
-
-impl OperationDoc {
-    pub const fn public(operation_id: &'static str, errors: &'static [u16]) -> Self {
-        Self {
-            operation_id,
-            secured: false,
-            errors,
-            form_body: false,
-            binary: None,
-            idempotency_key: false,
-        }
-    }
-
-    pub const fn secured(operation_id: &'static str, errors: &'static [u16]) -> Self {
-        Self {
-            operation_id,
-            secured: true,
-            errors,
-            form_body: false,
-            binary: None,
-            idempotency_key: false,
-        }
-    }
-
-    pub const fn with_idempotency_key(self) -> Self {
-        Self {
-            idempotency_key: true,
-            ..self
-        }
-    }
-
-    pub const fn with_binary(self, media_type: &'static str) -> Self {
-        Self {
-            binary: Some(media_type),
-            ..self
-        }
-    }
-
-    pub const fn with_form_body(self) -> Self {
-        Self {
-            form_body: true,
-            ..self
-        }
-    }
-}
-
-/// A JSON-schema keyword to add to a field or parameter.
-#[derive(Debug, Clone, Copy)]
-pub enum Constraint {
-    MinLength(u64),
-    MaxLength(u64),
-    Pattern(&'static str),
-    Minimum(i64),
-    Maximum(i64),
-    Format(&'static str),
-    Nullable,
-    Default(&'static str),
-    /// An example, written as JSON.
-    Example(&'static str),
-}
-
-/// Constraints of one field of a component schema.
-#[derive(Debug, Clone, Copy)]
-pub struct FieldDoc {
-    pub schema: &'static str,
-    pub field: &'static str,
-    pub constraints: &'static [Constraint],
-}
-
-/// Constraints of every parameter with this name (query or path), on every operation.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamDoc {
-    pub name: &'static str,
-    pub constraints: &'static [Constraint],
-}
+use crate::registry::{self, Constraint, ParamDoc, Registry, RouteEntry};
 
 /// Facts about the service shown in the document's `info`.
 #[derive(Debug, Clone)]
@@ -110,27 +21,18 @@ pub struct DocsInfo {
     pub version: String,
 }
 
-/// Tags, in the order the UIs show them.
-const TAGS: &[(&str, &str)] = &[
-    (
-        "Authentication",
-        "Log in (JSON or OAuth2 password form), rotate refresh tokens, log out.",
-    ),
-    (
-        "Users",
-        "Registration, the current user, user management by role.",
-    ),
-    (
-        "Videos",
-        "Videos generated from prompts by durable background jobs, their files and retries.",
-    ),
-    (
-        "Operations",
-        "Liveness and readiness probes for load balancers and orchestrators.",
-    ),
-];
+/// The built document, and what the registries named that it does not have (a field,
+/// parameter or operation that does not exist) or the reverse (an operation without a
+/// registry entry). `problems` is empty for a consistent build; a test holds it so.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub spec: Value,
+    pub problems: Vec<String>,
+}
 
-const DESCRIPTION: &str = "\
+fn description() -> String {
+    format!(
+        "\
 REST API of **vidgen**, an AI video-generation service.
 
 ## Features
@@ -149,101 +51,33 @@ carries the envelope members `success`, `message`, `error_code`, `error_details`
 failing field. Every response carries `X-Request-ID`.
 
 ## Lists
-Collections take `skip`, `limit` (1..=1000), `sort_by` and `sort_order`, and answer with
-`X-Total-Count`, `X-Page-Count` and an RFC 8288 `Link` header.";
-
-fn operation_docs() -> Vec<OperationDoc> {
-    [
-        routes::health::OPERATIONS,
-        routes::auth::OPERATIONS,
-        routes::users::OPERATIONS,
-        routes::videos::OPERATIONS,
-    ]
-    .concat()
+Collections take `skip`, `limit` ({}..={}), `sort_by` and `sort_order`, and answer with
+`X-Total-Count`, `X-Page-Count` and an RFC 8288 `Link` header.",
+        Page::MIN_LIMIT,
+        Page::MAX_LIMIT
+    )
 }
 
-fn field_docs() -> Vec<FieldDoc> {
-    [
-        routes::users::dto::FIELD_DOCS,
-        routes::videos::dto::FIELD_DOCS,
-    ]
-    .concat()
-}
-
-fn param_docs() -> Vec<ParamDoc> {
-    use vidgen_domain::listing::Page;
-    const SKIP: &[Constraint] = &[Constraint::Minimum(0), Constraint::Default("0")];
-    const LIMIT: &[Constraint] = &[
-        Constraint::Minimum(Page::MIN_LIMIT as i64),
-        Constraint::Maximum(Page::MAX_LIMIT as i64),
-        Constraint::Default("100"),
-    ];
-    const SEARCH: &[Constraint] = &[Constraint::MinLength(1), Constraint::MaxLength(200)];
-    const ID: &[Constraint] = &[Constraint::Minimum(1), Constraint::Format("int64")];
-    vec![
-        ParamDoc {
-            name: "skip",
-            constraints: SKIP,
-        },
-        ParamDoc {
-            name: "limit",
-            constraints: LIMIT,
-        },
-        ParamDoc {
-            name: "search",
-            constraints: SEARCH,
-        },
-        ParamDoc {
-            name: "user_id",
-            constraints: ID,
-        },
-        ParamDoc {
-            name: "video_id",
-            constraints: ID,
-        },
-    ]
-}
-
-/// Registers every documented API route (the ones under paperclip's watch). Literal
-/// paths come before the `{user_id}` templates that would otherwise swallow them.
-pub fn configure_api(cfg: &mut web::ServiceConfig) {
-    routes::health::configure(cfg);
-    routes::auth::configure(cfg);
-    routes::videos::configure(cfg);
-    routes::users::configure(cfg);
-}
-
-/// Builds the complete OpenAPI 3 document.
-pub fn document(info: &DocsInfo) -> Value {
+/// Builds the complete OpenAPI 3 document of these registries.
+pub fn document(info: &DocsInfo, registries: &[Registry]) -> Document {
     let mut captured = Value::Null;
     let _app = actix_web::App::new()
         .wrap_api()
-        .configure(configure_api)
+        .configure(|cfg| registry::configure(cfg, registries))
         .with_raw_json_spec_v3(|app, spec| {
             captured = spec;
             app
         });
-    post_process(
-        captured,
-        info,
-        &operation_docs(),
-        &field_docs(),
-        &param_docs(),
-    )
+    post_process(captured, info, registries)
 }
 
 /// Adds to paperclip's document everything it cannot express.
-pub fn post_process(
-    mut spec: Value,
-    info: &DocsInfo,
-    operations: &[OperationDoc],
-    fields: &[FieldDoc],
-    params: &[ParamDoc],
-) -> Value {
+pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -> Document {
+    let mut problems = Vec::new();
     spec["openapi"] = json!("3.0.3");
     spec["info"] = json!({
         "title": "vidgen API",
-        "description": DESCRIPTION,
+        "description": description(),
         "version": info.version,
         "contact": {"name": "vidgen developers", "email": "dev@vidgen.invalid"},
         "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
@@ -254,8 +88,9 @@ pub fn post_process(
         license.insert("url".into(), json!("https://spdx.org/licenses/MIT.html"));
     }
     spec["tags"] = Value::Array(
-        TAGS.iter()
-            .map(|(name, description)| json!({"name": name, "description": description}))
+        registries
+            .iter()
+            .map(|r| json!({"name": r.tag, "description": r.tag_description}))
             .collect(),
     );
 
@@ -284,13 +119,17 @@ pub fn post_process(
             }
         }
     }
-    for field in fields {
-        if let Some(property) = schemas
+    for field in registries.iter().flat_map(|r| &r.fields) {
+        match schemas
             .get_mut(field.schema)
             .and_then(|s| s.get_mut("properties"))
             .and_then(|p| p.get_mut(field.field))
         {
-            apply_constraints(property, field.constraints);
+            Some(property) => apply_constraints(property, field.constraints),
+            None => problems.push(format!(
+                "a FieldDoc names {}.{}, which the document does not have",
+                field.schema, field.field
+            )),
         }
     }
     let security_schemes = object_at_map(components, "securitySchemes");
@@ -320,52 +159,98 @@ pub fn post_process(
         responses.insert(response_name(status), error_response(status));
     }
 
-    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
-        return spec;
-    };
-    for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for (method, operation) in item.iter_mut() {
-            if !is_method(method) {
+    let mut documented: Vec<(String, String)> = Vec::new();
+    let mut params_used: Vec<(usize, &'static str)> = Vec::new();
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
                 continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                if !is_method(method) {
+                    continue;
+                }
+                documented.push((method.clone(), path.clone()));
+                let found = registries.iter().enumerate().find_map(|(index, r)| {
+                    r.routes
+                        .iter()
+                        .find(|e| e.path == path && e.method_name() == *method)
+                        .map(|entry| (index, r, entry))
+                });
+                let Some((index, owner, entry)) = found else {
+                    problems.push(format!(
+                        "{method} {path} is in the document but in no registry"
+                    ));
+                    continue;
+                };
+                if method == "get"
+                    && path.starts_with("/api/")
+                    && let Some(responses) = operation
+                        .get_mut("responses")
+                        .and_then(Value::as_object_mut)
+                {
+                    responses.insert(
+                        "304".into(),
+                        json!({"description": "Not modified: `If-None-Match` matched the current `ETag`."}),
+                    );
+                }
+                operation["operationId"] = json!(entry.operation_id);
+                operation["tags"] = json!([owner.tag]);
+                for name in document_operation(operation, entry, &owner.params) {
+                    params_used.push((index, name));
+                }
             }
-            if method == "get"
-                && path.starts_with("/api/")
-                && let Some(responses) = operation
-                    .get_mut("responses")
-                    .and_then(Value::as_object_mut)
-            {
-                responses.insert(
-                    "304".into(),
-                    json!({"description": "Not modified: `If-None-Match` matched the current `ETag`."}),
-                );
-            }
-            let id = operation
-                .get("operationId")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let doc = operations.iter().find(|d| d.operation_id == id);
-            document_operation(operation, doc, params);
         }
     }
-    spec
+    let mut ids: Vec<&str> = Vec::new();
+    for (index, registry) in registries.iter().enumerate() {
+        for entry in &registry.routes {
+            let method = entry.method_name();
+            if !documented
+                .iter()
+                .any(|(m, p)| *m == method && p == entry.path)
+            {
+                problems.push(format!(
+                    "{method} {} ({}) is registered but not in the document",
+                    entry.path, entry.operation_id
+                ));
+            }
+            if ids.contains(&entry.operation_id) {
+                problems.push(format!("operation id {} is used twice", entry.operation_id));
+            }
+            ids.push(entry.operation_id);
+        }
+        for param in &registry.params {
+            if !params_used.contains(&(index, param.name)) {
+                problems.push(format!(
+                    "a ParamDoc of {} names parameter {}, which none of its operations has",
+                    registry.tag, param.name
+                ));
+            }
+        }
+    }
+    Document { spec, problems }
 }
 
-fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params: &[ParamDoc]) {
+/// Completes one operation from its registry entry; answers the names of the
+/// parameters that a [`ParamDoc`] applied to.
+fn document_operation(
+    operation: &mut Value,
+    entry: &RouteEntry,
+    params: &[ParamDoc],
+) -> Vec<&'static str> {
+    let mut applied = Vec::new();
     let has_params = operation
         .get("parameters")
         .and_then(Value::as_array)
         .is_some_and(|p| !p.is_empty());
     let has_body = operation.get("requestBody").is_some();
-    let secured = doc.is_some_and(|d| d.secured)
+    let secured = entry.secured
         || operation
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|s| !s.is_empty());
-    if doc.is_some_and(|d| d.form_body)
+    if entry.form_body
         && let Some(content) = operation
             .get_mut("requestBody")
             .and_then(|b| b.get_mut("content"))
@@ -388,12 +273,13 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
             for param in params.iter().filter(|p| p.name == name) {
                 if let Some(schema) = parameter.get_mut("schema") {
                     apply_constraints(schema, param.constraints);
+                    applied.push(param.name);
                 }
             }
         }
     }
 
-    if doc.is_some_and(|d| d.idempotency_key) {
+    if entry.idempotency_key {
         let parameters = operation
             .as_object_mut()
             .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
@@ -402,8 +288,13 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": false,
-                "description": "Makes retries safe: the same key and request within 24 hours replays the first answer.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_:.-]+$"}
+                "description": format!("Makes retries safe: the same key and request within {KEY_TTL_HOURS} hours replays the first answer."),
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IdempotencyKey::MAX_LEN,
+                    "pattern": IdempotencyKey::PATTERN,
+                }
             }));
         }
     }
@@ -417,9 +308,14 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
     if has_body {
         statuses.extend([413, 415]);
     }
-    if let Some(doc) = doc {
-        statuses.extend(doc.errors);
+    if entry
+        .binary
+        .is_some_and(|media_type| media_type.starts_with("video/"))
+    {
+        // Ranged file answers refuse a range they cannot satisfy.
+        statuses.push(416);
     }
+    statuses.extend(&entry.errors);
     statuses.sort_unstable();
     statuses.dedup();
 
@@ -427,7 +323,7 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
     for response in responses.values_mut() {
         fix_response_headers(response);
     }
-    if let Some(media_type) = doc.and_then(|d| d.binary) {
+    if let Some(media_type) = entry.binary {
         let file = json!({(media_type): {"schema": {"type": "string", "format": "binary"}}});
         responses.insert(
             "200".into(),
@@ -454,6 +350,7 @@ fn document_operation(operation: &mut Value, doc: Option<&OperationDoc>, params:
     } else if let Some(object) = operation.as_object_mut() {
         object.remove("security");
     }
+    applied
 }
 
 /// paperclip's v2 → v3 conversion drops the type of response headers, leaving an empty
@@ -593,10 +490,11 @@ fn apply_constraints(target: &mut Value, constraints: &[Constraint]) {
             Constraint::Nullable => {
                 object.insert("nullable".into(), json!(true));
             }
-            Constraint::Default(raw) => {
-                if let Ok(value) = serde_json::from_str::<Value>(raw) {
-                    object.insert("default".into(), value);
-                }
+            Constraint::DefaultInt(n) => {
+                object.insert("default".into(), json!(n));
+            }
+            Constraint::DefaultText(text) => {
+                object.insert("default".into(), json!(text));
             }
             Constraint::Example(raw) => {
                 if let Ok(value) = serde_json::from_str::<Value>(raw) {
@@ -633,70 +531,40 @@ fn object_at_map<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::Method;
+    use paperclip::actix::{api_v2_operation, web};
+
     use super::*;
+    use crate::error::ApiError;
+    use crate::error_map::MappedErrors;
+    use crate::registry::FieldDoc;
 
-    fn doc() -> Value {
-        document(&DocsInfo {
-            version: "1.2.3".into(),
-        })
-    }
+    /// A use-case error of the test registry, mapped to 403.
+    #[derive(Debug)]
+    struct Forbidden;
 
-    #[test]
-    fn document_has_info_tags_and_bearer_scheme() {
-        let spec = doc();
-        assert_eq!(spec["openapi"], "3.0.3");
-        assert_eq!(spec["info"]["title"], "vidgen API");
-        assert_eq!(spec["info"]["version"], "1.2.3");
-        assert!(spec["info"]["contact"]["email"].is_string());
-        assert!(spec["info"]["license"]["name"].is_string());
-        let tags: Vec<&str> = spec["tags"]
-            .as_array()
-            .expect("tags")
-            .iter()
-            .filter_map(|t| t["name"].as_str())
-            .collect();
-        assert_eq!(
-            tags,
-            vec!["Authentication", "Users", "Videos", "Operations"]
-        );
-        assert_eq!(
-            spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],
-            "bearer"
-        );
-        assert!(
-            spec["components"]["schemas"]["ErrorResponse"]["properties"]["request_id"].is_object()
-        );
-    }
-
-    #[test]
-    fn every_operation_is_registered_and_documents_its_errors() {
-        let spec = doc();
-        let known = operation_docs();
-        let paths = spec["paths"].as_object().expect("paths");
-        assert!(paths.contains_key("/health"));
-        assert!(paths.contains_key("/health/ready"));
-        for (path, item) in paths {
-            for (method, operation) in item.as_object().expect("path item") {
-                let id = operation["operationId"].as_str().unwrap_or_default();
-                assert!(
-                    known.iter().any(|d| d.operation_id == id),
-                    "{method} {path} ({id}) has no OperationDoc"
-                );
-                assert!(
-                    operation["summary"].is_string(),
-                    "{method} {path} has no summary"
-                );
-                assert!(operation["tags"].is_array(), "{method} {path} has no tags");
-                let responses = operation["responses"].as_object().expect("responses");
-                assert!(responses.contains_key("500"), "{method} {path}");
-            }
+    impl From<Forbidden> for ApiError {
+        fn from(_: Forbidden) -> Self {
+            ApiError::Forbidden("no".into())
         }
-        let ready = &spec["paths"]["/health/ready"]["get"]["responses"];
-        assert_eq!(
-            ready["503"]["$ref"],
-            "#/components/responses/ServiceUnavailable"
-        );
-        assert!(spec["paths"]["/health"]["get"].get("security").is_none());
+    }
+
+    impl MappedErrors for Forbidden {
+        const STATUSES: &'static [u16] = &[403];
+    }
+
+    #[api_v2_operation]
+    async fn things() -> web::Json<u32> {
+        web::Json(0)
+    }
+
+    fn things_registry() -> Registry {
+        Registry::new("Things", "Things.").route(RouteEntry::public(
+            Method::GET,
+            "/things",
+            "list_things",
+            things,
+        ))
     }
 
     #[test]
@@ -709,13 +577,12 @@ mod tests {
                 "responses": {"200": {"description": "ok"}}
             }}}
         });
-        let out = post_process(
-            spec,
-            &DocsInfo {
-                version: "0".into(),
-            },
-            &[OperationDoc::secured("list_things", &[403])],
-            &[FieldDoc {
+        let registry = Registry::new("Things", "Things.")
+            .route(
+                RouteEntry::secured(Method::GET, "/things", "list_things", things)
+                    .maps::<Forbidden>(),
+            )
+            .fields(&[FieldDoc {
                 schema: "Thing",
                 field: "name",
                 constraints: &[
@@ -723,12 +590,20 @@ mod tests {
                     Constraint::MaxLength(10),
                     Constraint::Pattern("^[a-z]+$"),
                 ],
-            }],
-            &[ParamDoc {
+            }])
+            .params(&[ParamDoc {
                 name: "limit",
                 constraints: &[Constraint::Minimum(1), Constraint::Maximum(1000)],
-            }],
+            }]);
+        let built = post_process(
+            spec,
+            &DocsInfo {
+                version: "0".into(),
+            },
+            &[registry],
         );
+        assert_eq!(built.problems, Vec::<String>::new());
+        let out = built.spec;
         let name = &out["components"]["schemas"]["Thing"]["properties"]["name"];
         assert_eq!(name["minLength"], 1);
         assert_eq!(name["maxLength"], 10);
@@ -740,5 +615,68 @@ mod tests {
             assert!(op["responses"].get(status).is_some(), "missing {status}");
         }
         assert!(op["responses"].get("415").is_none());
+    }
+
+    #[test]
+    fn unknown_names_and_unregistered_operations_are_reported() {
+        let spec = json!({
+            "components": {"schemas": {"Thing": {"properties": {"name": {"type": "string"}}}}},
+            "paths": {
+                "/things": {"get": {"operationId": "x", "responses": {}}},
+                "/stray": {"post": {"operationId": "stray", "responses": {}}}
+            }
+        });
+        let registry = things_registry()
+            .route(RouteEntry::public(
+                Method::DELETE,
+                "/things",
+                "delete_things",
+                things,
+            ))
+            .fields(&[
+                FieldDoc {
+                    schema: "Thing",
+                    field: "colour",
+                    constraints: &[Constraint::Nullable],
+                },
+                FieldDoc {
+                    schema: "Nothing",
+                    field: "name",
+                    constraints: &[Constraint::Nullable],
+                },
+            ])
+            .params(&[ParamDoc {
+                name: "page_size",
+                constraints: &[Constraint::Minimum(1)],
+            }]);
+        let built = post_process(
+            spec,
+            &DocsInfo {
+                version: "0".into(),
+            },
+            &[registry],
+        );
+        let problems = built.problems.join("\n");
+        for expected in [
+            "Thing.colour",
+            "Nothing.name",
+            "post /stray is in the document but in no registry",
+            "delete /things (delete_things) is registered but not in the document",
+            "parameter page_size",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "{expected} not in:\n{problems}"
+            );
+        }
+        assert_eq!(built.problems.len(), 5, "{problems}");
+        assert_eq!(
+            built.spec["paths"]["/things"]["get"]["operationId"],
+            "list_things"
+        );
+        assert_eq!(
+            built.spec["paths"]["/things"]["get"]["tags"],
+            json!(["Things"])
+        );
     }
 }

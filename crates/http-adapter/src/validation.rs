@@ -136,6 +136,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[derive(Debug, Clone, Copy)]
 pub struct JsonLimit(pub usize);
 
+impl JsonLimit {
+    /// The limit when the app sets none (the settings' default is the same number).
+    pub const DEFAULT_BYTES: usize = 256 * 1024;
+}
+
 /// Reads the body up to `limit` bytes.
 ///
 /// # Errors
@@ -182,7 +187,7 @@ fn read_json<T: DeserializeOwned + 'static>(
 ) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>> {
     let limit = req
         .app_data::<JsonLimit>()
-        .map_or(256 * 1024, |limit| limit.0);
+        .map_or(JsonLimit::DEFAULT_BYTES, |limit| limit.0);
     let json = is_json(req);
     let too_long = declared_length(req).is_some_and(|length| length > limit);
     let mut payload = payload.take();

@@ -13,9 +13,13 @@ use vidgen_application::auth::ports::{
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::SystemClock;
 use vidgen_application::health::{HealthService, MockStorageHealth};
+use vidgen_application::idempotency::MockIdempotencyStore;
+use vidgen_application::jobs::MockJobQueue;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{MockPasswordHasher, MockUserRepository, PasswordHash};
 use vidgen_application::users::{UserService, UserSettings};
+use vidgen_application::videos::VideoService;
+use vidgen_application::videos::ports::{MockMediaStore, MockVideoRepository};
 use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::middleware::TrustedHosts;
@@ -50,44 +54,89 @@ fn jane() -> User {
     }
 }
 
-fn state(users: MockUserRepository, verifier: MockTokenVerifier) -> AppState {
-    let users: Arc<MockUserRepository> = Arc::new(users);
-    let refresh = Arc::new(MockRefreshTokenRepository::new());
-    let mut hasher = MockPasswordHasher::new();
-    hasher
-        .expect_hash()
-        .returning(|_| Ok(PasswordHash::new("$argon2id$x")));
-    let hasher = Arc::new(hasher);
-    let clock = Arc::new(SystemClock);
-    AppState {
-        health: HealthService::new(Arc::new(MockStorageHealth::new())),
-        users: UserService::new(
-            users.clone(),
-            refresh.clone(),
-            hasher.clone(),
-            clock.clone(),
-            UserSettings::default(),
-        ),
-        auth: AuthService::new(
-            AuthPorts {
-                users,
-                refresh_tokens: refresh,
-                hasher,
-                issuer: Arc::new(MockTokenIssuer::new()),
-                verifier: Arc::new(verifier),
-                opaque: Arc::new(MockOpaqueTokens::new()),
+/// Every port behind the services, mocked. Tests set the ports they care about and take
+/// the rest from `Default`; a new service is wired here, in [`Ports::state`], only.
+struct Ports {
+    users: MockUserRepository,
+    verifier: MockTokenVerifier,
+    storage: MockStorageHealth,
+    refresh_tokens: MockRefreshTokenRepository,
+    hasher: MockPasswordHasher,
+    issuer: MockTokenIssuer,
+    opaque: MockOpaqueTokens,
+    videos: MockVideoRepository,
+    jobs: MockJobQueue,
+    media: MockMediaStore,
+    idempotency: MockIdempotencyStore,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        let mut hasher = MockPasswordHasher::new();
+        hasher
+            .expect_hash()
+            .returning(|_| Ok(PasswordHash::new("$argon2id$x")));
+        Self {
+            users: MockUserRepository::new(),
+            verifier: MockTokenVerifier::new(),
+            storage: MockStorageHealth::new(),
+            refresh_tokens: MockRefreshTokenRepository::new(),
+            hasher,
+            issuer: MockTokenIssuer::new(),
+            opaque: MockOpaqueTokens::new(),
+            videos: MockVideoRepository::new(),
+            jobs: MockJobQueue::new(),
+            media: MockMediaStore::new(),
+            idempotency: MockIdempotencyStore::new(),
+        }
+    }
+}
+
+impl Ports {
+    fn with_users(users: MockUserRepository, verifier: MockTokenVerifier) -> Self {
+        Self {
+            users,
+            verifier,
+            ..Self::default()
+        }
+    }
+
+    /// The application state the handlers see, built from these ports.
+    fn state(self) -> AppState {
+        let users: Arc<MockUserRepository> = Arc::new(self.users);
+        let refresh = Arc::new(self.refresh_tokens);
+        let hasher = Arc::new(self.hasher);
+        let clock = Arc::new(SystemClock);
+        AppState {
+            health: HealthService::new(Arc::new(self.storage)),
+            users: UserService::new(
+                users.clone(),
+                refresh.clone(),
+                hasher.clone(),
+                clock.clone(),
+                UserSettings::default(),
+            ),
+            auth: AuthService::new(
+                AuthPorts {
+                    users,
+                    refresh_tokens: refresh,
+                    hasher,
+                    issuer: Arc::new(self.issuer),
+                    verifier: Arc::new(self.verifier),
+                    opaque: Arc::new(self.opaque),
+                    clock: clock.clone(),
+                },
+                Duration::from_secs(60),
+            ),
+            videos: VideoService::new(
+                Arc::new(self.videos),
+                Arc::new(self.jobs),
+                Arc::new(self.media),
+                Arc::new(self.idempotency),
                 clock,
-            },
-            Duration::from_secs(60),
-        ),
-        videos: vidgen_application::videos::VideoService::new(
-            Arc::new(vidgen_application::videos::ports::MockVideoRepository::new()),
-            Arc::new(vidgen_application::jobs::MockJobQueue::new()),
-            Arc::new(vidgen_application::videos::ports::MockMediaStore::new()),
-            Arc::new(vidgen_application::idempotency::MockIdempotencyStore::new()),
-            Arc::new(SystemClock),
-        ),
-        openapi: OpenApiDocument::new(&serde_json::json!({})),
+            ),
+            openapi: OpenApiDocument::new(&serde_json::json!({})),
+        }
     }
 }
 
@@ -113,7 +162,11 @@ async fn a_storage_failure_is_an_opaque_500() {
         .set_payload(
             r#"{"username":"jane","name":"Jane","email":"jane@example.com","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}"#,
         );
-    let (status, body) = call(state(users, MockTokenVerifier::new()), request).await;
+    let (status, body) = call(
+        Ports::with_users(users, MockTokenVerifier::new()).state(),
+        request,
+    )
+    .await;
     assert_eq!(status, 500);
     assert_eq!(body["error_code"], "INTERNAL_ERROR");
     assert!(!body.to_string().contains("relation"), "{body}");
@@ -161,7 +214,7 @@ async fn the_bearer_extractor_maps_each_outcome() {
         let request = test::TestRequest::get()
             .uri("/api/v1/users/me")
             .insert_header(("authorization", "Bearer whatever"));
-        let (status, body) = call(state(users, verifier), request).await;
+        let (status, body) = call(Ports::with_users(users, verifier).state(), request).await;
         assert_eq!(status, expected, "{name}: {body}");
         if expected == 200 {
             assert_eq!(body["username"], "jane", "{name}");
@@ -183,6 +236,53 @@ async fn the_bearer_extractor_maps_each_outcome() {
     let request = test::TestRequest::get()
         .uri("/api/v1/users/me")
         .insert_header(("authorization", "Bearer whatever"));
-    let (status, _) = call(state(users, verifier), request).await;
+    let (status, _) = call(Ports::with_users(users, verifier).state(), request).await;
     assert_eq!(status, 500, "storage failure while authenticating");
+}
+
+/// Every registry entry is served: without credentials or a body, each answers something
+/// other than the "no such route" 404 or a 405 at its method and path.
+#[actix_web::test]
+async fn every_registered_route_is_served() {
+    let registries = vidgen_http_adapter::app::registries();
+    assert!(!registries.is_empty());
+    let mut storage = MockStorageHealth::new();
+    storage.expect_check().returning(|| Ok(()));
+    let state = Ports {
+        storage,
+        ..Ports::default()
+    }
+    .state();
+    let app = test::init_service(vidgen_http_adapter::build(state, config())).await;
+    for entry in registries.iter().flat_map(|r| &r.routes) {
+        let uri: String = entry
+            .path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let request = test::TestRequest::default()
+            .method(entry.method.clone())
+            .uri(&uri)
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            serde_json::from_slice(&test::read_body(response).await).unwrap_or_default();
+        assert!(
+            status != 404 && status != 405,
+            "{} {uri} ({}) answered {status}: {body}",
+            entry.method,
+            entry.operation_id
+        );
+        if entry.secured {
+            assert_eq!(status, 401, "{} {uri} needs a token: {body}", entry.method);
+        }
+    }
 }

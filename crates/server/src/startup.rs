@@ -21,7 +21,7 @@ use vidgen_application::videos::render_job::RenderJob;
 use vidgen_domain::users::{Email, EmailDomainPolicy, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::middleware::TrustedHosts;
-use vidgen_http_adapter::openapi::{self, DocsInfo};
+use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
 use vidgen_infrastructure::database::{
@@ -96,7 +96,7 @@ pub fn database_options(settings: &Settings) -> DatabaseOptions {
 
 /// The OpenAPI document of this build.
 pub fn openapi_document() -> serde_json::Value {
-    openapi::document(&DocsInfo {
+    vidgen_http_adapter::app::openapi_document(&DocsInfo {
         version: VERSION.to_owned(),
     })
 }

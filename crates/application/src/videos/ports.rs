@@ -52,6 +52,29 @@ pub enum VideoSortField {
     Duration,
 }
 
+impl VideoSortField {
+    pub const ALL: [Self; 4] = [
+        Self::CreatedAt,
+        Self::UpdatedAt,
+        Self::Title,
+        Self::Duration,
+    ];
+
+    /// The column's name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::Title => "title",
+            Self::Duration => "duration",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == raw)
+    }
+}
+
 /// Which videos to list.
 #[derive(Debug, Clone, Default)]
 pub struct VideoQuery {

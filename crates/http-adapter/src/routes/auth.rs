@@ -4,21 +4,78 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use garde::Validate;
 use paperclip::actix::{Apiv2Schema, NoContent, OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
 use serde::{Deserialize, Serialize};
+use vidgen_application::auth::login::LoginError;
+use vidgen_application::auth::logout::LogoutError;
+use vidgen_application::auth::refresh::RefreshError;
 use vidgen_application::auth::{AuthService, TokenPair};
-use vidgen_domain::users::PlainPassword;
+use vidgen_domain::users::{Email, PasswordPolicy, PlainPassword, REFRESH_TOKEN_MAX_LEN};
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
-use crate::openapi::OperationDoc;
+use crate::registry::{Constraint as C, FieldDoc, Registry, RouteEntry};
 use crate::validation::{
     JsonLimit, ValidJson, Validated, garde_errors, is_json, parse_json, read_body,
 };
+
+/// Login, token refresh and logout.
+pub fn registry() -> Registry {
+    Registry::new(
+        "Authentication",
+        "Log in (JSON or OAuth2 password form), rotate refresh tokens, log out.",
+    )
+    .route(
+        RouteEntry::public(Method::POST, "/api/v1/users/login", "login", login)
+            .maps::<LoginError>()
+            .with_form_body(),
+    )
+    .route(
+        RouteEntry::public(
+            Method::POST,
+            "/api/v1/users/token/refresh",
+            "refresh_token",
+            refresh,
+        )
+        .maps::<RefreshError>(),
+    )
+    .route(
+        RouteEntry::secured(Method::POST, "/api/v1/users/logout", "logout", logout)
+            .maps::<LogoutError>(),
+    )
+    .fields(FIELD_DOCS)
+}
+
+const LOGIN_NAME: &[C] = &[C::MinLength(1), C::MaxLength(Email::MAX_LEN as u64)];
+const LOGIN_PASSWORD: &[C] = &[
+    C::MinLength(1),
+    C::MaxLength(PasswordPolicy::MAX_LEN as u64),
+    C::Format("password"),
+];
+const REFRESH: &[C] = &[C::MinLength(1), C::MaxLength(REFRESH_TOKEN_MAX_LEN as u64)];
+
+/// Constraints of the auth wire types.
+const FIELD_DOCS: &[FieldDoc] = &[
+    FieldDoc {
+        schema: "LoginRequest",
+        field: "username",
+        constraints: LOGIN_NAME,
+    },
+    FieldDoc {
+        schema: "LoginRequest",
+        field: "password",
+        constraints: LOGIN_PASSWORD,
+    },
+    FieldDoc {
+        schema: "RefreshRequest",
+        field: "refresh_token",
+        constraints: REFRESH,
+    },
+];
 
 /// Credentials: `username` may be the username or the e-mail address.
 #[derive(Debug, Deserialize, Validate, Apiv2Schema)]
@@ -26,10 +83,10 @@ use crate::validation::{
 pub struct LoginRequest {
     /// Username or e-mail address.
     #[openapi(example = "\"jane_doe\"")]
-    #[garde(length(chars, min = 1, max = 254))]
+    #[garde(length(chars, min = 1, max = Email::MAX_LEN))]
     pub username: String,
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = 128))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
     pub password: String,
 }
 
@@ -65,7 +122,9 @@ impl FromRequest for Credentials {
                 v.trim_start()
                     .starts_with("application/x-www-form-urlencoded")
             });
-        let limit = req.app_data::<JsonLimit>().map_or(256 * 1024, |l| l.0);
+        let limit = req
+            .app_data::<JsonLimit>()
+            .map_or(JsonLimit::DEFAULT_BYTES, |l| l.0);
         let mut payload = payload.take();
         Box::pin(async move {
             let body = if json || form {
@@ -141,7 +200,7 @@ impl From<TokenPair> for TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[openapi(example = "\"3q2-7wAAAAA...\"")]
-    #[garde(length(min = 1, max = 512))]
+    #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN))]
     pub refresh_token: String,
 }
 
@@ -157,7 +216,7 @@ impl Validated for RefreshRequest {
 /// by Swagger UI's Authorize button). `username` may be the username or the e-mail address.
 /// An unknown user and a wrong password get the same 401; a suspended or inactive account
 /// gets 403 after a correct password.
-#[api_v2_operation(tags(Authentication), operation_id = "login")]
+#[api_v2_operation]
 async fn login(
     auth: web::Data<AuthService>,
     credentials: Credentials,
@@ -173,7 +232,7 @@ async fn login(
 ///
 /// Exchanges a refresh token for a new pair. Refresh tokens are single use: presenting one
 /// that was already used revokes every token of its session.
-#[api_v2_operation(tags(Authentication), operation_id = "refresh_token")]
+#[api_v2_operation]
 async fn refresh(
     auth: web::Data<AuthService>,
     body: ValidJson<RefreshRequest>,
@@ -185,7 +244,7 @@ async fn refresh(
 /// Log out
 ///
 /// Revokes the session of the given refresh token (if it is yours).
-#[api_v2_operation(tags(Authentication), operation_id = "logout")]
+#[api_v2_operation]
 async fn logout(
     current: CurrentUser,
     auth: web::Data<AuthService>,
@@ -195,15 +254,3 @@ async fn logout(
         .await?;
     Ok(NoContent)
 }
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/users/login").route(web::post().to(login)))
-        .service(super::resource("/api/v1/users/token/refresh").route(web::post().to(refresh)))
-        .service(super::resource("/api/v1/users/logout").route(web::post().to(logout)));
-}
-
-pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::public("login", &[401, 403]).with_form_body(),
-    OperationDoc::public("refresh_token", &[401]),
-    OperationDoc::secured("logout", &[]),
-];

@@ -4,8 +4,23 @@ use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::Serialize;
 use vidgen_application::health::{HealthService, Readiness};
 
+use actix_web::http::Method;
+
 use crate::error::ApiError;
-use crate::openapi::OperationDoc;
+use crate::error_map::NotReady;
+use crate::registry::{Registry, RouteEntry};
+
+/// The probes' routes.
+pub fn registry() -> Registry {
+    Registry::new(
+        "Operations",
+        "Liveness and readiness probes for load balancers and orchestrators.",
+    )
+    .route(RouteEntry::public(Method::GET, "/health", "health", health))
+    .route(
+        RouteEntry::public(Method::GET, "/health/ready", "health_ready", ready).maps::<NotReady>(),
+    )
+}
 
 /// Liveness of the process.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -30,7 +45,7 @@ pub struct ReadinessResponse {
 ///
 /// Answers as long as the process can serve HTTP. It does not touch the database, so it
 /// stays cheap enough for frequent probes.
-#[api_v2_operation(tags(Operations), operation_id = "health")]
+#[api_v2_operation]
 async fn health() -> web::Json<HealthResponse> {
     web::Json(HealthResponse {
         status: "ok".into(),
@@ -42,7 +57,7 @@ async fn health() -> web::Json<HealthResponse> {
 ///
 /// 200 when the database answers and every migration is applied; 503 in the error
 /// envelope otherwise, so a load balancer stops sending traffic to this instance.
-#[api_v2_operation(tags(Operations), operation_id = "health_ready")]
+#[api_v2_operation]
 async fn ready(
     service: web::Data<HealthService>,
 ) -> Result<web::Json<ReadinessResponse>, ApiError> {
@@ -50,19 +65,6 @@ async fn ready(
         Readiness::Ready => Ok(web::Json(ReadinessResponse {
             status: "ready".into(),
         })),
-        Readiness::NotReady { reason } => {
-            Err(ApiError::ServiceUnavailable(format!("Not ready: {reason}")))
-        }
+        Readiness::NotReady { reason } => Err(NotReady { reason }.into()),
     }
 }
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/health").route(web::get().to(health)))
-        .service(super::resource("/health/ready").route(web::get().to(ready)));
-}
-
-/// What the OpenAPI document must say about these operations beyond what paperclip sees.
-pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::public("health", &[]),
-    OperationDoc::public("health_ready", &[503]),
-];

@@ -3,10 +3,16 @@
 
 pub mod dto;
 
+use actix_web::http::Method;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use vidgen_application::users::UserService;
-use vidgen_application::users::password::ChangePassword;
+use vidgen_application::users::delete::DeleteUserError;
+use vidgen_application::users::moderation::ModerateUserError;
+use vidgen_application::users::password::{ChangePassword, ChangePasswordError};
 use vidgen_application::users::ports::UserQuery;
+use vidgen_application::users::queries::{GetUserError, ListUsersError};
+use vidgen_application::users::register::RegisterUserError;
+use vidgen_application::users::update::UpdateUserError;
 use vidgen_domain::users::{PlainPassword, UserId};
 
 use self::dto::{
@@ -15,10 +21,80 @@ use self::dto::{
 };
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::listing;
-use crate::openapi::OperationDoc;
+use crate::listing::{self, SortBy};
+use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Created, ListJson};
 use crate::validation::{JsonBody, ValidJson};
+
+/// The collection.
+pub const USERS: &str = "/api/v1/users";
+/// One user.
+pub const USER: &str = "/api/v1/users/{user_id}";
+
+/// Where a user is served (the `Location` of a registration).
+pub fn user_path(id: UserId) -> String {
+    USER.replace("{user_id}", &id.to_string())
+}
+
+/// Registration, the current user, and user management.
+pub fn registry() -> Registry {
+    use RouteEntry as R;
+    Registry::new(
+        "Users",
+        "Registration, the current user, user management by role.",
+    )
+    .route(R::public(Method::POST, USERS, "register_user", register).maps::<RegisterUserError>())
+    .route(R::secured(Method::GET, USERS, "list_users", list).maps::<ListUsersError>())
+    .route(R::secured(
+        Method::GET,
+        "/api/v1/users/me",
+        "get_current_user",
+        me,
+    ))
+    .route(
+        R::secured(
+            Method::GET,
+            "/api/v1/users/by-username/{username}",
+            "get_user_by_username",
+            by_username,
+        )
+        .maps::<GetUserError>(),
+    )
+    .route(R::secured(Method::GET, USER, "get_user", get).maps::<GetUserError>())
+    .route(R::secured(Method::PUT, USER, "replace_user", replace).maps::<UpdateUserError>())
+    .route(R::secured(Method::PATCH, USER, "update_user", update).maps::<UpdateUserError>())
+    .route(R::secured(Method::DELETE, USER, "delete_user", delete).maps::<DeleteUserError>())
+    .route(
+        R::secured(
+            Method::PUT,
+            "/api/v1/users/{user_id}/password",
+            "change_password",
+            change_password,
+        )
+        .maps::<ChangePasswordError>(),
+    )
+    .route(
+        R::secured(
+            Method::PATCH,
+            "/api/v1/users/{user_id}/status",
+            "change_user_status",
+            change_status,
+        )
+        .maps::<ModerateUserError>(),
+    )
+    .route(
+        R::secured(
+            Method::PATCH,
+            "/api/v1/users/{user_id}/role",
+            "change_user_role",
+            change_role,
+        )
+        .maps::<ModerateUserError>(),
+    )
+    .fields(dto::FIELD_DOCS)
+    .params(listing::PARAM_DOCS)
+    .params(dto::PARAM_DOCS)
+}
 
 fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
     UserId::new(path.user_id)
@@ -30,7 +106,7 @@ fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
 /// Creates an account with role `user` and status `active` (or `pending_verification` when
 /// e-mail verification is required). Every broken rule is reported per field; duplicates
 /// of email or username (ignoring case) are 409 `EMAIL_TAKEN` / `USERNAME_TAKEN`.
-#[api_v2_operation(tags(Users), operation_id = "register_user")]
+#[api_v2_operation]
 async fn register(
     users: web::Data<UserService>,
     body: JsonBody<UserCreate>,
@@ -38,7 +114,7 @@ async fn register(
     let request = body.into_inner().try_into_domain(&users)?;
     let user = users.register(request).await?;
     Ok(Created {
-        location: format!("/api/v1/users/{}", user.id),
+        location: user_path(user.id),
         body: user.into(),
     })
 }
@@ -46,7 +122,7 @@ async fn register(
 /// The current user
 ///
 /// The account behind the bearer token.
-#[api_v2_operation(tags(Users), operation_id = "get_current_user")]
+#[api_v2_operation]
 async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
     Ok(web::Json(current.0.into()))
 }
@@ -56,7 +132,7 @@ async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
 /// Admins and moderators only. Filters by `search` (name, email, username; case-insensitive
 /// substring), `status` and `role`; sorts by `sort_by` / `sort_order`; pages with `skip` /
 /// `limit`. Headers: `X-Total-Count`, `X-Page-Count`, `Link`.
-#[api_v2_operation(tags(Users), operation_id = "list_users")]
+#[api_v2_operation]
 async fn list(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -68,7 +144,7 @@ async fn list(
         search: listing::search(query.search)?,
         status: query.status.map(Into::into),
         role: query.role.map(Into::into),
-        sort_by: query.sort_by.map(Into::into).unwrap_or_default(),
+        sort_by: query.sort_by.map(SortBy::get).unwrap_or_default(),
         sort_order: query.sort_order.map(Into::into).unwrap_or_default(),
     };
     let paged = users.list(current.actor(), user_query).await?;
@@ -78,7 +154,7 @@ async fn list(
 /// Get a user
 ///
 /// Yourself, or anyone for admins and moderators. Others are reported as not found.
-#[api_v2_operation(tags(Users), operation_id = "get_user")]
+#[api_v2_operation]
 async fn get(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -91,7 +167,7 @@ async fn get(
 /// Find a user by username
 ///
 /// Public fields of any user, for any authenticated caller.
-#[api_v2_operation(tags(Users), operation_id = "get_user_by_username")]
+#[api_v2_operation]
 async fn by_username(
     _current: CurrentUser,
     users: web::Data<UserService>,
@@ -104,7 +180,7 @@ async fn by_username(
 /// Replace a user's details
 ///
 /// Sets `username`, `name` and `email` together. Yourself or, for admins, anyone.
-#[api_v2_operation(tags(Users), operation_id = "replace_user")]
+#[api_v2_operation]
 async fn replace(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -122,7 +198,7 @@ async fn replace(
 ///
 /// Changes any subset of `username`, `name` and `email`; `role` and `status` are refused
 /// here as unknown fields. Yourself or, for admins, anyone.
-#[api_v2_operation(tags(Users), operation_id = "update_user")]
+#[api_v2_operation]
 async fn update(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -140,7 +216,7 @@ async fn update(
 ///
 /// Needs the current password. Revokes every refresh token of the user and makes every
 /// access token issued before stop working.
-#[api_v2_operation(tags(Users), operation_id = "change_password")]
+#[api_v2_operation]
 async fn change_password(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -165,7 +241,7 @@ async fn change_password(
 ///
 /// Admins for anyone but themselves; moderators for plain users. Suspending or
 /// deactivating ends the user's sessions at once.
-#[api_v2_operation(tags(Users), operation_id = "change_user_status")]
+#[api_v2_operation]
 async fn change_status(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -182,7 +258,7 @@ async fn change_status(
 /// Change a user's role
 ///
 /// Admins only, never their own role. Existing access tokens of the user stop working.
-#[api_v2_operation(tags(Users), operation_id = "change_user_role")]
+#[api_v2_operation]
 async fn change_role(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -199,7 +275,7 @@ async fn change_role(
 /// Delete a user
 ///
 /// Yourself or, for admins, anyone. The user's sessions (and videos) go too.
-#[api_v2_operation(tags(Users), operation_id = "delete_user")]
+#[api_v2_operation]
 async fn delete(
     current: CurrentUser,
     users: web::Data<UserService>,
@@ -208,44 +284,3 @@ async fn delete(
     users.delete(current.actor(), user_id(&path)?).await?;
     Ok(NoContent)
 }
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/api/v1/users")
-            .route(web::post().to(register))
-            .route(web::get().to(list)),
-    )
-    .service(super::resource("/api/v1/users/me").route(web::get().to(me)))
-    .service(
-        super::resource("/api/v1/users/by-username/{username}").route(web::get().to(by_username)),
-    )
-    .service(
-        super::resource("/api/v1/users/{user_id}")
-            .route(web::get().to(get))
-            .route(web::put().to(replace))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(
-        super::resource("/api/v1/users/{user_id}/password").route(web::put().to(change_password)),
-    )
-    .service(
-        super::resource("/api/v1/users/{user_id}/status").route(web::patch().to(change_status)),
-    )
-    .service(super::resource("/api/v1/users/{user_id}/role").route(web::patch().to(change_role)));
-}
-
-/// Error statuses of these operations beyond the ones implied by their shape.
-pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::public("register_user", &[409]),
-    OperationDoc::secured("get_current_user", &[]),
-    OperationDoc::secured("list_users", &[403]),
-    OperationDoc::secured("get_user", &[404]),
-    OperationDoc::secured("get_user_by_username", &[404]),
-    OperationDoc::secured("replace_user", &[403, 404, 409]),
-    OperationDoc::secured("update_user", &[403, 404, 409]),
-    OperationDoc::secured("change_password", &[403, 404]),
-    OperationDoc::secured("change_user_status", &[403, 404]),
-    OperationDoc::secured("change_user_role", &[403, 404]),
-    OperationDoc::secured("delete_user", &[403, 404]),
-];

@@ -5,14 +5,21 @@ pub mod dto;
 
 use std::collections::BTreeMap;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, Responder, body::BoxBody};
 use paperclip::actix::{NoContent, OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
 use paperclip::v2::schema::Apiv2Schema;
 use vidgen_application::idempotency::{Created, IdempotencyKey, Keyed, StoredResponse};
 use vidgen_application::videos::VideoService;
+use vidgen_application::videos::create::CreateVideoError;
+use vidgen_application::videos::delete::DeleteVideoError;
 use vidgen_application::videos::files::VideoFile;
+use vidgen_application::videos::files::VideoFileError;
 use vidgen_application::videos::ports::VideoQuery;
+use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
+use vidgen_application::videos::retry::RetryVideoError;
+use vidgen_application::videos::update::UpdateVideoError;
 use vidgen_domain::users::UserId;
 use vidgen_domain::videos::{Video, VideoId};
 
@@ -21,10 +28,103 @@ use self::dto::{
 };
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::listing;
-use crate::openapi::OperationDoc;
+use crate::listing::{self, SortBy};
+use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Accepted, ListJson};
 use crate::validation::ValidJson;
+
+/// The collection.
+pub const VIDEOS: &str = "/api/v1/videos";
+/// The route an `Idempotency-Key` of a create is scoped to.
+pub const CREATE_ROUTE: &str = "POST /api/v1/videos";
+/// One video.
+pub const VIDEO: &str = "/api/v1/videos/{video_id}";
+/// A video's file.
+pub const VIDEO_CONTENT: &str = "/api/v1/videos/{video_id}/content";
+/// A video's thumbnail.
+pub const VIDEO_THUMBNAIL: &str = "/api/v1/videos/{video_id}/thumbnail";
+
+fn with_video_id(template: &str, id: VideoId) -> String {
+    template.replace("{video_id}", &id.to_string())
+}
+
+/// Where a video is served (the `Location` of a create or retry).
+pub fn video_path(id: VideoId) -> String {
+    with_video_id(VIDEO, id)
+}
+
+/// Where a video's file is served.
+pub fn video_content_path(id: VideoId) -> String {
+    with_video_id(VIDEO_CONTENT, id)
+}
+
+/// Where a video's thumbnail is served.
+pub fn video_thumbnail_path(id: VideoId) -> String {
+    with_video_id(VIDEO_THUMBNAIL, id)
+}
+
+/// Generated videos, their files and retries, also under their owner.
+pub fn registry() -> Registry {
+    use RouteEntry as R;
+    Registry::new(
+        "Videos",
+        "Videos generated from prompts by durable background jobs, their files and retries.",
+    )
+    .route(
+        R::secured(Method::POST, VIDEOS, "create_video", create)
+            .maps::<CreateVideoError>()
+            .with_idempotency_key(),
+    )
+    .route(R::secured(Method::GET, VIDEOS, "list_videos", list).maps::<ListVideosError>())
+    .route(R::secured(Method::GET, VIDEO, "get_video", get).maps::<GetVideoError>())
+    .route(R::secured(Method::PATCH, VIDEO, "update_video", update).maps::<UpdateVideoError>())
+    .route(R::secured(Method::DELETE, VIDEO, "delete_video", delete).maps::<DeleteVideoError>())
+    .route(
+        R::secured(Method::GET, VIDEO_CONTENT, "get_video_content", content)
+            .maps::<VideoFileError>()
+            .with_binary("video/mp4"),
+    )
+    .route(
+        R::secured(
+            Method::GET,
+            VIDEO_THUMBNAIL,
+            "get_video_thumbnail",
+            thumbnail,
+        )
+        .maps::<VideoFileError>()
+        .with_binary("image/png"),
+    )
+    .route(
+        R::secured(
+            Method::POST,
+            "/api/v1/videos/{video_id}/retry",
+            "retry_video",
+            retry,
+        )
+        .maps::<RetryVideoError>(),
+    )
+    .route(
+        R::secured(
+            Method::GET,
+            "/api/v1/users/{user_id}/videos",
+            "list_user_videos",
+            list_of_user,
+        )
+        .maps::<ListVideosError>(),
+    )
+    .route(
+        R::secured(
+            Method::GET,
+            "/api/v1/users/{user_id}/videos/{video_id}",
+            "get_user_video",
+            get_of_user,
+        )
+        .maps::<GetVideoError>(),
+    )
+    .fields(dto::FIELD_DOCS)
+    .params(listing::PARAM_DOCS)
+    .params(dto::PARAM_DOCS)
+}
 
 fn video_id(raw: i64) -> Result<VideoId, ApiError> {
     VideoId::new(raw)
@@ -43,7 +143,7 @@ fn query(raw: VideoListQuery) -> Result<VideoQuery, ApiError> {
         status: raw.status.map(Into::into),
         source: raw.source.map(Into::into),
         search: listing::search(raw.search)?,
-        sort_by: raw.sort_by.map(Into::into).unwrap_or_default(),
+        sort_by: raw.sort_by.map(SortBy::get).unwrap_or_default(),
         sort_order: raw.sort_order.map(Into::into).unwrap_or_default(),
     })
 }
@@ -104,7 +204,10 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiE
         .ok_or_else(|| {
             ApiError::invalid_field(
                 "Idempotency-Key",
-                "must be 1 to 255 characters of letters, digits, `_`, `:`, `.` and `-`",
+                format!(
+                    "must be 1 to {} characters of letters, digits, `_`, `:`, `.` and `-`",
+                    IdempotencyKey::MAX_LEN
+                ),
                 "pattern",
             )
         })
@@ -157,10 +260,10 @@ impl OperationModifier for CreateAnswer {
 ///
 /// Queues a render of the prompt and answers at once with the pending video (202) and its
 /// `Location`; poll it until `status` is `completed` (or `failed`, with `error`). With an
-/// `Idempotency-Key` header (1 to 255 characters of `[A-Za-z0-9_:.-]`), a retry within 24
-/// hours of the same request replays the first answer without creating another video; the
-/// same key with a different request is 422, and a retry while the first is running is 409.
-#[api_v2_operation(tags(Videos), operation_id = "create_video")]
+/// `Idempotency-Key` header, a retry of the same request while the key is remembered
+/// replays the first answer without creating another video; the same key with a different
+/// request is 422, and a retry while the first is running is 409.
+#[api_v2_operation]
 async fn create(
     http: HttpRequest,
     current: CurrentUser,
@@ -170,16 +273,16 @@ async fn create(
     let request = body.into_inner().try_into_domain()?;
     let keyed = idempotency_key(&http)?.map(|key| Keyed {
         key,
-        route: "POST /api/v1/videos",
+        route: CREATE_ROUTE,
         respond: Box::new(|video: &Video| StoredResponse {
             status: 202,
             body: serde_json::to_string(&VideoResponse::from(video.clone())).unwrap_or_default(),
-            location: Some(format!("/api/v1/videos/{}", video.id)),
+            location: Some(video_path(video.id)),
         }),
     });
     match videos.create(&current.0, request, keyed).await? {
         Created::New(video) => Ok(CreateAnswer::New(Box::new(Accepted {
-            location: format!("/api/v1/videos/{}", video.id),
+            location: video_path(video.id),
             body: video.into(),
         }))),
         Created::Replay(stored) => Ok(CreateAnswer::Replay(stored)),
@@ -191,7 +294,7 @@ async fn create(
 /// Your videos; admins see everyone's and may filter by `owner_id`. Filters: `status`,
 /// `source`, `search` (title and description). Headers: `X-Total-Count`, `X-Page-Count`,
 /// `Link`.
-#[api_v2_operation(tags(Videos), operation_id = "list_videos")]
+#[api_v2_operation]
 async fn list(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -206,7 +309,7 @@ async fn list(
 /// Get a video
 ///
 /// Owner or admin; others get 404.
-#[api_v2_operation(tags(Videos), operation_id = "get_video")]
+#[api_v2_operation]
 async fn get(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -221,7 +324,7 @@ async fn get(
 /// Update a video
 ///
 /// Changes `title` and/or `description` (an empty description clears it).
-#[api_v2_operation(tags(Videos), operation_id = "update_video")]
+#[api_v2_operation]
 async fn update(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -238,7 +341,7 @@ async fn update(
 /// Delete a video
 ///
 /// Cancels its pending or running render and removes its files.
-#[api_v2_operation(tags(Videos), operation_id = "delete_video")]
+#[api_v2_operation]
 async fn delete(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -255,7 +358,7 @@ async fn delete(
 /// The MP4 file (`video/mp4`) with `Accept-Ranges`; a `Range` request gets 206 with
 /// `Content-Range` (416 when unsatisfiable); `ETag` and `Last-Modified` allow
 /// revalidation. 409 `VIDEO_NOT_READY` before the video is completed.
-#[api_v2_operation(tags(Videos), operation_id = "get_video_content")]
+#[api_v2_operation]
 async fn content(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -270,7 +373,7 @@ async fn content(
 /// Get a video's thumbnail
 ///
 /// A PNG picture from the first seconds, once the video is completed.
-#[api_v2_operation(tags(Videos), operation_id = "get_video_thumbnail")]
+#[api_v2_operation]
 async fn thumbnail(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -285,7 +388,7 @@ async fn thumbnail(
 /// Retry a failed video
 ///
 /// Queues a failed video's render again (202); 409 for a video that did not fail.
-#[api_v2_operation(tags(Videos), operation_id = "retry_video")]
+#[api_v2_operation]
 async fn retry(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -295,7 +398,7 @@ async fn retry(
         .retry(current.actor(), video_id(path.video_id)?)
         .await?;
     Ok(Accepted {
-        location: format!("/api/v1/videos/{}", video.id),
+        location: video_path(video.id),
         body: video.into(),
     })
 }
@@ -303,7 +406,7 @@ async fn retry(
 /// List a user's videos
 ///
 /// Yourself, or anyone for admins; others get 404.
-#[api_v2_operation(tags(Videos), operation_id = "list_user_videos")]
+#[api_v2_operation]
 async fn list_of_user(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -320,7 +423,7 @@ async fn list_of_user(
 /// Get a user's video
 ///
 /// Yourself, or anyone for admins; others get 404.
-#[api_v2_operation(tags(Videos), operation_id = "get_user_video")]
+#[api_v2_operation]
 async fn get_of_user(
     current: CurrentUser,
     videos: web::Data<VideoService>,
@@ -335,39 +438,3 @@ async fn get_of_user(
         .await?;
     Ok(web::Json(video.into()))
 }
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/api/v1/videos")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        super::resource("/api/v1/videos/{video_id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(super::resource("/api/v1/videos/{video_id}/content").route(web::get().to(content)))
-    .service(super::resource("/api/v1/videos/{video_id}/thumbnail").route(web::get().to(thumbnail)))
-    .service(super::resource("/api/v1/videos/{video_id}/retry").route(web::post().to(retry)))
-    .service(super::resource("/api/v1/users/{user_id}/videos").route(web::get().to(list_of_user)))
-    .service(
-        super::resource("/api/v1/users/{user_id}/videos/{video_id}")
-            .route(web::get().to(get_of_user)),
-    );
-}
-
-/// Error statuses of these operations beyond the ones implied by their shape.
-pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::secured("create_video", &[403, 409]).with_idempotency_key(),
-    OperationDoc::secured("list_videos", &[]),
-    OperationDoc::secured("get_video", &[404]),
-    OperationDoc::secured("update_video", &[404]),
-    OperationDoc::secured("delete_video", &[404]),
-    OperationDoc::secured("get_video_content", &[404, 409, 416]).with_binary("video/mp4"),
-    OperationDoc::secured("get_video_thumbnail", &[404, 409]).with_binary("image/png"),
-    OperationDoc::secured("retry_video", &[404, 409]),
-    OperationDoc::secured("list_user_videos", &[404]),
-    OperationDoc::secured("get_user_video", &[404]),
-];

@@ -15,6 +15,7 @@ use vidgen_application::users::UserService;
 use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
 
 use crate::error::{ApiError, FieldError};
+use crate::listing::SortBy;
 use crate::validation::{Validated, garde_errors, rule};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
@@ -128,11 +129,11 @@ impl From<StatusDto> for UserStatus {
 #[derive(Debug, Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
-    /// 3 to 50 characters of letters, digits, `_` and `-`; not a reserved name.
+    /// Letters, digits, `_` and `-`; not a reserved name.
     #[openapi(example = "\"jane_doe\"")]
     #[garde(custom(username_shape), custom(username_charset))]
     pub username: String,
-    /// Display name, 1 to 100 characters.
+    /// Display name.
     #[openapi(example = "\"Jane Doe\"")]
     #[garde(custom(valid_person_name))]
     pub name: String,
@@ -140,7 +141,7 @@ pub struct UserCreate {
     #[openapi(example = "\"jane@example.com\"")]
     #[garde(custom(valid_email))]
     pub email: String,
-    /// 8 to 128 characters with an upper-case letter, a lower-case letter and a digit.
+    /// With an upper-case letter, a lower-case letter and a digit.
     #[openapi(example = "\"Sup3rSecret\"")]
     #[garde(
         custom(password_rule(PasswordRule::MinLength)),
@@ -154,7 +155,7 @@ pub struct UserCreate {
     #[openapi(example = "\"Sup3rSecret\"")]
     #[garde(skip)]
     pub confirm_password: String,
-    /// Age in years, 0 to 150; must agree with `birth_date` within a year.
+    /// Age in years; must agree with `birth_date` within a year.
     #[openapi(example = "30")]
     #[garde(inner(custom(valid_age)))]
     pub age: Option<i64>,
@@ -308,7 +309,7 @@ impl UserReplace {
 pub struct PasswordChange {
     /// The password in use now.
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = 128))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
     pub current_password: String,
     /// The new password (same rules as at registration).
     #[openapi(example = "\"Even5tronger\"")]
@@ -441,46 +442,21 @@ impl From<User> for PublicUserResponse {
 
 // ---- query and path -------------------------------------------------------------------
 
-/// Columns a user list may be sorted by.
-#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "snake_case")]
-pub enum UserSortBy {
-    Id,
-    Username,
-    Email,
-    Name,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl From<UserSortBy> for UserSortField {
-    fn from(sort: UserSortBy) -> Self {
-        match sort {
-            UserSortBy::Id => Self::Id,
-            UserSortBy::Username => Self::Username,
-            UserSortBy::Email => Self::Email,
-            UserSortBy::Name => Self::Name,
-            UserSortBy::CreatedAt => Self::CreatedAt,
-            UserSortBy::UpdatedAt => Self::UpdatedAt,
-        }
-    }
-}
-
 /// Filters, sorting and paging of the user list.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserListQuery {
-    /// Rows to skip (default 0).
+    /// Rows to skip.
     pub skip: Option<u64>,
-    /// Rows to return, 1 to 1000 (default 100).
+    /// Rows to return.
     pub limit: Option<u64>,
-    /// Case-insensitive substring of name, email or username (at least 1 character).
+    /// Case-insensitive substring of name, email or username.
     pub search: Option<String>,
     /// Only users with this status.
     pub status: Option<StatusDto>,
     /// Only users with this role.
     pub role: Option<RoleDto>,
     /// Sort column (default `created_at`).
-    pub sort_by: Option<UserSortBy>,
+    pub sort_by: Option<SortBy<UserSortField>>,
     /// `asc` or `desc` (default `desc`).
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
@@ -501,7 +477,7 @@ pub struct UsernamePath {
 
 // ---- the numbers the OpenAPI document shows, from the same domain constants -------------
 
-use crate::openapi::{Constraint as C, FieldDoc};
+use crate::registry::{Constraint as C, FieldDoc, ParamDoc};
 
 const USERNAME: &[C] = &[
     C::MinLength(Username::MIN_LEN as u64),
@@ -520,13 +496,11 @@ const PASSWORD: &[C] = &[
 ];
 const AGE: &[C] = &[C::Minimum(Age::MIN), C::Maximum(Age::MAX), C::Nullable];
 const BIRTH_DATE: &[C] = &[C::Format("date"), C::Nullable];
-const LOGIN_NAME: &[C] = &[C::MinLength(1), C::MaxLength(Email::MAX_LEN as u64)];
-const LOGIN_PASSWORD: &[C] = &[
+const CURRENT_PASSWORD: &[C] = &[
     C::MinLength(1),
     C::MaxLength(PasswordPolicy::MAX_LEN as u64),
     C::Format("password"),
 ];
-const REFRESH: &[C] = &[C::MinLength(1), C::MaxLength(512)];
 const OPTIONAL: &[C] = &[C::Nullable];
 
 macro_rules! fields {
@@ -535,7 +509,7 @@ macro_rules! fields {
     };
 }
 
-/// Constraints of the users and auth wire types.
+/// Constraints of the users wire types.
 pub const FIELD_DOCS: &[FieldDoc] = fields![
     "UserCreate"."username" => USERNAME,
     "UserCreate"."name" => NAME,
@@ -553,13 +527,19 @@ pub const FIELD_DOCS: &[FieldDoc] = fields![
     "UserReplace"."username" => USERNAME,
     "UserReplace"."name" => NAME,
     "UserReplace"."email" => EMAIL,
-    "PasswordChange"."current_password" => LOGIN_PASSWORD,
+    "PasswordChange"."current_password" => CURRENT_PASSWORD,
     "PasswordChange"."new_password" => PASSWORD,
     "PasswordChange"."confirm_password" => PASSWORD,
-    "LoginRequest"."username" => LOGIN_NAME,
-    "LoginRequest"."password" => LOGIN_PASSWORD,
-    "RefreshRequest"."refresh_token" => REFRESH,
     "UserResponse"."email" => EMAIL,
     "UserResponse"."age" => AGE,
     "UserResponse"."birth_date" => BIRTH_DATE,
 ];
+
+/// An id in the path: a positive 64-bit integer.
+pub(crate) const ID: &[C] = &[C::Minimum(1), C::Format("int64")];
+
+/// Constraints of the users' path parameters.
+pub const PARAM_DOCS: &[ParamDoc] = &[ParamDoc {
+    name: "user_id",
+    constraints: ID,
+}];

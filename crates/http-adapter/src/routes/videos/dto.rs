@@ -8,11 +8,14 @@ use vidgen_application::videos::create::CreateVideo;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_application::videos::update::UpdateVideo;
 use vidgen_domain::videos::{
-    Description, DurationSeconds, Prompt, Resolution, Title, Video, VideoSource, VideoStatus,
+    Description, DurationSeconds, PROGRESS_MAX, Prompt, Resolution, Title, Video, VideoSource,
+    VideoStatus,
 };
 
+use super::{video_content_path, video_thumbnail_path};
 use crate::error::FieldError;
-use crate::openapi::{Constraint as C, FieldDoc};
+use crate::listing::SortBy;
+use crate::registry::{Constraint as C, FieldDoc, ParamDoc};
 use crate::validation::{Validated, garde_errors, rule};
 
 fn valid_title(value: &str, _: &()) -> garde::Result {
@@ -61,22 +64,22 @@ impl From<ResolutionDto> for Resolution {
 #[derive(Debug, Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoCreate {
-    /// 1 to 200 characters.
+    /// The video's title.
     #[openapi(example = "\"Morning on the lake\"")]
     #[garde(custom(valid_title))]
     pub title: String,
-    /// At most 5000 characters.
+    /// What the video shows.
     #[openapi(example = "\"A calm opening shot\"")]
     #[garde(inner(custom(valid_description)))]
     pub description: Option<String>,
-    /// The text the video is generated from, 1 to 10000 characters.
+    /// The text the video is generated from.
     #[openapi(example = "\"A quiet lake at dawn, mist rising over the water.\"")]
     #[garde(custom(valid_prompt))]
     pub prompt: String,
-    /// `720p` (default) or `1080p`.
+    /// Frame size.
     #[garde(skip)]
     pub resolution: Option<ResolutionDto>,
-    /// Length in seconds, 1 to 60 (default 5).
+    /// Length in seconds.
     #[openapi(example = "5")]
     #[garde(inner(custom(valid_duration)))]
     pub duration_seconds: Option<i64>,
@@ -222,7 +225,7 @@ pub struct VideoResponse {
     pub prompt: Option<String>,
     pub source: VideoSourceDto,
     pub status: VideoStatusDto,
-    /// 0 to 100.
+    /// Percent of the render done.
     #[openapi(example = "40")]
     pub progress: i64,
     /// Seconds, once known.
@@ -259,8 +262,8 @@ impl From<Video> for VideoResponse {
             height: video.height.map(i64::from),
             file_size: video.file_size.and_then(|s| i64::try_from(s).ok()),
             content_type: video.content_type,
-            content_url: completed.then(|| format!("/api/v1/videos/{}/content", video.id)),
-            thumbnail_url: completed.then(|| format!("/api/v1/videos/{}/thumbnail", video.id)),
+            content_url: completed.then(|| video_content_path(video.id)),
+            thumbnail_url: completed.then(|| video_thumbnail_path(video.id)),
             error: video.error,
             created_at: video.created_at,
             updated_at: video.updated_at,
@@ -269,33 +272,12 @@ impl From<Video> for VideoResponse {
     }
 }
 
-/// Columns a video list may be sorted by.
-#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "snake_case")]
-pub enum VideoSortBy {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-    Duration,
-}
-
-impl From<VideoSortBy> for VideoSortField {
-    fn from(value: VideoSortBy) -> Self {
-        match value {
-            VideoSortBy::CreatedAt => Self::CreatedAt,
-            VideoSortBy::UpdatedAt => Self::UpdatedAt,
-            VideoSortBy::Title => Self::Title,
-            VideoSortBy::Duration => Self::Duration,
-        }
-    }
-}
-
 /// Filters, sorting and paging of video lists.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct VideoListQuery {
-    /// Rows to skip (default 0).
+    /// Rows to skip.
     pub skip: Option<u64>,
-    /// Rows to return, 1 to 1000 (default 100).
+    /// Rows to return.
     pub limit: Option<u64>,
     /// Only videos with this status.
     pub status: Option<VideoStatusDto>,
@@ -306,7 +288,7 @@ pub struct VideoListQuery {
     /// Only this owner's videos (admins; others always see only their own).
     pub owner_id: Option<i64>,
     /// Sort column (default `created_at`).
-    pub sort_by: Option<VideoSortBy>,
+    pub sort_by: Option<SortBy<VideoSortField>>,
     /// `asc` or `desc` (default `desc`).
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
@@ -339,11 +321,11 @@ const PROMPT: &[C] = &[
 const DURATION: &[C] = &[
     C::Minimum(DurationSeconds::MIN),
     C::Maximum(DurationSeconds::MAX),
-    C::Default("5"),
+    C::DefaultInt(DurationSeconds::DEFAULT as i64),
     C::Nullable,
 ];
-const RESOLUTION: &[C] = &[C::Default("\"720p\""), C::Nullable];
-const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(100)];
+const RESOLUTION: &[C] = &[C::DefaultText(Resolution::DEFAULT.as_str()), C::Nullable];
+const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(PROGRESS_MAX as i64)];
 
 /// Constraints of the video wire types.
 pub const FIELD_DOCS: &[FieldDoc] = &[
@@ -391,5 +373,17 @@ pub const FIELD_DOCS: &[FieldDoc] = &[
         schema: "VideoResponse",
         field: "progress",
         constraints: PROGRESS,
+    },
+];
+
+/// Constraints of the videos' path parameters (ids are positive 64-bit integers).
+pub const PARAM_DOCS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "video_id",
+        constraints: crate::routes::users::dto::ID,
+    },
+    ParamDoc {
+        name: "user_id",
+        constraints: crate::routes::users::dto::ID,
     },
 ];

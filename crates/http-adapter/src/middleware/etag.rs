@@ -1,0 +1,75 @@
+//! Strong `ETag`s and `304 Not Modified` for cacheable `GET`s under `/api/`.
+
+use actix_web::HttpResponse;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+
+/// What a cacheable `GET` under `/api/` asked for: strong `ETag`s, `304 Not Modified`
+/// for a matching `If-None-Match`, and `Cache-Control: private, no-cache` when the
+/// answer depends on the caller's credentials.
+#[derive(Debug)]
+pub struct Conditional {
+    if_none_match: Option<String>,
+    authenticated: bool,
+}
+
+impl Conditional {
+    pub fn of(req: &ServiceRequest) -> Option<Self> {
+        let cacheable = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        ) && req.path().starts_with("/api/");
+        cacheable.then(|| Self {
+            if_none_match: req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            authenticated: req.headers().contains_key(header::AUTHORIZATION),
+        })
+    }
+
+    fn matches(&self, etag: &str) -> bool {
+        self.if_none_match.as_deref().is_some_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        })
+    }
+
+    pub fn apply(self, response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+        if response.status() != StatusCode::OK {
+            return response;
+        }
+        let (request, response) = response.into_parts();
+        let (mut head, body) = response.into_parts();
+        let body = match body.try_into_bytes() {
+            Ok(bytes) => {
+                let etag = format!("\"{:016x}\"", crate::docs::fnv1a(&bytes));
+                if let Ok(value) = HeaderValue::from_str(&etag) {
+                    head.headers_mut().insert(header::ETAG, value);
+                }
+                if self.authenticated {
+                    head.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("private, no-cache"),
+                    );
+                }
+                if self.matches(&etag) {
+                    let mut not_modified = HttpResponse::NotModified().finish();
+                    for name in [header::ETAG, header::CACHE_CONTROL] {
+                        if let Some(value) = head.headers().get(&name).cloned() {
+                            not_modified.headers_mut().insert(name, value);
+                        }
+                    }
+                    return ServiceResponse::new(request, not_modified);
+                }
+                BoxBody::new(bytes)
+            }
+            Err(body) => body,
+        };
+        ServiceResponse::new(request, head.set_body(body))
+    }
+}
