@@ -162,8 +162,8 @@ pub async fn spawn_app_full(
     vars.insert("DATABASE_URL".to_owned(), database_url);
     customise(&mut vars);
     let settings = Settings::from_map(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
-    let media_root = settings.media_root.clone();
-    let database_url = settings.database_url.clone();
+    let media_root = settings.media.root.clone();
+    let database_url = settings.database.url.clone();
     let app = Application::build_with(settings, renderer)
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));

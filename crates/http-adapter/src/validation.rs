@@ -194,7 +194,9 @@ where
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<JsonLimit>()
-            .map_or(256 * 1024, |limit| limit.0);
+            .map_or(vidgen_domain::requests::DEFAULT_MAX_JSON_BYTES, |limit| {
+                limit.0
+            });
         let json = is_json(req);
         let too_long = declared_length(req).is_some_and(|length| length > limit);
         let mut payload = payload.take();

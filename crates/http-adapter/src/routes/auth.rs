@@ -65,7 +65,9 @@ impl FromRequest for Credentials {
                 v.trim_start()
                     .starts_with("application/x-www-form-urlencoded")
             });
-        let limit = req.app_data::<JsonLimit>().map_or(256 * 1024, |l| l.0);
+        let limit = req
+            .app_data::<JsonLimit>()
+            .map_or(vidgen_domain::requests::DEFAULT_MAX_JSON_BYTES, |l| l.0);
         let mut payload = payload.take();
         Box::pin(async move {
             let body = if json || form {
