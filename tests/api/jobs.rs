@@ -350,7 +350,7 @@ async fn idempotency_keys_are_claimed_once_and_expire() {
     let store = SeaOrmIdempotencyStore::new(db);
     let request = |hash: &str| IdempotentRequest {
         user_id: vidgen_domain::users::UserId::new(1).expect("id"),
-        route: "POST /api/v1/videos",
+        route: crate::helpers::paths::CREATE_VIDEO_ROUTE,
         key: IdempotencyKey::parse("k").expect("key"),
         request_hash: hash.to_owned(),
     };
