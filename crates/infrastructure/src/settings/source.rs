@@ -8,9 +8,18 @@ use std::str::FromStr;
 use super::SettingsError;
 
 /// The variables settings are read from: the process environment, or a test's map.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Source {
     vars: HashMap<String, String>,
+}
+
+impl fmt::Debug for Source {
+    /// Names only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Source").field("names", &names).finish()
+    }
 }
 
 impl Source {
@@ -231,6 +240,13 @@ mod tests {
                 "E: expected one of a, b, got `c`",
             ]
         );
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let shown = format!("{:?}", source(&[("SECRET_KEY", "hunter2-hunter2")]));
+        assert!(shown.contains("SECRET_KEY"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
