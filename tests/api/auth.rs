@@ -1,10 +1,9 @@
 //! Login, refresh rotation with reuse detection, logout, password change and token
 //! attacks, through real HTTP.
 
-use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_problem, json, spawn_app};
+use crate::helpers::{PASSWORD, access_token, assert_problem, json, paths, spawn_app};
 
 #[tokio::test]
 async fn login_by_username_email_json_and_form() {
@@ -24,17 +23,12 @@ async fn login_by_username_email_json_and_form() {
                 .as_str()
                 .is_some_and(|t| t.len() >= 32)
         );
-        let me = app
-            .get_as(
-                "/api/v1/users/me",
-                tokens["access_token"].as_str().unwrap_or_default(),
-            )
-            .await;
+        let me = app.get_me(access_token(&tokens)).await;
         assert_eq!(json(me).await["username"], "jane_doe", "{login}");
     }
     let form = app
         .client
-        .post(app.url("/api/v1/users/login"))
+        .post(app.url(&paths::login()))
         .form(&[
             ("grant_type", "password"),
             ("username", "jane_doe"),
@@ -49,7 +43,7 @@ async fn login_by_username_email_json_and_form() {
 
     let xml = app
         .client
-        .post(app.url("/api/v1/users/login"))
+        .post(app.url(&paths::login()))
         .header("content-type", "application/xml")
         .body("<login/>")
         .send()
@@ -64,12 +58,7 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer() {
     app.register("jane_doe").await;
     let mut bodies = Vec::new();
     for (login, password) in [("jane_doe", "Wr0ngPassword"), ("nobody_here", PASSWORD)] {
-        let response = app
-            .post_json(
-                "/api/v1/users/login",
-                &json!({"username": login, "password": password}),
-            )
-            .await;
+        let response = app.post_login(login, password).await;
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         let mut body = assert_problem(response, 401, "UNAUTHORIZED").await;
         for volatile in ["request_id", "timestamp"] {
@@ -85,12 +74,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn_app().await;
     let user = app.user("jane_doe").await;
 
-    let first = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
-        .await;
+    let first = app.refresh(&user.refresh_token).await;
     assert_eq!(first.status().as_u16(), 200);
     let rotated = json(first).await;
     let second_refresh = rotated["refresh_token"]
@@ -98,40 +82,18 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .expect("refresh")
         .to_owned();
     assert_ne!(second_refresh, user.refresh_token);
-    let me = app
-        .get_as(
-            "/api/v1/users/me",
-            rotated["access_token"].as_str().expect("access"),
-        )
-        .await;
+    let me = app.get_me(access_token(&rotated)).await;
     assert_eq!(me.status().as_u16(), 200);
 
     // The spent token again: refused, and the whole family with it.
-    let reuse = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
-        .await;
+    let reuse = app.refresh(&user.refresh_token).await;
     assert_problem(reuse, 401, "UNAUTHORIZED").await;
-    let after = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": second_refresh}),
-        )
-        .await;
+    let after = app.refresh(&second_refresh).await;
     assert_problem(after, 401, "UNAUTHORIZED").await;
 
-    let garbage = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": "not-a-token"}),
-        )
-        .await;
+    let garbage = app.refresh("not-a-token").await;
     assert_problem(garbage, 401, "UNAUTHORIZED").await;
-    let empty = app
-        .post_json("/api/v1/users/token/refresh", &json!({"refresh_token": ""}))
-        .await;
+    let empty = app.refresh("").await;
     assert_problem(empty, 422, "VALIDATION_ERROR").await;
 }
 
@@ -140,33 +102,18 @@ async fn logout_revokes_the_session() {
     let app = spawn_app().await;
     let user = app.user("jane_doe").await;
     let other_session = app.login("jane_doe", PASSWORD).await;
-    let logout = app
-        .send(
-            Method::POST,
-            "/api/v1/users/logout",
-            &user.access_token,
-            Some(&json!({"refresh_token": user.refresh_token})),
-        )
-        .await;
+    let logout = app.logout(&user.access_token, &user.refresh_token).await;
     assert_eq!(logout.status().as_u16(), 204);
-    let refresh = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
-        .await;
+    let refresh = app.refresh(&user.refresh_token).await;
     assert_problem(refresh, 401, "UNAUTHORIZED").await;
     // Another session of the same user is untouched.
     let other = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": other_session["refresh_token"]}),
-        )
+        .refresh(crate::helpers::refresh_token(&other_session))
         .await;
     assert_eq!(other.status().as_u16(), 200);
 
     let anonymous = app
-        .post_json("/api/v1/users/logout", &json!({"refresh_token": "x"}))
+        .post_json(&paths::logout(), &json!({"refresh_token": "x"}))
         .await;
     assert_problem(anonymous, 401, "UNAUTHORIZED").await;
 }
@@ -175,25 +122,21 @@ async fn logout_revokes_the_session() {
 async fn a_password_change_ends_every_session() {
     let app = spawn_app().await;
     let user = app.user("jane_doe").await;
-    let path = format!("/api/v1/users/{}/password", user.id);
-
     let wrong = app
-        .send(
-            Method::PUT,
-            &path,
+        .change_password(
+            user.id,
             &user.access_token,
-            Some(&json!({"current_password": "Wr0ngPassword", "new_password": "N3wPassword", "confirm_password": "N3wPassword"})),
+            &json!({"current_password": "Wr0ngPassword", "new_password": "N3wPassword", "confirm_password": "N3wPassword"}),
         )
         .await;
     let body = assert_problem(wrong, 422, "VALIDATION_ERROR").await;
     assert_eq!(body["error_details"][0]["field"], "current_password");
 
     let weak = app
-        .send(
-            Method::PUT,
-            &path,
+        .change_password(
+            user.id,
             &user.access_token,
-            Some(&json!({"current_password": PASSWORD, "new_password": "weak", "confirm_password": "other"})),
+            &json!({"current_password": PASSWORD, "new_password": "weak", "confirm_password": "other"}),
         )
         .await;
     let body = assert_problem(weak, 422, "VALIDATION_ERROR").await;
@@ -209,34 +152,18 @@ async fn a_password_change_ends_every_session() {
     );
 
     let changed = app
-        .send(
-            Method::PUT,
-            &path,
+        .change_password(
+            user.id,
             &user.access_token,
-            Some(&json!({"current_password": PASSWORD, "new_password": "N3wPassword", "confirm_password": "N3wPassword"})),
+            &json!({"current_password": PASSWORD, "new_password": "N3wPassword", "confirm_password": "N3wPassword"}),
         )
         .await;
     assert_eq!(changed.status().as_u16(), 204);
 
-    assert_problem(
-        app.get_as("/api/v1/users/me", &user.access_token).await,
-        401,
-        "UNAUTHORIZED",
-    )
-    .await;
-    let refresh = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
-        .await;
+    assert_problem(app.get_me(&user.access_token).await, 401, "UNAUTHORIZED").await;
+    let refresh = app.refresh(&user.refresh_token).await;
     assert_problem(refresh, 401, "UNAUTHORIZED").await;
-    let old = app
-        .post_json(
-            "/api/v1/users/login",
-            &json!({"username": "jane_doe", "password": PASSWORD}),
-        )
-        .await;
+    let old = app.post_login("jane_doe", PASSWORD).await;
     assert_problem(old, 401, "UNAUTHORIZED").await;
     app.login("jane_doe", "N3wPassword").await;
 }
@@ -248,12 +175,7 @@ async fn only_the_user_changes_their_password() {
     let admin = app.admin().await;
     let body = json!({"current_password": PASSWORD, "new_password": "N3wPassword", "confirm_password": "N3wPassword"});
     let by_admin = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/users/{}/password", user.id),
-            &admin.access_token,
-            Some(&body),
-        )
+        .change_password(user.id, &admin.access_token, &body)
         .await;
     assert_problem(by_admin, 403, "FORBIDDEN").await;
 }
@@ -299,13 +221,7 @@ async fn token_attacks_are_refused() {
 
     // The forger is right when it uses the real key and claims: the control case.
     let genuine = forge(&hs256, &claims(json!({})), secret);
-    assert_eq!(
-        app.get_as("/api/v1/users/me", &genuine)
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.get_me(&genuine).await.status().as_u16(), 200);
 
     let mut tampered: Vec<&str> = user.access_token.split('.').collect();
     let admin_claims =
@@ -350,11 +266,11 @@ async fn token_attacks_are_refused() {
         ("garbage", "abc".to_owned()),
     ];
     for (name, token) in attacks {
-        let response = app.get_as("/api/v1/users/me", &token).await;
+        let response = app.get_me(&token).await;
         assert_eq!(response.status().as_u16(), 401, "{name}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer", "{name}");
         assert_problem(response, 401, "UNAUTHORIZED").await;
     }
-    let no_header = app.get("/api/v1/users/me").await;
+    let no_header = app.get(&paths::me()).await;
     assert_problem(no_header, 401, "UNAUTHORIZED").await;
 }

@@ -1,12 +1,13 @@
 //! The error envelope on the service's own error paths, and request ids.
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, paths, spawn_app};
 
 #[tokio::test]
 async fn unknown_routes_answer_404_in_the_envelope() {
     let app = spawn_app().await;
-    let body = assert_problem(app.get("/api/v1/nothing-here").await, 404, "NOT_FOUND").await;
-    assert_eq!(body["instance"], "/api/v1/nothing-here");
+    let missing = paths::api("/nothing-here");
+    let body = assert_problem(app.get(&missing).await, 404, "NOT_FOUND").await;
+    assert_eq!(body["instance"], missing.as_str());
     assert_eq!(body["type"], "about:blank");
     assert_eq!(body["title"], "Not Found");
     assert!(body["error_details"].is_null());

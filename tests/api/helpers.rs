@@ -1,9 +1,16 @@
 //! The test harness: `spawn_app()` builds the real application on port 0 with a fresh
 //! database (a SQLite file in a temporary folder, or, when `TEST_DATABASE_URL` is set, a
 //! uniquely named PostgreSQL database that is dropped afterwards).
+//!
+//! `TestApp` has one helper per endpoint (`create_user`, `get_me`, `create_video`, ...)
+//! answering the raw response, and helpers that build users in a known state (`user`,
+//! `admin`, `moderator`); `paths` builds every API path, so test bodies spell none out.
+//! `eventually` is the one way to wait for something that happens in the background.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::sync::Once;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use vidgen_infrastructure::settings::Settings;
@@ -162,8 +169,8 @@ pub async fn spawn_app_full(
     vars.insert("DATABASE_URL".to_owned(), database_url);
     customise(&mut vars);
     let settings = Settings::from_map(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
-    let media_root = settings.media_root.clone();
-    let database_url = settings.database_url.clone();
+    let media_root = settings.media.root.clone();
+    let database_url = settings.database.url.clone();
     let app = Application::build_with(settings, renderer)
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));
@@ -265,6 +272,134 @@ pub const ADMIN_EMAIL: &str = "root@vidgen.test";
 pub const ADMIN_PASSWORD: &str = "Adm1nPassword";
 pub const PASSWORD: &str = "Sup3rSecret";
 
+/// How often [`eventually`] looks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs `check` until it returns `Ok`, every [`POLL_INTERVAL`]; fails the test with the
+/// last `Err` (which says what never happened) once `timeout` has passed.
+pub async fn eventually<T>(
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(state) => assert!(started.elapsed() < timeout, "{state}"),
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Paths of the API's routes. Test bodies build every path here, so none spells out
+/// `/api/v1` itself.
+pub mod paths {
+    use std::fmt::Display;
+
+    /// The API's prefix.
+    pub const API: &str = "/api/v1";
+
+    /// `rest` under the API's prefix (for paths no route serves).
+    pub fn api(rest: &str) -> String {
+        format!("{API}{rest}")
+    }
+
+    /// `path?query`, or `path` when `query` is empty.
+    pub fn with_query(path: &str, query: &str) -> String {
+        if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        }
+    }
+
+    pub fn users() -> String {
+        api("/users")
+    }
+
+    /// One user; `id` may be anything, to test how bad ids are answered.
+    pub fn user(id: impl Display) -> String {
+        format!("{API}/users/{id}")
+    }
+
+    pub fn me() -> String {
+        api("/users/me")
+    }
+
+    pub fn user_by_username(username: &str) -> String {
+        format!("{API}/users/by-username/{username}")
+    }
+
+    pub fn user_password(id: impl Display) -> String {
+        format!("{}/password", user(id))
+    }
+
+    pub fn user_status(id: impl Display) -> String {
+        format!("{}/status", user(id))
+    }
+
+    pub fn user_role(id: impl Display) -> String {
+        format!("{}/role", user(id))
+    }
+
+    pub fn user_videos(id: impl Display) -> String {
+        format!("{}/videos", user(id))
+    }
+
+    pub fn user_video(user_id: impl Display, video_id: impl Display) -> String {
+        format!("{}/videos/{video_id}", user(user_id))
+    }
+
+    pub fn login() -> String {
+        api("/users/login")
+    }
+
+    pub fn refresh() -> String {
+        api("/users/token/refresh")
+    }
+
+    pub fn logout() -> String {
+        api("/users/logout")
+    }
+
+    pub fn videos() -> String {
+        api("/videos")
+    }
+
+    pub fn video(id: impl Display) -> String {
+        format!("{API}/videos/{id}")
+    }
+
+    pub fn video_content(id: impl Display) -> String {
+        format!("{}/content", video(id))
+    }
+
+    pub fn video_thumbnail(id: impl Display) -> String {
+        format!("{}/thumbnail", video(id))
+    }
+
+    pub fn video_retry(id: impl Display) -> String {
+        format!("{}/retry", video(id))
+    }
+
+    /// The route key under which video creation stores idempotent answers.
+    pub const CREATE_VIDEO_ROUTE: &str = "POST /api/v1/videos";
+}
+
+/// The access token of a token response; fails loudly when there is none.
+pub fn access_token(tokens: &serde_json::Value) -> &str {
+    tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login returned no access token: {tokens}"))
+}
+
+/// The refresh token of a token response; fails loudly when there is none.
+pub fn refresh_token(tokens: &serde_json::Value) -> &str {
+    tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login returned no refresh token: {tokens}"))
+}
+
 /// A user created through the API, with a fresh token pair.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -273,6 +408,17 @@ pub struct TestUser {
     pub refresh_token: String,
 }
 
+impl TestUser {
+    fn new(id: i64, tokens: &serde_json::Value) -> Self {
+        Self {
+            id,
+            access_token: access_token(tokens).to_owned(),
+            refresh_token: refresh_token(tokens).to_owned(),
+        }
+    }
+}
+
+/// Generic requests.
 impl TestApp {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client
@@ -307,19 +453,216 @@ impl TestApp {
     pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
         self.send(reqwest::Method::GET, path, token, None).await
     }
+}
 
+/// One helper per users endpoint, answering the raw response.
+impl TestApp {
+    /// `POST /users` with any body.
+    pub async fn create_user(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.post_json(&paths::users(), body).await
+    }
+
+    pub async fn get_me(&self, token: &str) -> reqwest::Response {
+        self.get_as(&paths::me(), token).await
+    }
+
+    pub async fn get_user(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::user(id), token).await
+    }
+
+    pub async fn get_user_by_username(&self, username: &str, token: &str) -> reqwest::Response {
+        self.get_as(&paths::user_by_username(username), token).await
+    }
+
+    /// `GET /users?query` (`query` may be empty).
+    pub async fn list_users(&self, query: &str, token: &str) -> reqwest::Response {
+        self.get_as(&paths::with_query(&paths::users(), query), token)
+            .await
+    }
+
+    /// `PATCH /users/{id}`.
+    pub async fn update_user(
+        &self,
+        id: impl Display,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, &paths::user(id), token, Some(body))
+            .await
+    }
+
+    /// `PUT /users/{id}`.
+    pub async fn replace_user(
+        &self,
+        id: impl Display,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, &paths::user(id), token, Some(body))
+            .await
+    }
+
+    pub async fn delete_user(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, &paths::user(id), token, None)
+            .await
+    }
+
+    /// `PUT /users/{id}/password`.
+    pub async fn change_password(
+        &self,
+        id: impl Display,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(
+            reqwest::Method::PUT,
+            &paths::user_password(id),
+            token,
+            Some(body),
+        )
+        .await
+    }
+
+    /// `PATCH /users/{id}/status` to `status`.
+    pub async fn set_user_status(
+        &self,
+        id: impl Display,
+        token: &str,
+        status: &str,
+    ) -> reqwest::Response {
+        self.send(
+            reqwest::Method::PATCH,
+            &paths::user_status(id),
+            token,
+            Some(&serde_json::json!({"status": status})),
+        )
+        .await
+    }
+
+    /// `PATCH /users/{id}/role` to `role`.
+    pub async fn set_user_role(
+        &self,
+        id: impl Display,
+        token: &str,
+        role: &str,
+    ) -> reqwest::Response {
+        self.send(
+            reqwest::Method::PATCH,
+            &paths::user_role(id),
+            token,
+            Some(&serde_json::json!({"role": role})),
+        )
+        .await
+    }
+}
+
+/// One helper per auth endpoint, answering the raw response.
+impl TestApp {
+    /// `POST /users/login` with JSON.
+    pub async fn post_login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            &paths::login(),
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// `POST /users/token/refresh` with this refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            &paths::refresh(),
+            &serde_json::json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    /// `POST /users/logout` of the session of `refresh_token`, as `access_token`.
+    pub async fn logout(&self, access_token: &str, refresh_token: &str) -> reqwest::Response {
+        self.send(
+            reqwest::Method::POST,
+            &paths::logout(),
+            access_token,
+            Some(&serde_json::json!({"refresh_token": refresh_token})),
+        )
+        .await
+    }
+}
+
+/// One helper per videos endpoint, answering the raw response.
+impl TestApp {
+    /// `POST /videos`.
+    pub async fn create_video(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, &paths::videos(), token, Some(body))
+            .await
+    }
+
+    /// `GET /videos?query` (`query` may be empty).
+    pub async fn list_videos(&self, query: &str, token: &str) -> reqwest::Response {
+        self.get_as(&paths::with_query(&paths::videos(), query), token)
+            .await
+    }
+
+    pub async fn get_video(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::video(id), token).await
+    }
+
+    /// `PATCH /videos/{id}`.
+    pub async fn update_video(
+        &self,
+        id: impl Display,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, &paths::video(id), token, Some(body))
+            .await
+    }
+
+    pub async fn delete_video(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, &paths::video(id), token, None)
+            .await
+    }
+
+    pub async fn get_video_content(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::video_content(id), token).await
+    }
+
+    pub async fn get_video_thumbnail(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::video_thumbnail(id), token).await
+    }
+
+    /// `POST /videos/{id}/retry`.
+    pub async fn retry_video(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::POST, &paths::video_retry(id), token, None)
+            .await
+    }
+
+    pub async fn list_user_videos(&self, user_id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::user_videos(user_id), token).await
+    }
+
+    pub async fn get_user_video(
+        &self,
+        user_id: impl Display,
+        video_id: impl Display,
+        token: &str,
+    ) -> reqwest::Response {
+        self.get_as(&paths::user_video(user_id, video_id), token)
+            .await
+    }
+}
+
+/// Users in a known state, for tests that need one; each fails unless the API agrees.
+impl TestApp {
+    /// Registers `username` (e-mail `username@example.com`, password [`PASSWORD`]).
     pub async fn register(&self, username: &str) -> serde_json::Value {
         let response = self
-            .post_json(
-                "/api/v1/users",
-                &serde_json::json!({
-                    "username": username,
-                    "name": format!("{username} Name"),
-                    "email": format!("{username}@example.com"),
-                    "password": PASSWORD,
-                    "confirm_password": PASSWORD,
-                }),
-            )
+            .create_user(&serde_json::json!({
+                "username": username,
+                "name": format!("{username} Name"),
+                "email": format!("{username}@example.com"),
+                "password": PASSWORD,
+                "confirm_password": PASSWORD,
+            }))
             .await;
         assert_eq!(response.status().as_u16(), 201, "register {username}");
         json(response).await
@@ -327,12 +670,7 @@ impl TestApp {
 
     /// Logs in with JSON; panics unless it succeeds.
     pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
-        let response = self
-            .post_json(
-                "/api/v1/users/login",
-                &serde_json::json!({"username": username, "password": password}),
-            )
-            .await;
+        let response = self.post_login(username, password).await;
         assert_eq!(response.status().as_u16(), 200, "login {username}");
         json(response).await
     }
@@ -341,45 +679,20 @@ impl TestApp {
     pub async fn user(&self, username: &str) -> TestUser {
         let created = self.register(username).await;
         let tokens = self.login(username, PASSWORD).await;
-        TestUser {
-            id: created["id"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("id: {created}")),
-            access_token: tokens["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            refresh_token: tokens["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        }
+        let id = created["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("registration returned no id: {created}"));
+        TestUser::new(id, &tokens)
     }
 
     /// The admin created at start-up, logged in.
     pub async fn admin(&self) -> TestUser {
         let tokens = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let me = json(
-            self.get_as(
-                "/api/v1/users/me",
-                tokens["access_token"].as_str().unwrap_or_default(),
-            )
-            .await,
-        )
-        .await;
-        TestUser {
-            id: me["id"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("admin id: {me}")),
-            access_token: tokens["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            refresh_token: tokens["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        }
+        let me = json(self.get_me(access_token(&tokens)).await).await;
+        let id = me["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("admin id: {me}"));
+        TestUser::new(id, &tokens)
     }
 
     /// A user promoted to moderator by the admin, logged in again (roles live in tokens).
@@ -387,25 +700,51 @@ impl TestApp {
         let user = self.user(username).await;
         let admin = self.admin().await;
         let response = self
-            .send(
-                reqwest::Method::PATCH,
-                &format!("/api/v1/users/{}/role", user.id),
-                &admin.access_token,
-                Some(&serde_json::json!({"role": "moderator"})),
-            )
+            .set_user_role(user.id, &admin.access_token, "moderator")
             .await;
         assert_eq!(response.status().as_u16(), 200, "promote {username}");
         let tokens = self.login(username, PASSWORD).await;
-        TestUser {
-            access_token: tokens["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            refresh_token: tokens["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            ..user
-        }
+        TestUser::new(user.id, &tokens)
     }
+}
+
+#[tokio::test]
+async fn eventually_returns_the_first_success() {
+    let mut calls = 0;
+    let value = eventually(Duration::from_secs(5), async || {
+        calls += 1;
+        if calls == 3 {
+            Ok(calls)
+        } else {
+            Err(format!("only {calls} calls"))
+        }
+    })
+    .await;
+    assert_eq!(value, 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "still waiting after")]
+async fn eventually_fails_with_the_last_state() {
+    let mut calls = 0;
+    eventually(
+        Duration::from_millis(250),
+        async || -> Result<(), String> {
+            calls += 1;
+            Err(format!("still waiting after {calls} calls"))
+        },
+    )
+    .await;
+}
+
+#[test]
+#[should_panic(expected = "login returned no access token")]
+fn a_token_response_without_an_access_token_fails_loudly() {
+    access_token(&serde_json::json!({"refresh_token": "r"}));
+}
+
+#[test]
+#[should_panic(expected = "login returned no refresh token")]
+fn a_token_response_without_a_refresh_token_fails_loudly() {
+    refresh_token(&serde_json::json!({"access_token": "a"}));
 }

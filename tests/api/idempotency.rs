@@ -17,7 +17,7 @@ use vidgen_domain::videos::{Title, VideoSource};
 use vidgen_infrastructure::database::{self, DatabaseOptions};
 use vidgen_infrastructure::repositories::{SeaOrmIdempotencyStore, SeaOrmVideoRepository};
 
-use crate::helpers::{PostgresDatabase, fresh_database};
+use crate::helpers::{PostgresDatabase, fresh_database, paths};
 
 struct Store {
     db: DatabaseConnection,
@@ -53,7 +53,7 @@ async fn store() -> Store {
 fn request(hash: &str) -> IdempotentRequest {
     IdempotentRequest {
         user_id: UserId::new(1).expect("id"),
-        route: "POST /api/v1/videos",
+        route: paths::CREATE_VIDEO_ROUTE,
         key: IdempotencyKey::parse("k").expect("key"),
         request_hash: hash.to_owned(),
     }
@@ -91,7 +91,7 @@ fn completion(record_id: i64, now: DateTime<Utc>) -> KeyCompletion<vidgen_domain
         respond: Box::new(|video| StoredResponse {
             status: 202,
             body: format!("{{\"id\":{}}}", video.id),
-            location: Some(format!("/api/v1/videos/{}", video.id)),
+            location: Some(paths::video(video.id)),
         }),
         expires_at: now + secs(24 * 3600),
     }

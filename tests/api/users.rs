@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_problem, json, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, assert_problem, json, paths, spawn_app, spawn_app_with};
 
 fn details(body: &serde_json::Value) -> Vec<(String, String)> {
     body["error_details"]
@@ -33,14 +33,11 @@ fn registration(username: &str, email: &str) -> serde_json::Value {
 async fn registration_creates_an_active_user() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/api/v1/users",
-            &json!({
-                "username": "Jane_Doe", "name": "  Jane Doe ", "email": "Jane@Example.COM",
-                "password": PASSWORD, "confirm_password": PASSWORD,
-                "age": 30, "birth_date": "1995-06-01"
-            }),
-        )
+        .create_user(&json!({
+            "username": "Jane_Doe", "name": "  Jane Doe ", "email": "Jane@Example.COM",
+            "password": PASSWORD, "confirm_password": PASSWORD,
+            "age": 30, "birth_date": "1995-06-01"
+        }))
         .await;
     assert_eq!(response.status().as_u16(), 201);
     let location = response.headers()["location"]
@@ -48,7 +45,7 @@ async fn registration_creates_an_active_user() {
         .expect("location")
         .to_owned();
     let body = json(response).await;
-    assert_eq!(location, format!("/api/v1/users/{}", body["id"]));
+    assert_eq!(location, paths::user(&body["id"]));
     assert_eq!(body["username"], "Jane_Doe");
     assert_eq!(body["name"], "Jane Doe");
     assert_eq!(body["email"], "jane@example.com");
@@ -73,14 +70,11 @@ async fn registration_creates_an_active_user() {
 async fn registration_reports_every_broken_rule() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/api/v1/users",
-            &json!({
-                "username": "ROOT", "name": "", "email": "not-an-email",
-                "password": "short", "confirm_password": "different",
-                "age": 151, "birth_date": "2999-01-01"
-            }),
-        )
+        .create_user(&json!({
+            "username": "ROOT", "name": "", "email": "not-an-email",
+            "password": "short", "confirm_password": "different",
+            "age": 151, "birth_date": "2999-01-01"
+        }))
         .await;
     let body = assert_problem(response, 422, "VALIDATION_ERROR").await;
     let found = details(&body);
@@ -104,14 +98,11 @@ async fn registration_reports_every_broken_rule() {
     assert!(password_errors >= 3, "{found:?}");
 
     let mismatch = app
-        .post_json(
-            "/api/v1/users",
-            &json!({
-                "username": "jane", "name": "Jane", "email": "jane@example.com",
-                "password": PASSWORD, "confirm_password": PASSWORD,
-                "age": 10, "birth_date": "1990-01-01"
-            }),
-        )
+        .create_user(&json!({
+            "username": "jane", "name": "Jane", "email": "jane@example.com",
+            "password": PASSWORD, "confirm_password": PASSWORD,
+            "age": 10, "birth_date": "1990-01-01"
+        }))
         .await;
     let body = assert_problem(mismatch, 422, "VALIDATION_ERROR").await;
     assert_eq!(
@@ -120,13 +111,10 @@ async fn registration_reports_every_broken_rule() {
     );
 
     let mass_assignment = app
-        .post_json(
-            "/api/v1/users",
-            &json!({
-                "username": "jane", "name": "Jane", "email": "jane@example.com",
-                "password": PASSWORD, "confirm_password": PASSWORD, "role": "admin"
-            }),
-        )
+        .create_user(&json!({
+            "username": "jane", "name": "Jane", "email": "jane@example.com",
+            "password": PASSWORD, "confirm_password": PASSWORD, "role": "admin"
+        }))
         .await;
     let body = assert_problem(mass_assignment, 422, "VALIDATION_ERROR").await;
     assert_eq!(
@@ -134,9 +122,7 @@ async fn registration_reports_every_broken_rule() {
         vec![("role".to_owned(), "unknown_field".to_owned())]
     );
 
-    let wrong_type = app
-        .post_json("/api/v1/users", &json!({"username": 5}))
-        .await;
+    let wrong_type = app.create_user(&json!({"username": 5})).await;
     let body = assert_problem(wrong_type, 422, "VALIDATION_ERROR").await;
     assert_eq!(details(&body)[0].0, "username");
 }
@@ -146,17 +132,11 @@ async fn duplicates_are_refused_ignoring_case() {
     let app = spawn_app().await;
     app.register("jane_doe").await;
     let email = app
-        .post_json(
-            "/api/v1/users",
-            &registration("someone_else", "JANE_DOE@example.com"),
-        )
+        .create_user(&registration("someone_else", "JANE_DOE@example.com"))
         .await;
     assert_problem(email, 409, "EMAIL_TAKEN").await;
     let username = app
-        .post_json(
-            "/api/v1/users",
-            &registration("JANE_DOE", "other@example.com"),
-        )
+        .create_user(&registration("JANE_DOE", "other@example.com"))
         .await;
     assert_problem(username, 409, "USERNAME_TAKEN").await;
 }
@@ -167,12 +147,7 @@ async fn concurrent_duplicate_registrations_create_one_user() {
     let attempts = (0..6).map(|i| {
         let body = registration(&format!("racer{i}"), "race@example.com");
         let app = &app;
-        async move {
-            app.post_json("/api/v1/users", &body)
-                .await
-                .status()
-                .as_u16()
-        }
+        async move { app.create_user(&body).await.status().as_u16() }
     });
     let statuses = futures_util::future::join_all(attempts).await;
     assert_eq!(
@@ -193,10 +168,7 @@ async fn email_domains_are_checked_against_the_lists() {
     })
     .await;
     let blocked = app
-        .post_json(
-            "/api/v1/users",
-            &registration("spammer", "x@mail.spam.test"),
-        )
+        .create_user(&registration("spammer", "x@mail.spam.test"))
         .await;
     let body = assert_problem(blocked, 422, "VALIDATION_ERROR").await;
     assert_eq!(
@@ -208,7 +180,7 @@ async fn email_domains_are_checked_against_the_lists() {
     let mut everything = registration("root", "x@spam.test");
     everything["name"] = json!("");
     everything["birth_date"] = json!("1899-12-31");
-    let response = app.post_json("/api/v1/users", &everything).await;
+    let response = app.create_user(&everything).await;
     let body = assert_problem(response, 422, "VALIDATION_ERROR").await;
     let found = details(&body);
     for expected in [
@@ -229,7 +201,7 @@ async fn users_see_only_themselves() {
     let app = spawn_app().await;
     let jane = app.user("jane").await;
     let john = app.user("john").await;
-    let theirs = format!("/api/v1/users/{}", john.id);
+    let theirs = paths::user(john.id);
     let update = json!({"name": "Hacked"});
     let password = json!({"current_password": PASSWORD, "new_password": "N3wPassword", "confirm_password": "N3wPassword"});
     let replace = json!({"username": "hacked", "name": "Hacked", "email": "hacked@example.com"});
@@ -249,7 +221,7 @@ async fn users_see_only_themselves() {
             format!("{theirs}/role"),
             Some(json!({"role": "admin"})),
         ),
-        (Method::GET, "/api/v1/users/999999".to_owned(), None),
+        (Method::GET, paths::user(999999), None),
     ];
     for (method, path, body) in attempts {
         let response = app
@@ -258,24 +230,18 @@ async fn users_see_only_themselves() {
         assert_problem(response, 404, "NOT_FOUND").await;
     }
     // Nothing changed for John.
-    let john_me = json(app.get_as("/api/v1/users/me", &john.access_token).await).await;
+    let john_me = json(app.get_me(&john.access_token).await).await;
     assert_eq!(john_me["name"], "john Name");
     assert_eq!(john_me["status"], "active");
 
-    let list = app.get_as("/api/v1/users", &jane.access_token).await;
+    let list = app.list_users("", &jane.access_token).await;
     assert_problem(list, 403, "FORBIDDEN").await;
 
-    let public = json(
-        app.get_as("/api/v1/users/by-username/JOHN", &jane.access_token)
-            .await,
-    )
-    .await;
+    let public = json(app.get_user_by_username("JOHN", &jane.access_token).await).await;
     assert_eq!(public["username"], "john");
     assert!(public.get("email").is_none(), "{public}");
     assert!(public.get("role").is_none(), "{public}");
-    let missing = app
-        .get_as("/api/v1/users/by-username/nobody", &jane.access_token)
-        .await;
+    let missing = app.get_user_by_username("nobody", &jane.access_token).await;
     assert_problem(missing, 404, "NOT_FOUND").await;
 }
 
@@ -283,13 +249,8 @@ async fn users_see_only_themselves() {
 async fn path_ids_must_be_positive_integers() {
     let app = spawn_app().await;
     let jane = app.user("jane").await;
-    for path in [
-        "/api/v1/users/0",
-        "/api/v1/users/-1",
-        "/api/v1/users/abc",
-        "/api/v1/users/1.5",
-    ] {
-        let response = app.get_as(path, &jane.access_token).await;
+    for id in ["0", "-1", "abc", "1.5"] {
+        let response = app.get_user(id, &jane.access_token).await;
         assert_problem(response, 422, "VALIDATION_ERROR").await;
     }
 }
@@ -299,15 +260,9 @@ async fn updates_with_put_and_patch() {
     let app = spawn_app().await;
     let jane = app.user("jane").await;
     app.register("john").await;
-    let path = format!("/api/v1/users/{}", jane.id);
 
     let patched = app
-        .send(
-            Method::PATCH,
-            &path,
-            &jane.access_token,
-            Some(&json!({"name": "Jane Q"})),
-        )
+        .update_user(jane.id, &jane.access_token, &json!({"name": "Jane Q"}))
         .await;
     assert_eq!(patched.status().as_u16(), 200);
     let body = json(patched).await;
@@ -315,12 +270,7 @@ async fn updates_with_put_and_patch() {
     assert_eq!(body["username"], "jane");
 
     let forbidden_field = app
-        .send(
-            Method::PATCH,
-            &path,
-            &jane.access_token,
-            Some(&json!({"role": "admin"})),
-        )
+        .update_user(jane.id, &jane.access_token, &json!({"role": "admin"}))
         .await;
     let body = assert_problem(forbidden_field, 422, "VALIDATION_ERROR").await;
     assert_eq!(
@@ -329,39 +279,27 @@ async fn updates_with_put_and_patch() {
     );
 
     let taken = app
-        .send(
-            Method::PATCH,
-            &path,
+        .update_user(
+            jane.id,
             &jane.access_token,
-            Some(&json!({"email": "JOHN@example.com"})),
+            &json!({"email": "JOHN@example.com"}),
         )
         .await;
     assert_problem(taken, 409, "EMAIL_TAKEN").await;
     let taken = app
-        .send(
-            Method::PATCH,
-            &path,
-            &jane.access_token,
-            Some(&json!({"username": "John"})),
-        )
+        .update_user(jane.id, &jane.access_token, &json!({"username": "John"}))
         .await;
     assert_problem(taken, 409, "USERNAME_TAKEN").await;
 
     let incomplete = app
-        .send(
-            Method::PUT,
-            &path,
-            &jane.access_token,
-            Some(&json!({"name": "Only"})),
-        )
+        .replace_user(jane.id, &jane.access_token, &json!({"name": "Only"}))
         .await;
     assert_problem(incomplete, 422, "VALIDATION_ERROR").await;
     let replaced = app
-        .send(
-            Method::PUT,
-            &path,
+        .replace_user(
+            jane.id,
             &jane.access_token,
-            Some(&json!({"username": "jane2", "name": "Jane Two", "email": "jane2@example.com"})),
+            &json!({"username": "jane2", "name": "Jane Two", "email": "jane2@example.com"}),
         )
         .await;
     assert_eq!(replaced.status().as_u16(), 200);
@@ -386,41 +324,19 @@ async fn moderators_and_admins_by_their_roles() {
     let other_mod = app.moderator("mod2").await;
 
     // Moderators see users but may not change their details or delete them.
-    let seen = app
-        .get_as(
-            &format!("/api/v1/users/{}", jane.id),
-            &moderator.access_token,
-        )
-        .await;
+    let seen = app.get_user(jane.id, &moderator.access_token).await;
     assert_eq!(seen.status().as_u16(), 200);
     let patch = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}", jane.id),
-            &moderator.access_token,
-            Some(&json!({"name": "X"})),
-        )
+        .update_user(jane.id, &moderator.access_token, &json!({"name": "X"}))
         .await;
     assert_problem(patch, 403, "FORBIDDEN").await;
-    let delete = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", jane.id),
-            &moderator.access_token,
-            None,
-        )
-        .await;
+    let delete = app.delete_user(jane.id, &moderator.access_token).await;
     assert_problem(delete, 403, "FORBIDDEN").await;
 
     // Moderators suspend plain users, not moderators or admins; never roles.
     for (target, expected) in [(other_mod.id, 403), (admin.id, 403)] {
         let response = app
-            .send(
-                Method::PATCH,
-                &format!("/api/v1/users/{target}/status"),
-                &moderator.access_token,
-                Some(&json!({"status": "suspended"})),
-            )
+            .set_user_status(target, &moderator.access_token, "suspended")
             .await;
         assert_eq!(
             response.status().as_u16(),
@@ -429,95 +345,45 @@ async fn moderators_and_admins_by_their_roles() {
         );
     }
     let role = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/role", jane.id),
-            &moderator.access_token,
-            Some(&json!({"role": "moderator"})),
-        )
+        .set_user_role(jane.id, &moderator.access_token, "moderator")
         .await;
     assert_problem(role, 403, "FORBIDDEN").await;
 
     let suspended = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/status", jane.id),
-            &moderator.access_token,
-            Some(&json!({"status": "suspended"})),
-        )
+        .set_user_status(jane.id, &moderator.access_token, "suspended")
         .await;
     assert_eq!(suspended.status().as_u16(), 200);
     assert_eq!(json(suspended).await["status"], "suspended");
 
     // A suspended user's tokens stop at once and login answers 403.
-    assert_problem(
-        app.get_as("/api/v1/users/me", &jane.access_token).await,
-        401,
-        "UNAUTHORIZED",
-    )
-    .await;
-    let refresh = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": jane.refresh_token}),
-        )
-        .await;
+    assert_problem(app.get_me(&jane.access_token).await, 401, "UNAUTHORIZED").await;
+    let refresh = app.refresh(&jane.refresh_token).await;
     assert_problem(refresh, 401, "UNAUTHORIZED").await;
-    let login = app
-        .post_json(
-            "/api/v1/users/login",
-            &json!({"username": "jane", "password": PASSWORD}),
-        )
-        .await;
+    let login = app.post_login("jane", PASSWORD).await;
     assert_problem(login, 403, "FORBIDDEN").await;
 
     // The admin reactivates her and changes roles; nobody changes their own.
     let reactivated = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/status", jane.id),
-            &admin.access_token,
-            Some(&json!({"status": "active"})),
-        )
+        .set_user_status(jane.id, &admin.access_token, "active")
         .await;
     assert_eq!(reactivated.status().as_u16(), 200);
     app.login("jane", PASSWORD).await;
     let own_role = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/role", admin.id),
-            &admin.access_token,
-            Some(&json!({"role": "user"})),
-        )
+        .set_user_role(admin.id, &admin.access_token, "user")
         .await;
     assert_problem(own_role, 403, "FORBIDDEN").await;
     let own_status = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/status", admin.id),
-            &admin.access_token,
-            Some(&json!({"status": "inactive"})),
-        )
+        .set_user_status(admin.id, &admin.access_token, "inactive")
         .await;
     assert_problem(own_status, 403, "FORBIDDEN").await;
     let bad_role = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}/role", jane.id),
-            &admin.access_token,
-            Some(&json!({"role": "superuser"})),
-        )
+        .set_user_role(jane.id, &admin.access_token, "superuser")
         .await;
     assert_problem(bad_role, 422, "VALIDATION_ERROR").await;
 
     // Admins change anyone's details.
     let renamed = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}", jane.id),
-            &admin.access_token,
-            Some(&json!({"name": "Renamed"})),
-        )
+        .update_user(jane.id, &admin.access_token, &json!({"name": "Renamed"}))
         .await;
     assert_eq!(json(renamed).await["name"], "Renamed");
 }
@@ -529,46 +395,15 @@ async fn deleting_users() {
     let jane = app.user("jane").await;
     let john = app.user("john").await;
 
-    let gone = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", jane.id),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    let gone = app.delete_user(jane.id, &jane.access_token).await;
     assert_eq!(gone.status().as_u16(), 204);
-    assert_problem(
-        app.get_as("/api/v1/users/me", &jane.access_token).await,
-        401,
-        "UNAUTHORIZED",
-    )
-    .await;
-    let refresh = app
-        .post_json(
-            "/api/v1/users/token/refresh",
-            &json!({"refresh_token": jane.refresh_token}),
-        )
-        .await;
+    assert_problem(app.get_me(&jane.access_token).await, 401, "UNAUTHORIZED").await;
+    let refresh = app.refresh(&jane.refresh_token).await;
     assert_problem(refresh, 401, "UNAUTHORIZED").await;
 
-    let by_admin = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", john.id),
-            &admin.access_token,
-            None,
-        )
-        .await;
+    let by_admin = app.delete_user(john.id, &admin.access_token).await;
     assert_eq!(by_admin.status().as_u16(), 204);
-    let again = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", john.id),
-            &admin.access_token,
-            None,
-        )
-        .await;
+    let again = app.delete_user(john.id, &admin.access_token).await;
     assert_problem(again, 404, "NOT_FOUND").await;
     // The email is free again.
     app.register("john").await;
@@ -585,10 +420,7 @@ async fn lists_filter_sort_and_page() {
     let token = &admin.access_token;
 
     let all = app
-        .get_as(
-            "/api/v1/users?limit=2&sort_by=username&sort_order=asc",
-            token,
-        )
+        .list_users("limit=2&sort_by=username&sort_order=asc", token)
         .await;
     assert_eq!(all.status().as_u16(), 200);
     assert_eq!(all.headers()["x-total-count"], "7");
@@ -606,10 +438,7 @@ async fn lists_filter_sort_and_page() {
     assert_eq!(page, vec!["admin", "alice"]);
 
     let second = app
-        .get_as(
-            "/api/v1/users?limit=2&skip=2&sort_by=username&sort_order=asc",
-            token,
-        )
+        .list_users("limit=2&skip=2&sort_by=username&sort_order=asc", token)
         .await;
     let link = second.headers()["link"].to_str().expect("link").to_owned();
     assert!(
@@ -625,36 +454,27 @@ async fn lists_filter_sort_and_page() {
         .collect();
     assert_eq!(page, vec!["bob", "carol"]);
 
-    let desc = json(app.get_as("/api/v1/users?sort_by=username", token).await).await;
+    let desc = json(app.list_users("sort_by=username", token).await).await;
     assert_eq!(desc[0]["username"], "mallory");
 
-    let search = app.get_as("/api/v1/users?search=AR", token).await;
+    let search = app.list_users("search=AR", token).await;
     assert_eq!(search.headers()["x-total-count"], "1");
     assert_eq!(json(search).await[0]["username"], "carol");
-    let by_email = app
-        .get_as("/api/v1/users?search=erin%40example", token)
-        .await;
+    let by_email = app.list_users("search=erin%40example", token).await;
     assert_eq!(by_email.headers()["x-total-count"], "1");
-    let wildcard = app.get_as("/api/v1/users?search=%25", token).await;
+    let wildcard = app.list_users("search=%25", token).await;
     assert_eq!(wildcard.headers()["x-total-count"], "0");
 
-    let moderators = json(app.get_as("/api/v1/users?role=moderator", token).await).await;
+    let moderators = json(app.list_users("role=moderator", token).await).await;
     assert_eq!(moderators.as_array().map(Vec::len), Some(1));
-    let suspend = app
-        .send(
-            Method::PATCH,
-            "/api/v1/users/2/status",
-            token,
-            Some(&json!({"status": "inactive"})),
-        )
-        .await;
+    let suspend = app.set_user_status(2, token, "inactive").await;
     assert_eq!(suspend.status().as_u16(), 200);
-    let inactive = app.get_as("/api/v1/users?status=inactive", token).await;
+    let inactive = app.list_users("status=inactive", token).await;
     assert_eq!(inactive.headers()["x-total-count"], "1");
 
     // Moderators list too.
     assert_eq!(
-        app.get_as("/api/v1/users", &moderator.access_token)
+        app.list_users("", &moderator.access_token)
             .await
             .status()
             .as_u16(),
@@ -670,7 +490,7 @@ async fn lists_filter_sort_and_page() {
         "status=banned",
         "search=",
     ] {
-        let response = app.get_as(&format!("/api/v1/users?{bad}"), token).await;
+        let response = app.list_users(bad, token).await;
         assert_problem(response, 422, "VALIDATION_ERROR").await;
     }
 }
@@ -679,14 +499,14 @@ async fn lists_filter_sort_and_page() {
 async fn reads_carry_strong_etags_and_revalidate() {
     let app = spawn_app().await;
     let jane = app.user("jane").await;
-    let first = app.get_as("/api/v1/users/me", &jane.access_token).await;
+    let first = app.get_me(&jane.access_token).await;
     assert_eq!(first.headers()["cache-control"], "private, no-cache");
     let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
     assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
 
     let cached = app
         .client
-        .get(app.url("/api/v1/users/me"))
+        .get(app.url(&paths::me()))
         .bearer_auth(&jane.access_token)
         .header("If-None-Match", &etag)
         .send()
@@ -697,17 +517,12 @@ async fn reads_carry_strong_etags_and_revalidate() {
     assert!(cached.bytes().await.expect("body").is_empty());
 
     let renamed = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/users/{}", jane.id),
-            &jane.access_token,
-            Some(&json!({"name": "New Name"})),
-        )
+        .update_user(jane.id, &jane.access_token, &json!({"name": "New Name"}))
         .await;
     assert_eq!(renamed.status().as_u16(), 200);
     let after = app
         .client
-        .get(app.url("/api/v1/users/me"))
+        .get(app.url(&paths::me()))
         .bearer_auth(&jane.access_token)
         .header("If-None-Match", &etag)
         .send()
@@ -739,8 +554,8 @@ async fn every_sort_column_orders_the_list_both_ways() {
     ] {
         for order in ["asc", "desc"] {
             let response = app
-                .get_as(
-                    &format!("/api/v1/users?sort_by={column}&sort_order={order}"),
+                .list_users(
+                    &format!("sort_by={column}&sort_order={order}"),
                     &admin.access_token,
                 )
                 .await;

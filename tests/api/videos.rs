@@ -13,45 +13,32 @@ use vidgen_application::videos::render::{
 };
 
 use crate::helpers::{
-    TestApp, TestUser, assert_problem, json, spawn_app, spawn_app_full, spawn_app_with,
+    TestApp, TestUser, access_token, assert_problem, eventually, json, paths, spawn_app,
+    spawn_app_full, spawn_app_with,
 };
 
 async fn create(app: &TestApp, user: &TestUser, body: serde_json::Value) -> serde_json::Value {
-    let response = app
-        .send(
-            Method::POST,
-            "/api/v1/videos",
-            &user.access_token,
-            Some(&body),
-        )
-        .await;
+    let response = app.create_video(&user.access_token, &body).await;
     assert_eq!(response.status().as_u16(), 202, "create");
     let location = response.headers()["location"]
         .to_str()
         .expect("location")
         .to_owned();
     let video = json(response).await;
-    assert_eq!(location, format!("/api/v1/videos/{}", video["id"]));
+    assert_eq!(location, paths::video(&video["id"]));
     video
 }
 
 async fn wait_for(app: &TestApp, user: &TestUser, id: i64, status: &str) -> serde_json::Value {
-    let started = Instant::now();
-    loop {
-        let video = json(
-            app.get_as(&format!("/api/v1/videos/{id}"), &user.access_token)
-                .await,
-        )
-        .await;
+    eventually(Duration::from_secs(90), async || {
+        let video = json(app.get_video(id, &user.access_token).await).await;
         if video["status"] == status {
-            return video;
+            Ok(video)
+        } else {
+            Err(format!("video {id} never became {status}: {video}"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "video {id} never became {status}: {video}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 fn files_in(dir: &std::path::Path) -> usize {
@@ -87,9 +74,7 @@ async fn a_generated_video_renders_and_downloads() {
     assert!(done["completed_at"].is_string());
     let size = done["file_size"].as_i64().expect("size");
 
-    let content = app
-        .get_as(&format!("/api/v1/videos/{id}/content"), &jane.access_token)
-        .await;
+    let content = app.get_video_content(id, &jane.access_token).await;
     assert_eq!(content.status().as_u16(), 200);
     assert_eq!(content.headers()["content-type"], "video/mp4");
     assert_eq!(content.headers()["accept-ranges"], "bytes");
@@ -101,7 +86,7 @@ async fn a_generated_video_renders_and_downloads() {
 
     let partial = app
         .client
-        .get(app.url(&format!("/api/v1/videos/{id}/content")))
+        .get(app.url(&paths::video_content(id)))
         .bearer_auth(&jane.access_token)
         .header("Range", "bytes=0-99")
         .send()
@@ -116,7 +101,7 @@ async fn a_generated_video_renders_and_downloads() {
 
     let unsatisfiable = app
         .client
-        .get(app.url(&format!("/api/v1/videos/{id}/content")))
+        .get(app.url(&paths::video_content(id)))
         .bearer_auth(&jane.access_token)
         .header("Range", format!("bytes={}-", size + 10))
         .send()
@@ -124,31 +109,18 @@ async fn a_generated_video_renders_and_downloads() {
         .expect("range");
     assert_problem(unsatisfiable, 416, "RANGE_NOT_SATISFIABLE").await;
 
-    let thumbnail = app
-        .get_as(
-            &format!("/api/v1/videos/{id}/thumbnail"),
-            &jane.access_token,
-        )
-        .await;
+    let thumbnail = app.get_video_thumbnail(id, &jane.access_token).await;
     assert_eq!(thumbnail.status().as_u16(), 200);
     assert_eq!(thumbnail.headers()["content-type"], "image/png");
     assert_eq!(&thumbnail.bytes().await.expect("png")[..4], b"\x89PNG");
 
     // Deleting removes the row and both files.
     assert_eq!(files_in(&app.media_root), 2);
-    let deleted = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/videos/{id}"),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    let deleted = app.delete_video(id, &jane.access_token).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_eq!(files_in(&app.media_root), 0);
     assert_problem(
-        app.get_as(&format!("/api/v1/videos/{id}"), &jane.access_token)
-            .await,
+        app.get_video(id, &jane.access_token).await,
         404,
         "NOT_FOUND",
     )
@@ -183,14 +155,7 @@ async fn videos_are_validated_and_files_wait_for_completion() {
         ),
     ];
     for (body, field) in bad {
-        let response = app
-            .send(
-                Method::POST,
-                "/api/v1/videos",
-                &jane.access_token,
-                Some(&body),
-            )
-            .await;
+        let response = app.create_video(&jane.access_token, &body).await;
         let problem = assert_problem(response, 422, "VALIDATION_ERROR").await;
         assert_eq!(problem["error_details"][0]["field"], field, "{body}");
     }
@@ -204,18 +169,11 @@ async fn videos_are_validated_and_files_wait_for_completion() {
     let id = video["id"].as_i64().expect("id");
     for path in ["content", "thumbnail"] {
         let response = app
-            .get_as(&format!("/api/v1/videos/{id}/{path}"), &jane.access_token)
+            .get_as(&format!("{}/{path}", paths::video(id)), &jane.access_token)
             .await;
         assert_problem(response, 409, "VIDEO_NOT_READY").await;
     }
-    let retry = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/videos/{id}/retry"),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    let retry = app.retry_video(id, &jane.access_token).await;
     assert_problem(retry, 409, "CONFLICT").await;
 }
 
@@ -235,10 +193,7 @@ async fn lists_changes_and_no_access_to_others_videos() {
     let johns_id = johns["id"].as_i64().expect("id");
 
     let mine = app
-        .get_as(
-            "/api/v1/videos?sort_by=title&sort_order=asc&limit=2",
-            &jane.access_token,
-        )
+        .list_videos("sort_by=title&sort_order=asc&limit=2", &jane.access_token)
         .await;
     assert_eq!(mine.headers()["x-total-count"], "3");
     assert_eq!(mine.headers()["x-page-count"], "2");
@@ -251,69 +206,42 @@ async fn lists_changes_and_no_access_to_others_videos() {
         .map(|v| v["title"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(titles, vec!["Alpha", "Bravo"]);
-    let searched = app
-        .get_as("/api/v1/videos?search=RAV", &jane.access_token)
-        .await;
+    let searched = app.list_videos("search=RAV", &jane.access_token).await;
     assert_eq!(searched.headers()["x-total-count"], "1");
     let pending = app
-        .get_as(
-            "/api/v1/videos?status=pending&source=generated",
-            &jane.access_token,
-        )
+        .list_videos("status=pending&source=generated", &jane.access_token)
         .await;
     assert_eq!(pending.headers()["x-total-count"], "3");
-    let everyone = app.get_as("/api/v1/videos", &admin.access_token).await;
+    let everyone = app.list_videos("", &admin.access_token).await;
     assert_eq!(everyone.headers()["x-total-count"], "4");
     let filtered = app
-        .get_as(
-            &format!("/api/v1/videos?owner_id={}", john.id),
-            &admin.access_token,
-        )
+        .list_videos(&format!("owner_id={}", john.id), &admin.access_token)
         .await;
     assert_eq!(filtered.headers()["x-total-count"], "1");
     // A plain user's owner_id filter cannot widen the view.
     let sneaky = app
-        .get_as(
-            &format!("/api/v1/videos?owner_id={}", john.id),
-            &jane.access_token,
-        )
+        .list_videos(&format!("owner_id={}", john.id), &jane.access_token)
         .await;
     assert_eq!(sneaky.headers()["x-total-count"], "3");
     for bad in ["sort_by=owner", "status=done", "limit=0"] {
-        let response = app
-            .get_as(&format!("/api/v1/videos?{bad}"), &jane.access_token)
-            .await;
+        let response = app.list_videos(bad, &jane.access_token).await;
         assert_problem(response, 422, "VALIDATION_ERROR").await;
     }
 
-    let nested = app
-        .get_as(
-            &format!("/api/v1/users/{}/videos", jane.id),
-            &jane.access_token,
-        )
-        .await;
+    let nested = app.list_user_videos(jane.id, &jane.access_token).await;
     assert_eq!(nested.headers()["x-total-count"], "3");
-    let nested_other = app
-        .get_as(
-            &format!("/api/v1/users/{}/videos", john.id),
-            &jane.access_token,
-        )
-        .await;
+    let nested_other = app.list_user_videos(john.id, &jane.access_token).await;
     assert_problem(nested_other, 404, "NOT_FOUND").await;
     let by_admin = app
-        .get_as(
-            &format!("/api/v1/users/{}/videos/{johns_id}", john.id),
-            &admin.access_token,
-        )
+        .get_user_video(john.id, johns_id, &admin.access_token)
         .await;
     assert_eq!(by_admin.status().as_u16(), 200);
 
     let patched = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/videos/{johns_id}"),
+        .update_video(
+            johns_id,
             &john.access_token,
-            Some(&json!({"title": "Renamed", "description": "New"})),
+            &json!({"title": "Renamed", "description": "New"}),
         )
         .await;
     let body = json(patched).await;
@@ -322,17 +250,12 @@ async fn lists_changes_and_no_access_to_others_videos() {
         (Some("Renamed"), Some("New"))
     );
     let cleared = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/videos/{johns_id}"),
-            &john.access_token,
-            Some(&json!({"description": ""})),
-        )
+        .update_video(johns_id, &john.access_token, &json!({"description": ""}))
         .await;
     assert!(json(cleared).await["description"].is_null());
 
     // Jane reaches none of John's video routes.
-    let theirs = format!("/api/v1/videos/{johns_id}");
+    let theirs = paths::video(johns_id);
     let attempts: Vec<(Method, String, Option<serde_json::Value>)> = vec![
         (Method::GET, theirs.clone(), None),
         (
@@ -344,16 +267,8 @@ async fn lists_changes_and_no_access_to_others_videos() {
         (Method::GET, format!("{theirs}/content"), None),
         (Method::GET, format!("{theirs}/thumbnail"), None),
         (Method::POST, format!("{theirs}/retry"), None),
-        (
-            Method::GET,
-            format!("/api/v1/users/{}/videos/{johns_id}", john.id),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/users/{}/videos/{johns_id}", jane.id),
-            None,
-        ),
+        (Method::GET, paths::user_video(john.id, johns_id), None),
+        (Method::GET, paths::user_video(jane.id, johns_id), None),
     ];
     for (method, path, body) in attempts {
         let response = app
@@ -396,14 +311,7 @@ async fn failed_renders_are_retried_then_fail_and_can_be_queued_again() {
     let error = failed["error"].as_str().expect("error");
     assert!(error.contains("GPU caught fire"), "{error}");
 
-    let retried = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/videos/{id}/retry"),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    let retried = app.retry_video(id, &jane.access_token).await;
     assert_eq!(retried.status().as_u16(), 202);
     let body = json(retried).await;
     assert!(
@@ -422,12 +330,7 @@ async fn unverified_users_cannot_create_videos() {
     .await;
     let jane = app.user("jane").await;
     let response = app
-        .send(
-            Method::POST,
-            "/api/v1/videos",
-            &jane.access_token,
-            Some(&json!({"title": "t", "prompt": "p"})),
-        )
+        .create_video(&jane.access_token, &json!({"title": "t", "prompt": "p"}))
         .await;
     assert_problem(response, 403, "FORBIDDEN").await;
 }
@@ -443,7 +346,7 @@ async fn idempotency_keys_make_retries_safe() {
     let body = json!({"title": "Once", "prompt": "Only one of me"});
     let post = |user: &TestUser, key: &str, body: &serde_json::Value| {
         app.client
-            .post(app.url("/api/v1/videos"))
+            .post(app.url(&paths::videos()))
             .bearer_auth(&user.access_token)
             .header("Idempotency-Key", key)
             .json(body)
@@ -496,7 +399,7 @@ async fn idempotency_keys_make_retries_safe() {
         "{statuses:?}"
     );
     assert!(statuses.contains(&202), "{statuses:?}");
-    let list = app.get_as("/api/v1/videos", &jane.access_token).await;
+    let list = app.list_videos("", &jane.access_token).await;
     assert_eq!(
         list.headers()["x-total-count"],
         "2",
@@ -660,42 +563,28 @@ async fn deleting_a_video_stops_its_running_render() {
     let id = video["id"].as_i64().expect("id");
     wait_for(&app, &jane, id, "processing").await;
     // The render reports 50%: the API shows it while it runs.
-    let started = Instant::now();
-    loop {
-        let video = json(
-            app.get_as(&format!("/api/v1/videos/{id}"), &jane.access_token)
-                .await,
-        )
-        .await;
+    eventually(Duration::from_secs(10), async || {
+        let video = json(app.get_video(id, &jane.access_token).await).await;
         if video["progress"] == 50 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("progress never showed: {video}"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "progress never showed: {video}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let deleted = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/videos/{id}"),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    })
+    .await;
+    let deleted = app.delete_video(id, &jane.access_token).await;
     assert_eq!(deleted.status().as_u16(), 204);
-    let started = Instant::now();
-    while !renderer
-        .saw_cancel
-        .load(std::sync::atomic::Ordering::SeqCst)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the render never noticed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(15), async || {
+        if renderer
+            .saw_cancel
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            Ok(())
+        } else {
+            Err("the render never noticed".to_owned())
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -707,18 +596,11 @@ async fn deleting_a_user_removes_their_videos_and_files() {
     let id = video["id"].as_i64().expect("id");
     wait_for(&app, &jane, id, "completed").await;
     assert_eq!(files_in(&app.media_root), 2);
-    let gone = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", jane.id),
-            &jane.access_token,
-            None,
-        )
-        .await;
+    let gone = app.delete_user(jane.id, &jane.access_token).await;
     assert_eq!(gone.status().as_u16(), 204);
     assert_eq!(files_in(&app.media_root), 0);
     let admin = app.admin().await;
-    let list = app.get_as("/api/v1/videos", &admin.access_token).await;
+    let list = app.list_videos("", &admin.access_token).await;
     assert_eq!(list.headers()["x-total-count"], "0");
 }
 
@@ -742,8 +624,7 @@ async fn shutdown_releases_a_render_that_outlives_the_grace_period() {
     app.stop().await;
 
     use sea_orm::{ConnectionTrait, Statement};
-    let started = Instant::now();
-    loop {
+    let (owner, attempts) = eventually(Duration::from_secs(15), async || {
         let row = app
             .db
             .query_one_raw(Statement::from_string(
@@ -757,16 +638,14 @@ async fn shutdown_releases_a_render_that_outlives_the_grace_period() {
         let owner: Option<String> = row.try_get("", "lease_owner").expect("owner");
         let attempts: i32 = row.try_get("", "attempts").expect("attempts");
         if state == "queued" {
-            assert_eq!(owner, None, "the lease is released");
-            assert_eq!(attempts, 0, "an interrupted run does not count");
-            break;
+            Ok((owner, attempts))
+        } else {
+            Err(format!("still {state} after shutdown"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "still {state} after shutdown"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert_eq!(owner, None, "the lease is released");
+    assert_eq!(attempts, 0, "an interrupted run does not count");
     assert!(
         renderer
             .saw_cancel
@@ -791,8 +670,7 @@ async fn shutdown_lets_a_short_render_finish() {
     app.stop().await;
 
     use sea_orm::{ConnectionTrait, Statement};
-    let started = Instant::now();
-    loop {
+    eventually(Duration::from_secs(10), async || {
         let row = app
             .db
             .query_one_raw(Statement::from_string(
@@ -804,14 +682,12 @@ async fn shutdown_lets_a_short_render_finish() {
             .expect("the video");
         let status: String = row.try_get("", "status").expect("status");
         if status == "completed" {
-            break;
+            Ok(())
+        } else {
+            Err(format!("still {status} after shutdown"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still {status} after shutdown"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -822,8 +698,7 @@ async fn locations_are_absolute_under_a_configured_public_base_url() {
     })
     .await;
     let registered = app
-        .post_json(
-            "/api/v1/users",
+        .create_user(
             &json!({"username": "jane", "name": "Jane", "email": "jane@example.com",
                     "password": crate::helpers::PASSWORD, "confirm_password": crate::helpers::PASSWORD}),
         )
@@ -835,14 +710,14 @@ async fn locations_are_absolute_under_a_configured_public_base_url() {
     let id = json(registered).await["id"].as_i64().expect("id");
     assert_eq!(
         location,
-        format!("https://api.example.test/api/v1/users/{id}")
+        format!("https://api.example.test{}", paths::user(id))
     );
 
     let tokens = app.login("jane", crate::helpers::PASSWORD).await;
-    let token = tokens["access_token"].as_str().expect("token");
+    let token = access_token(&tokens);
     let send = || {
         app.client
-            .post(app.url("/api/v1/videos"))
+            .post(app.url(&paths::videos()))
             .bearer_auth(token)
             .header("Idempotency-Key", "abs-1")
             .json(&json!({"title": "t", "prompt": "p"}))
@@ -850,7 +725,7 @@ async fn locations_are_absolute_under_a_configured_public_base_url() {
     };
     let first = send().await.expect("create");
     let replay = send().await.expect("replay");
-    let expected = "https://api.example.test/api/v1/videos/1";
-    assert_eq!(first.headers()["location"], expected);
-    assert_eq!(replay.headers()["location"], expected);
+    let expected = format!("https://api.example.test{}", paths::video(1));
+    assert_eq!(first.headers()["location"], expected.as_str());
+    assert_eq!(replay.headers()["location"], expected.as_str());
 }

@@ -4,5 +4,6 @@
 //! Module style: `foo.rs` + `foo/` (never `mod.rs`).
 
 pub mod listing;
+pub mod requests;
 pub mod users;
 pub mod videos;

@@ -138,7 +138,7 @@ pub struct JsonLimit(pub usize);
 
 impl JsonLimit {
     /// The limit when the app sets none (the settings' default is the same number).
-    pub const DEFAULT_BYTES: usize = 256 * 1024;
+    pub const DEFAULT_BYTES: usize = vidgen_domain::requests::DEFAULT_MAX_JSON_BYTES;
 }
 
 /// Reads the body up to `limit` bytes.

@@ -44,7 +44,7 @@ fn load_settings() -> Result<(Settings, tracing_subscriber::EnvFilter), ExitCode
     let filter = settings
         .as_ref()
         .ok()
-        .map(|s| telemetry::filter(&s.log_level));
+        .map(|s| telemetry::filter(&s.telemetry.log_level));
     let mut problems = match &settings {
         Ok(_) => Vec::new(),
         Err(error) => error.problems.clone(),
@@ -127,8 +127,8 @@ fn main() -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    telemetry::init(settings.log_format, filter);
-    if settings.secret_key_generated {
+    telemetry::init(settings.telemetry.log_format, filter);
+    if settings.auth.secret_key_generated {
         tracing::warn!(
             "SECRET_KEY is not set: using a random key for this run; tokens will not survive a restart"
         );

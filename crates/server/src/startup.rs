@@ -88,9 +88,9 @@ impl std::fmt::Debug for Application {
 /// Options for opening the database, from the settings.
 pub fn database_options(settings: &Settings) -> DatabaseOptions {
     DatabaseOptions {
-        url: settings.database_url.clone(),
-        pool_size: settings.database_pool_size,
-        connect_timeout: Duration::from_secs(settings.database_connect_timeout_seconds),
+        url: settings.database.url.clone(),
+        pool_size: settings.database.pool_size,
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
     }
 }
 
@@ -102,19 +102,20 @@ pub fn openapi_document() -> serde_json::Value {
 }
 
 fn http_config(settings: &Settings) -> HttpConfig {
-    let patterns = settings.allowed_hosts.clone();
+    let patterns = settings.server.allowed_hosts.clone();
     HttpConfig {
-        docs_enabled: settings.docs_enabled,
-        redoc_script_url: settings.redoc_script_url.clone(),
-        max_json_bytes: settings.max_json_bytes,
-        cors_origins: match &settings.cors_origins {
+        docs_enabled: settings.server.docs_enabled,
+        redoc_script_url: settings.server.redoc_script_url.clone(),
+        max_json_bytes: settings.server.max_json_bytes,
+        cors_origins: match &settings.server.cors_origins {
             settings::CorsOrigins::Any => CorsOrigins::Any,
             settings::CorsOrigins::List(list) => CorsOrigins::List(list.clone()),
         },
-        cors_allow_credentials: settings.cors_allow_credentials,
+        cors_allow_credentials: settings.server.cors_allow_credentials,
         trusted_hosts: TrustedHosts::new(move |host| patterns.iter().any(|p| p.matches(host))),
-        public_base_url: settings.public_base_url_set.then(|| {
+        public_base_url: settings.server.public_base_url_set.then(|| {
             settings
+                .server
                 .public_base_url
                 .as_str()
                 .trim_end_matches('/')
@@ -157,7 +158,7 @@ impl Application {
         }
         let storage = SeaOrmStorageHealth::new(
             db.clone(),
-            Duration::from_secs(settings.database_connect_timeout_seconds),
+            Duration::from_secs(settings.database.connect_timeout_seconds),
         );
         let state = AppState {
             health: HealthService::new(Arc::new(storage)),
@@ -168,7 +169,7 @@ impl Application {
         };
         let config = http_config(&settings);
 
-        let address = settings.bind_address();
+        let address = settings.server.bind_address();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
             source,
@@ -183,8 +184,8 @@ impl Application {
 
         let server =
             HttpServer::new(move || vidgen_http_adapter::build(state.clone(), config.clone()))
-                .workers(settings.workers)
-                .shutdown_timeout(settings.shutdown_timeout_seconds)
+                .workers(settings.server.workers)
+                .shutdown_timeout(settings.server.shutdown_timeout_seconds)
                 .listen(listener)
                 .map_err(|source| StartupError::Bind {
                     address: address.clone(),
@@ -195,11 +196,11 @@ impl Application {
         let cleanup = tokio::spawn(forget_expired_keys(services.videos.clone()));
         let workers = Workers::spawn(
             WorkerSettings {
-                count: settings.job_workers,
+                count: settings.jobs.workers,
                 owner: instance_id.clone(),
-                lease: Duration::from_secs(settings.job_lease_seconds),
+                lease: Duration::from_secs(settings.jobs.lease_seconds),
                 poll_interval: Duration::from_millis(250),
-                shutdown_grace: Duration::from_secs(settings.shutdown_timeout_seconds),
+                shutdown_grace: Duration::from_secs(settings.server.shutdown_timeout_seconds),
             },
             services.jobs,
             services.render_job,
@@ -207,10 +208,10 @@ impl Application {
         );
 
         tracing::info!(
-            address = %format!("{}:{port}", settings.host),
-            docs = %if settings.docs_enabled { format!("{}docs", settings.public_base_url) } else { "disabled".to_owned() },
+            address = %format!("{}:{port}", settings.server.host),
+            docs = %if settings.server.docs_enabled { format!("{}docs", settings.server.public_base_url) } else { "disabled".to_owned() },
             instance_id = %instance_id,
-            database = %settings::redact_url(&settings.database_url),
+            database = %settings::redact_url(&settings.database.url),
             "vidgen listening"
         );
         Ok(Self {
@@ -276,12 +277,12 @@ impl Services {
     ) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let stored_users = SeaOrmUserRepository::new(db.clone());
-        let users: Arc<dyn UserRepository> = if settings.user_cache_ttl_seconds == 0 {
+        let users: Arc<dyn UserRepository> = if settings.auth.user_cache_ttl_seconds == 0 {
             Arc::new(stored_users)
         } else {
             Arc::new(CachedUserRepository::new(
                 stored_users,
-                Duration::from_secs(settings.user_cache_ttl_seconds),
+                Duration::from_secs(settings.auth.user_cache_ttl_seconds),
                 100_000,
             ))
         };
@@ -290,12 +291,14 @@ impl Services {
         let hashing_threads =
             std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
         let hasher = Arc::new(Argon2PasswordHasher::new(
-            settings.hashing,
+            settings.auth.hashing,
             hashing_threads,
         )?);
         let jwt = Arc::new(JwtTokenIssuer::new(&JwtSettings {
-            secret: settings.secret_key_bytes().to_vec(),
-            lifetime: Duration::from_secs(u64::from(settings.access_token_expire_minutes) * 60),
+            secret: settings.auth.secret_key_bytes().to_vec(),
+            lifetime: Duration::from_secs(
+                u64::from(settings.auth.access_token_expire_minutes) * 60,
+            ),
         }));
         let user_service = UserService::new(
             users.clone(),
@@ -304,10 +307,10 @@ impl Services {
             clock.clone(),
             UserSettings {
                 email_policy: EmailDomainPolicy {
-                    allowed: settings.email_allowed_domains.clone(),
-                    blocked: settings.email_blocked_domains.clone(),
+                    allowed: settings.auth.email_allowed_domains.clone(),
+                    blocked: settings.auth.email_blocked_domains.clone(),
                 },
-                require_email_verification: settings.require_email_verification,
+                require_email_verification: settings.auth.require_email_verification,
             },
         );
         let auth = AuthService::new(
@@ -320,11 +323,11 @@ impl Services {
                 opaque: Arc::new(RandomOpaqueTokens),
                 clock: clock.clone(),
             },
-            Duration::from_secs(u64::from(settings.refresh_token_expire_days) * 24 * 3600),
+            Duration::from_secs(u64::from(settings.auth.refresh_token_expire_days) * 24 * 3600),
         );
-        let media = Arc::new(FsMediaStore::new(&settings.media_root).map_err(|source| {
+        let media = Arc::new(FsMediaStore::new(&settings.media.root).map_err(|source| {
             StartupError::Media {
-                path: settings.media_root.display().to_string(),
+                path: settings.media.root.display().to_string(),
                 source,
             }
         })?);
@@ -334,7 +337,7 @@ impl Services {
             Some(renderer) => renderer,
             // As many renders as job workers; they run at the lowest priority, so the
             // HTTP workers keep the CPU they need.
-            None => Arc::new(Openh264Renderer::new(settings.job_workers.max(1))?),
+            None => Arc::new(Openh264Renderer::new(settings.jobs.workers.max(1))?),
         };
         let keys = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
         let video_service = VideoService::new(
@@ -363,11 +366,12 @@ impl Services {
 /// # Errors
 /// A value that is not a valid username or e-mail address.
 pub fn admin_from_settings(settings: &Settings) -> Result<Option<CreateAdmin>, StartupError> {
-    let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) else {
+    let (Some(email), Some(password)) = (&settings.auth.admin_email, &settings.auth.admin_password)
+    else {
         return Ok(None);
     };
     Ok(Some(admin_request(
-        &settings.admin_username,
+        &settings.auth.admin_username,
         email,
         password.expose_secret(),
     )?))

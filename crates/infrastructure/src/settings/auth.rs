@@ -1,0 +1,282 @@
+//! Accounts and authentication: the token signing key and lifetimes, how passwords are
+//! hashed, who may register, and the first admin.
+
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::SettingsError;
+use super::server::AppEnv;
+use super::source::Source;
+
+/// Minimum length of `SECRET_KEY` in bytes.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// Parameters of the argon2id password hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingSettings {
+    /// `PASSWORD_HASH_MEMORY_KIB`.
+    pub memory_kib: u32,
+    /// `PASSWORD_HASH_ITERATIONS`.
+    pub iterations: u32,
+    /// `PASSWORD_HASH_PARALLELISM`.
+    pub parallelism: u32,
+}
+
+/// Authentication and account settings. Secrets show as `[REDACTED]` in `Debug`.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `SECRET_KEY`: signs tokens.
+    pub secret_key: SecretString,
+    /// True when no `SECRET_KEY` was given and a random one was made (development only).
+    pub secret_key_generated: bool,
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub access_token_expire_minutes: u32,
+    /// `REFRESH_TOKEN_EXPIRE_DAYS`.
+    pub refresh_token_expire_days: u32,
+    /// `USER_CACHE_TTL_SECONDS`: how long a user loaded for authentication may be served
+    /// from memory (0: never).
+    pub user_cache_ttl_seconds: u64,
+    /// `EMAIL_ALLOWED_DOMAINS`: when not empty, the only domains that may register.
+    pub email_allowed_domains: Vec<String>,
+    /// `EMAIL_BLOCKED_DOMAINS`: domains refused for registration.
+    pub email_blocked_domains: Vec<String>,
+    /// `REQUIRE_EMAIL_VERIFICATION`: new users start `pending_verification`.
+    pub require_email_verification: bool,
+    /// `PASSWORD_HASH_*`.
+    pub hashing: HashingSettings,
+    /// `ADMIN_EMAIL`.
+    pub admin_email: Option<String>,
+    /// `ADMIN_USERNAME`.
+    pub admin_username: String,
+    /// `ADMIN_PASSWORD`.
+    pub admin_password: Option<SecretString>,
+}
+
+impl AuthSettings {
+    /// Reads the authentication variables; `env` decides whether `SECRET_KEY` is required.
+    ///
+    /// # Errors
+    /// Every invalid or missing value among them, one line each.
+    pub fn read(source: &Source, env: AppEnv) -> Result<Self, SettingsError> {
+        let mut r = source.reader();
+
+        let (secret_key, secret_key_generated) = match r.string("SECRET_KEY") {
+            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES => (SecretString::from(key), false),
+            Some(_) => {
+                r.problem(
+                    "SECRET_KEY",
+                    &format!("must be at least {MIN_SECRET_KEY_BYTES} bytes long"),
+                );
+                (SecretString::from(String::new()), false)
+            }
+            None if env.is_production() => {
+                r.problem(
+                    "SECRET_KEY",
+                    &format!(
+                        "is required when APP_ENV=production (at least {MIN_SECRET_KEY_BYTES} bytes)"
+                    ),
+                );
+                (SecretString::from(String::new()), false)
+            }
+            None => (random_key(), true),
+        };
+        let access_token_expire_minutes: u32 =
+            r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30);
+        let refresh_token_expire_days: u32 = r.number("REFRESH_TOKEN_EXPIRE_DAYS", 14, 1, 3650);
+        let user_cache_ttl_seconds: u64 = r.number("USER_CACHE_TTL_SECONDS", 5, 0, 3600);
+
+        let email_allowed_domains = r.domain_list("EMAIL_ALLOWED_DOMAINS");
+        let email_blocked_domains = r.domain_list("EMAIL_BLOCKED_DOMAINS");
+        let require_email_verification = r.boolean("REQUIRE_EMAIL_VERIFICATION", false);
+
+        let hashing = HashingSettings {
+            memory_kib: r.number("PASSWORD_HASH_MEMORY_KIB", 19_456, 8, 4 * 1024 * 1024),
+            iterations: r.number("PASSWORD_HASH_ITERATIONS", 2, 1, 100),
+            parallelism: r.number("PASSWORD_HASH_PARALLELISM", 1, 1, 64),
+        };
+        if hashing.memory_kib < 8 * hashing.parallelism {
+            r.problem(
+                "PASSWORD_HASH_MEMORY_KIB",
+                "must be at least 8 × PASSWORD_HASH_PARALLELISM",
+            );
+        }
+
+        let admin_email = r.string("ADMIN_EMAIL");
+        let admin_password = r.string("ADMIN_PASSWORD").map(SecretString::from);
+        let admin_username = r
+            .string("ADMIN_USERNAME")
+            .unwrap_or_else(|| "admin".to_owned());
+        if admin_email.is_some() != admin_password.is_some() {
+            r.problem(
+                "ADMIN_PASSWORD",
+                "ADMIN_EMAIL and ADMIN_PASSWORD must be given together",
+            );
+        }
+
+        r.finish(Self {
+            secret_key,
+            secret_key_generated,
+            access_token_expire_minutes,
+            refresh_token_expire_days,
+            user_cache_ttl_seconds,
+            email_allowed_domains,
+            email_blocked_domains,
+            require_email_verification,
+            hashing,
+            admin_email,
+            admin_username,
+            admin_password,
+        })
+    }
+
+    /// The secret key's bytes (for signing tokens).
+    pub fn secret_key_bytes(&self) -> &[u8] {
+        self.secret_key.expose_secret().as_bytes()
+    }
+}
+
+/// A random development key: 48 random bytes, hex-encoded.
+fn random_key() -> SecretString {
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    SecretString::from(hex)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::settings::test_support::{problems_of, source};
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn read(pairs: &[(&str, &str)]) -> Result<AuthSettings, SettingsError> {
+        AuthSettings::read(&source(pairs), AppEnv::Development)
+    }
+
+    #[test]
+    fn defaults_suit_development() {
+        let s = read(&[]).unwrap();
+        assert!(s.secret_key_generated);
+        assert!(s.secret_key_bytes().len() >= MIN_SECRET_KEY_BYTES);
+        assert_eq!(s.access_token_expire_minutes, 30);
+        assert_eq!(s.refresh_token_expire_days, 14);
+        assert_eq!(s.user_cache_ttl_seconds, 5);
+        assert!(s.email_allowed_domains.is_empty());
+        assert!(s.email_blocked_domains.is_empty());
+        assert!(!s.require_email_verification);
+        assert_eq!(
+            s.hashing,
+            HashingSettings {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        assert_eq!(s.admin_email, None);
+        assert_eq!(s.admin_username, "admin");
+        assert!(s.admin_password.is_none());
+    }
+
+    #[test]
+    fn generated_keys_differ_between_runs() {
+        let a = read(&[]).unwrap();
+        let b = read(&[]).unwrap();
+        assert_ne!(a.secret_key_bytes(), b.secret_key_bytes());
+    }
+
+    #[test]
+    fn production_requires_a_long_secret_key() {
+        let p = problems_of(AuthSettings::read(&source(&[]), AppEnv::Production));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("SECRET_KEY: is required"), "{p:?}");
+        let s = AuthSettings::read(&source(&[("SECRET_KEY", KEY)]), AppEnv::Production).unwrap();
+        assert!(!s.secret_key_generated);
+        assert_eq!(s.secret_key_bytes(), KEY.as_bytes());
+    }
+
+    #[test]
+    fn each_bad_value_is_reported_with_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("SECRET_KEY", "short"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "1.5"),
+            ("USER_CACHE_TTL_SECONDS", "forever"),
+            ("EMAIL_ALLOWED_DOMAINS", "not a domain"),
+            ("EMAIL_BLOCKED_DOMAINS", "localhost"),
+            ("REQUIRE_EMAIL_VERIFICATION", "2"),
+            ("PASSWORD_HASH_MEMORY_KIB", "1"),
+            ("PASSWORD_HASH_ITERATIONS", "0"),
+            ("PASSWORD_HASH_PARALLELISM", "65"),
+            ("ADMIN_EMAIL", "root@example.com"),
+        ];
+        for (name, value) in cases {
+            let p = problems_of(read(&[(name, value)]));
+            assert_eq!(p.len(), 1, "{name}={value} gave {p:?}");
+            let reported = if *name == "ADMIN_EMAIL" {
+                "ADMIN_PASSWORD"
+            } else {
+                name
+            };
+            assert!(
+                p[0].starts_with(&format!("{reported}: ")),
+                "{name}={value} gave {p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hash_memory_must_cover_every_lane() {
+        let p = problems_of(read(&[
+            ("PASSWORD_HASH_MEMORY_KIB", "16"),
+            ("PASSWORD_HASH_PARALLELISM", "4"),
+        ]));
+        assert_eq!(
+            p,
+            vec!["PASSWORD_HASH_MEMORY_KIB: must be at least 8 × PASSWORD_HASH_PARALLELISM"]
+        );
+    }
+
+    #[test]
+    fn overrides_are_kept_and_secrets_hidden() {
+        let s = read(&[
+            ("SECRET_KEY", KEY),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "5"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "1"),
+            ("USER_CACHE_TTL_SECONDS", "0"),
+            ("EMAIL_ALLOWED_DOMAINS", "example.com"),
+            ("EMAIL_BLOCKED_DOMAINS", "Spam.example.com,@mailinator.com"),
+            ("REQUIRE_EMAIL_VERIFICATION", "true"),
+            ("PASSWORD_HASH_MEMORY_KIB", "64"),
+            ("PASSWORD_HASH_ITERATIONS", "1"),
+            ("PASSWORD_HASH_PARALLELISM", "2"),
+            ("ADMIN_EMAIL", "root@example.com"),
+            ("ADMIN_PASSWORD", "hunter2-hunter2"),
+            ("ADMIN_USERNAME", "root"),
+        ])
+        .unwrap();
+        assert_eq!(s.access_token_expire_minutes, 5);
+        assert_eq!(s.refresh_token_expire_days, 1);
+        assert_eq!(s.user_cache_ttl_seconds, 0);
+        assert_eq!(s.email_allowed_domains, vec!["example.com"]);
+        assert_eq!(
+            s.email_blocked_domains,
+            vec!["spam.example.com", "mailinator.com"]
+        );
+        assert!(s.require_email_verification);
+        assert_eq!(
+            s.hashing,
+            HashingSettings {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 2
+            }
+        );
+        assert_eq!(s.admin_email.as_deref(), Some("root@example.com"));
+        assert_eq!(s.admin_username, "root");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains(KEY), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Rate limits: how many requests a client may make and where the counters live.
+
+use super::SettingsError;
+use super::source::Source;
+
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitBackend {
+    Memory,
+    Redis,
+}
+
+/// The rate limiter's settings.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_REQUESTS`: requests per minute per client.
+    pub requests: u32,
+    /// `RATE_LIMIT_BACKEND`.
+    pub backend: RateLimitBackend,
+    /// `REDIS_URL`: required with the redis backend.
+    pub redis_url: Option<String>,
+}
+
+impl RateLimitSettings {
+    /// Reads the rate-limit variables.
+    ///
+    /// # Errors
+    /// Every invalid or missing value among them, one line each.
+    pub fn read(source: &Source) -> Result<Self, SettingsError> {
+        let mut r = source.reader();
+        let requests: u32 = r.number("RATE_LIMIT_REQUESTS", 60, 1, 1_000_000);
+        let backend = r.parse_enum(
+            "RATE_LIMIT_BACKEND",
+            RateLimitBackend::Memory,
+            &[
+                ("memory", RateLimitBackend::Memory),
+                ("redis", RateLimitBackend::Redis),
+            ],
+        );
+        let redis_url = r.string("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            r.problem("REDIS_URL", "must start with redis:// or rediss://");
+        }
+        if backend == RateLimitBackend::Redis && redis_url.is_none() {
+            r.problem("REDIS_URL", "is required when RATE_LIMIT_BACKEND=redis");
+        }
+        r.finish(Self {
+            requests,
+            backend,
+            redis_url,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::settings::test_support::{problems_of, source};
+
+    #[test]
+    fn defaults_count_in_memory() {
+        let s = RateLimitSettings::read(&source(&[])).unwrap();
+        assert_eq!(s.requests, 60);
+        assert_eq!(s.backend, RateLimitBackend::Memory);
+        assert_eq!(s.redis_url, None);
+    }
+
+    #[test]
+    fn each_bad_value_is_reported_with_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("RATE_LIMIT_REQUESTS", "0"),
+            ("RATE_LIMIT_BACKEND", "memcached"),
+            ("REDIS_URL", "http://localhost"),
+        ];
+        for (name, value) in cases {
+            let p = problems_of(RateLimitSettings::read(&source(&[(name, value)])));
+            assert_eq!(p.len(), 1, "{name}={value} gave {p:?}");
+            assert!(
+                p[0].starts_with(&format!("{name}: ")),
+                "{name}={value} gave {p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn redis_backend_needs_a_redis_url() {
+        let p = problems_of(RateLimitSettings::read(&source(&[(
+            "RATE_LIMIT_BACKEND",
+            "redis",
+        )])));
+        assert_eq!(
+            p,
+            vec!["REDIS_URL: is required when RATE_LIMIT_BACKEND=redis"]
+        );
+        let s = RateLimitSettings::read(&source(&[
+            ("RATE_LIMIT_BACKEND", "Redis"),
+            ("REDIS_URL", "rediss://cache:6380"),
+            ("RATE_LIMIT_REQUESTS", "600"),
+        ]))
+        .unwrap();
+        assert_eq!(s.backend, RateLimitBackend::Redis);
+        assert_eq!(s.redis_url.as_deref(), Some("rediss://cache:6380"));
+        assert_eq!(s.requests, 600);
+    }
+}
