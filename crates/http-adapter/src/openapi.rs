@@ -316,6 +316,11 @@ fn document_operation(
         statuses.push(416);
     }
     statuses.extend(&entry.errors);
+    if entry.errors.contains(&500) {
+        // Whatever can fail unexpectedly in storage answers 503 while the database is
+        // unreachable (`ApiError` recognises the outage in the cause chain).
+        statuses.push(503);
+    }
     statuses.sort_unstable();
     statuses.dedup();
 
@@ -408,17 +413,26 @@ fn error_response(status: u16) -> Value {
         422 => "Validation error: `error_details` lists each failing field.",
         429 => "Too many requests: retry after `Retry-After` seconds.",
         500 => "Unexpected error; details are logged under the `request_id`.",
-        503 => "A dependency (such as the database) is unavailable.",
+        503 => "A dependency (such as the database) is unavailable: retry after `Retry-After` seconds.",
         _ => "Error.",
     };
-    json!({
+    let mut response = json!({
         "description": description,
         "content": {
             "application/problem+json": {
                 "schema": {"$ref": "#/components/schemas/ErrorResponse"}
             }
         }
-    })
+    });
+    if matches!(status, 429 | 503) {
+        response["headers"] = json!({
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 0}
+            }
+        });
+    }
+    response
 }
 
 fn field_error_schema() -> Value {
