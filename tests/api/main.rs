@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod helpers;
 mod jobs;
+mod jobs_runtime;
 mod middleware;
 mod migrations;
 mod users;
