@@ -570,6 +570,27 @@ async fn a_periodic_job_is_seeded_once_and_rearmed_after_each_run() {
         (run.id, 1),
         "attempts start afresh"
     );
+
+    // Settled for good by hand: the next seeding schedules it again.
+    assert!(
+        q.queue
+            .fail(next.id, &next.lease, "stopped", None, now + secs(62))
+            .await
+            .expect("fail")
+    );
+    assert!(
+        q.queue
+            .ensure_periodic(JobKind::SweepMedia, 3, now + secs(63))
+            .await
+            .expect("seed")
+    );
+    let revived = q
+        .queue
+        .claim("a", &[JobKind::SweepMedia], LEASE, now + secs(63))
+        .await
+        .expect("claim")
+        .expect("scheduled again");
+    assert_eq!((revived.id, revived.attempt), (run.id, 1));
 }
 
 #[tokio::test]

@@ -592,7 +592,18 @@ async fn the_media_sweep_removes_dead_renders_and_orphans_but_keeps_what_rows_us
     let young_orphan = store.path(&store.new_key("mp4"));
     let young_part = store.staging_path(&store.new_key("mp4"));
     let foreign = app.media_root.join("notes.txt");
+    let avatar_key = store.new_key("png");
+    let avatar = store.path(&avatar_key);
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE users SET avatar_key = '{avatar_key}' WHERE id = {}",
+            jane.id
+        ))
+        .await
+        .expect("an avatar");
     for path in [
+        &avatar,
         &dead_render,
         &orphan,
         &orphan_thumbnail,
@@ -604,7 +615,7 @@ async fn the_media_sweep_removes_dead_renders_and_orphans_but_keeps_what_rows_us
     }
     for path in kept
         .iter()
-        .chain([&dead_render, &orphan, &orphan_thumbnail, &foreign])
+        .chain([&avatar, &dead_render, &orphan, &orphan_thumbnail, &foreign])
     {
         age(path, Duration::from_secs(2 * 3600));
     }
@@ -635,7 +646,7 @@ async fn the_media_sweep_removes_dead_renders_and_orphans_but_keeps_what_rows_us
         .collect();
     let expected: HashSet<std::path::PathBuf> = kept
         .into_iter()
-        .chain([young_orphan, young_part, foreign])
+        .chain([avatar, young_orphan, young_part, foreign])
         .collect();
     assert_eq!(left, expected);
     // The files the video row names still download.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vidgen_domain::videos::{JobState, VideoId};
+use vidgen_domain::videos::{JobState, MAX_JOB_ATTEMPTS, VideoId, retry_backoff};
 
 use crate::storage::RepositoryError;
 
@@ -63,6 +63,18 @@ impl JobKind {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
+}
+
+/// How many runs a periodic job gets per occurrence before it waits for the next one.
+pub const PERIODIC_MAX_ATTEMPTS: u32 = MAX_JOB_ATTEMPTS;
+
+/// The delay before retrying after failed attempt `attempt`: the domain's exponential
+/// backoff with "equal jitter" (between half and all of it, placed by `unit` in 0..=1,
+/// which the runtime draws at random), so jobs that failed together do not all come back
+/// at the same instant.
+pub fn retry_delay(attempt: u32, unit: f64) -> Duration {
+    let base = retry_backoff(attempt);
+    base / 2 + base.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
 }
 
 /// A job to enqueue.
@@ -261,6 +273,26 @@ mod tests {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("mine_bitcoin"), None);
+    }
+
+    #[test]
+    fn retry_delays_are_jittered_between_half_and_all_of_the_backoff() {
+        for attempt in 1..=10 {
+            let base = retry_backoff(attempt);
+            assert_eq!(retry_delay(attempt, 0.0), base / 2, "attempt {attempt}");
+            assert_eq!(retry_delay(attempt, 1.0), base, "attempt {attempt}");
+            let middle = retry_delay(attempt, 0.5);
+            assert!(
+                middle > base / 2 && middle < base,
+                "attempt {attempt}: {middle:?}"
+            );
+        }
+        assert_eq!(retry_delay(1, 7.0), retry_backoff(1), "units are clamped");
+        assert_eq!(
+            retry_delay(1, -1.0),
+            retry_backoff(1) / 2,
+            "units are clamped"
+        );
     }
 
     #[test]

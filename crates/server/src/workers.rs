@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use vidgen_application::clock::Clock;
 use vidgen_application::jobs::{
     ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, JobQueue, JobRegistry,
+    PERIODIC_MAX_ATTEMPTS, retry_delay,
 };
 use vidgen_application::storage::RepositoryError;
-use vidgen_domain::videos::{MAX_JOB_ATTEMPTS, retry_backoff};
 
 /// How the workers run.
 #[derive(Debug, Clone)]
@@ -50,19 +50,14 @@ pub async fn schedule_periodic(
     now: DateTime<Utc>,
 ) -> Result<(), RepositoryError> {
     for (kind, _) in registry.periodic() {
-        if queue.ensure_periodic(kind, MAX_JOB_ATTEMPTS, now).await? {
+        if queue
+            .ensure_periodic(kind, PERIODIC_MAX_ATTEMPTS, now)
+            .await?
+        {
             tracing::info!(kind = kind.as_str(), "periodic job scheduled");
         }
     }
     Ok(())
-}
-
-/// The delay before retrying after failed attempt `attempt`: the domain's exponential
-/// backoff with "equal jitter" (between half and all of it, by `unit` in 0..=1), so jobs
-/// that failed together do not all come back at the same instant.
-pub fn retry_delay(attempt: u32, unit: f64) -> Duration {
-    let base = retry_backoff(attempt);
-    base / 2 + base.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
 }
 
 impl Workers {
@@ -339,21 +334,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_delays_are_jittered_between_half_and_all_of_the_backoff() {
-        for attempt in 1..=10 {
-            let base = retry_backoff(attempt);
-            assert_eq!(retry_delay(attempt, 0.0), base / 2, "attempt {attempt}");
-            assert_eq!(retry_delay(attempt, 1.0), base, "attempt {attempt}");
-            let middle = retry_delay(attempt, 0.5);
-            assert!(
-                middle > base / 2 && middle < base,
-                "attempt {attempt}: {middle:?}"
-            );
-        }
-        assert_eq!(retry_delay(1, 7.0), retry_backoff(1), "units are clamped");
-    }
 
     #[test]
     fn random_jitter_spreads_retries() {

@@ -139,12 +139,24 @@ impl JobQueue for SeaOrmJobQueue {
         // A plain insert that the unique index on `dedupe_key` refuses when the row is
         // there (SQLite can prepare `ON CONFLICT` against a connection's stale schema).
         match row.insert(&self.db).await {
-            Ok(_) => Ok(true),
+            Ok(_) => return Ok(true),
             Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Ok(false)
             }
-            Err(error) => Err(storage(error)),
+            Err(error) => return Err(storage(error)),
         }
+        // The row exists. A periodic job is re-armed after every run, so it only stops
+        // when something settled it for good: schedule it again.
+        let revived = settle(JobState::Queued, run_after)
+            .col_expr(Column::Attempts, Expr::value(0))
+            .col_expr(Column::RunAfter, Expr::value(run_after))
+            .filter(Column::DedupeKey.eq(kind.as_str()))
+            .filter(
+                Column::State.is_not_in([JobState::Queued.as_str(), JobState::Running.as_str()]),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(revived.rows_affected == 1)
     }
 
     async fn claim(
