@@ -475,3 +475,63 @@ async fn a_deleted_video_ends_the_job_quietly() {
     let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
     assert_eq!(outcome, Ok(()));
 }
+
+#[tokio::test]
+async fn the_files_of_a_video_deleted_while_its_render_finished_are_removed() {
+    let mut ports = Ports::new();
+    media_ports(&mut ports);
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+    ports
+        .videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    ports
+        .renderer
+        .expect_render()
+        .returning(|request, _, _, _| {
+            Ok(RenderedVideo {
+                duration_seconds: 2.0,
+                width: request.width,
+                height: request.height,
+                frame_count: 48,
+                file_size: 1000,
+                content_type: "video/mp4",
+                thumbnail_content_type: "image/png",
+            })
+        });
+    ports.media.expect_commit().times(2).returning(|_| Ok(()));
+    // The row is gone by the time the render is recorded.
+    ports
+        .videos
+        .expect_complete()
+        .returning(|_, _, _| Ok(false));
+    ports
+        .media
+        .expect_remove()
+        .withf(|key| key == "key.mp4" || key == "key.png")
+        .times(2)
+        .returning(|_| Ok(()));
+    let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
+    assert_eq!(outcome, Ok(()));
+}
+
+#[tokio::test]
+async fn the_render_handler_reports_progress_on_its_video_and_is_not_periodic() {
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_set_progress()
+        .with(eq(VideoId::new(5).expect("id")), eq(40u8), eq(now()))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let handler = ports.render_job();
+    assert_eq!(handler.kind(), JobKind::RenderVideo);
+    assert_eq!(handler.period(), None);
+    handler
+        .record_progress(&claimed(1), 40)
+        .await
+        .expect("recorded");
+}
