@@ -98,6 +98,8 @@ struct TestHandler {
     kind: JobKind,
     period: Option<Duration>,
     hold: bool,
+    /// Runs that do not hold fail at once instead of succeeding.
+    fails: bool,
     finish: Arc<AtomicBool>,
     seen: Arc<Seen>,
 }
@@ -108,6 +110,7 @@ impl TestHandler {
             kind,
             period: None,
             hold: false,
+            fails: false,
             finish: Arc::new(AtomicBool::new(false)),
             seen,
         }
@@ -140,6 +143,8 @@ impl JobHandler for TestHandler {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(JobFailure("the stale run failed".into()))
+        } else if self.fails {
+            Err(JobFailure("the remote end refused".into()))
         } else {
             tokio::time::sleep(Duration::from_millis(30)).await;
             Ok(())
@@ -306,6 +311,60 @@ async fn a_job_whose_worker_dies_every_time_fails_after_the_maximum() {
         "a job past its attempts ran again"
     );
     assert_eq!(seen.final_failures.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_after_a_jittered_backoff() {
+    let database = database().await;
+    let queue: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(database.db.clone()));
+    let id = queue.enqueue(webhook_job(3)).await.expect("enqueue");
+    let seen = Arc::new(Seen::default());
+    let handler = TestHandler {
+        fails: true,
+        ..TestHandler::new(JobKind::DeliverWebhook, seen.clone())
+    };
+    let workers = Workers::spawn(
+        worker_settings("a", 1, Duration::from_secs(30)),
+        queue.clone(),
+        registry(handler),
+        Arc::new(SystemClock),
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the failure was recorded",
+        async || seen.retries.load(Ordering::SeqCst) == 1,
+    )
+    .await;
+    workers.shutdown().await;
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = database
+        .db
+        .query_one_raw(Statement::from_string(
+            database.db.get_database_backend(),
+            format!(
+                "SELECT state, run_after, updated_at, last_error FROM jobs WHERE id = {}",
+                id.0
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("the job");
+    let state: String = row.try_get("", "state").expect("state");
+    let run_after: chrono::DateTime<Utc> = row.try_get("", "run_after").expect("run_after");
+    let failed_at: chrono::DateTime<Utc> = row.try_get("", "updated_at").expect("updated_at");
+    let error: Option<String> = row.try_get("", "last_error").expect("last_error");
+    assert_eq!(state, "queued");
+    assert_eq!(error.as_deref(), Some("the remote end refused"));
+    let delay = (run_after - failed_at)
+        .to_std()
+        .expect("a delay after the failure");
+    let base = vidgen_domain::videos::retry_backoff(1);
+    assert!(
+        delay >= base / 2 && delay <= base,
+        "retry after {delay:?}, backoff {base:?}"
+    );
+    assert_eq!(seen.runs.load(Ordering::SeqCst), 1, "retried too early");
+    assert_eq!(seen.final_failures.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
