@@ -351,3 +351,124 @@ impl JobQueue for SeaOrmJobQueue {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{self, DatabaseOptions};
+
+    #[test]
+    fn claim_statements_name_each_kind_with_the_backends_placeholders() {
+        let postgres = claim_sql(DbBackend::Postgres, 2);
+        assert!(postgres.contains("kind IN ($5, $6)"), "{postgres}");
+        assert!(postgres.contains("lease_token = $4"), "{postgres}");
+        assert!(postgres.contains("FOR UPDATE SKIP LOCKED"), "{postgres}");
+        let sqlite = claim_sql(DbBackend::Sqlite, 1);
+        assert!(sqlite.contains("kind IN (?5)"), "{sqlite}");
+        assert!(!sqlite.contains("SKIP LOCKED"), "{sqlite}");
+    }
+
+    async fn sqlite_queue(dir: &std::path::Path) -> SeaOrmJobQueue {
+        let db = database::connect(&DatabaseOptions {
+            url: format!("sqlite://{}?mode=rwc", dir.join("jobs.db").display()),
+            pool_size: 2,
+            connect_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("connect");
+        database::migrate(&db).await.expect("migrate");
+        SeaOrmJobQueue::new(db)
+    }
+
+    #[tokio::test]
+    async fn only_the_latest_claims_token_renews_and_settles_the_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let queue = sqlite_queue(dir.path()).await;
+        let now = Utc::now();
+        let id = queue
+            .enqueue(NewJob {
+                kind: JobKind::DeliverWebhook,
+                video_id: None,
+                payload: "{}".into(),
+                max_attempts: 3,
+                run_after: now,
+            })
+            .await
+            .expect("enqueue");
+        let kinds = [JobKind::DeliverWebhook];
+        let lease = Duration::from_secs(5);
+        let first = queue
+            .claim("same", &kinds, lease, now)
+            .await
+            .expect("claim")
+            .expect("job");
+        let later = now + chrono::Duration::seconds(6);
+        let second = queue
+            .claim("same", &kinds, lease, later)
+            .await
+            .expect("claim")
+            .expect("taken over");
+        assert_eq!((first.attempt, second.attempt), (1, 2));
+        assert!(
+            !queue
+                .extend_lease(id, &first.lease, later)
+                .await
+                .expect("extend")
+        );
+        assert!(
+            !queue
+                .complete(id, &first.lease, later)
+                .await
+                .expect("complete")
+        );
+        assert!(
+            queue
+                .extend_lease(id, &second.lease, later)
+                .await
+                .expect("extend")
+        );
+        assert!(
+            queue
+                .complete(id, &second.lease, later)
+                .await
+                .expect("complete")
+        );
+        assert_eq!(
+            queue.state(id).await.expect("state"),
+            Some(JobState::Succeeded)
+        );
+    }
+
+    #[tokio::test]
+    async fn periodic_jobs_have_one_row_per_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let queue = sqlite_queue(dir.path()).await;
+        let now = Utc::now();
+        assert!(
+            queue
+                .ensure_periodic(JobKind::SweepMedia, 3, now)
+                .await
+                .expect("seed")
+        );
+        assert!(
+            !queue
+                .ensure_periodic(JobKind::SweepMedia, 3, now)
+                .await
+                .expect("seed")
+        );
+        assert!(
+            queue
+                .ensure_periodic(JobKind::CleanupIdempotencyKeys, 3, now)
+                .await
+                .expect("seed")
+        );
+        let queued = queue
+            .counts()
+            .await
+            .expect("counts")
+            .into_iter()
+            .find(|(state, _)| *state == JobState::Queued)
+            .map(|(_, n)| n);
+        assert_eq!(queued, Some(2));
+    }
+}

@@ -59,3 +59,48 @@ impl MediaReferences for SeaOrmMediaReferences {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::database::{self, DatabaseOptions};
+
+    #[tokio::test]
+    async fn keys_are_referenced_by_videos_files_thumbnails_and_avatars() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database::connect(&DatabaseOptions {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("refs.db").display()),
+            pool_size: 2,
+            connect_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("connect");
+        database::migrate(&db).await.expect("migrate");
+        db.execute_unprepared(
+            "INSERT INTO users (username, username_normalized, name, email, password_hash, role, status, token_version, avatar_key, created_at, updated_at) \
+             VALUES ('jane', 'jane', 'Jane', 'jane@example.com', 'x', 'user', 'active', 0, 'avatar.png', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+        )
+        .await
+        .expect("a user");
+        db.execute_unprepared(
+            "INSERT INTO videos (owner_id, title, source, status, progress, media_key, thumbnail_key, created_at, updated_at) \
+             VALUES (1, 'Lake', 'generated', 'completed', 100, 'video.mp4', 'thumb.png', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+        )
+        .await
+        .expect("a video");
+        let references = SeaOrmMediaReferences::new(db);
+        let asked: Vec<String> = ["video.mp4", "thumb.png", "avatar.png", "orphan.mp4"]
+            .map(String::from)
+            .to_vec();
+        let found = references.referenced(&asked).await.expect("referenced");
+        let expected: HashSet<String> = ["video.mp4", "thumb.png", "avatar.png"]
+            .map(String::from)
+            .into();
+        assert_eq!(found, expected);
+        assert!(references.referenced(&[]).await.expect("none").is_empty());
+    }
+}
