@@ -61,7 +61,7 @@ async fn claim_complete_and_nothing_left() {
     let id = q.queue.enqueue(job(1, now)).await.expect("enqueue");
     let claimed = q
         .queue
-        .claim("a", LEASE, now)
+        .claim("a", &JobKind::ALL, LEASE, now)
         .await
         .expect("claim")
         .expect("a job");
@@ -72,19 +72,24 @@ async fn claim_complete_and_nothing_left() {
     assert_eq!((claimed.attempt, claimed.max_attempts), (1, 3));
     assert!(
         q.queue
-            .claim("b", LEASE, now)
+            .claim("b", &JobKind::ALL, LEASE, now)
             .await
             .expect("claim")
             .is_none()
     );
-    assert!(q.queue.complete(id, "a", now).await.expect("complete"));
+    assert!(
+        q.queue
+            .complete(id, &claimed.lease, now)
+            .await
+            .expect("complete")
+    );
     assert_eq!(
         q.queue.state(id).await.expect("state"),
         Some(JobState::Succeeded)
     );
     assert!(
         q.queue
-            .claim("b", LEASE, now + secs(3600))
+            .claim("b", &JobKind::ALL, LEASE, now + secs(3600))
             .await
             .expect("claim")
             .is_none()
@@ -101,14 +106,14 @@ async fn future_jobs_wait_for_their_time() {
         .expect("enqueue");
     assert!(
         q.queue
-            .claim("a", LEASE, now)
+            .claim("a", &JobKind::ALL, LEASE, now)
             .await
             .expect("claim")
             .is_none()
     );
     assert!(
         q.queue
-            .claim("a", LEASE, now + secs(11))
+            .claim("a", &JobKind::ALL, LEASE, now + secs(11))
             .await
             .expect("claim")
             .is_some()
@@ -122,20 +127,20 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_loses_it() {
     let id = q.queue.enqueue(job(1, now)).await.expect("enqueue");
     let first = q
         .queue
-        .claim("crashed", Duration::from_secs(5), now)
+        .claim("crashed", &JobKind::ALL, Duration::from_secs(5), now)
         .await
         .expect("claim")
         .expect("job");
     assert!(
         q.queue
-            .claim("b", LEASE, now + secs(4))
+            .claim("b", &JobKind::ALL, LEASE, now + secs(4))
             .await
             .expect("claim")
             .is_none()
     );
     let second = q
         .queue
-        .claim("b", LEASE, now + secs(6))
+        .claim("b", &JobKind::ALL, LEASE, now + secs(6))
         .await
         .expect("claim")
         .expect("taken over");
@@ -143,25 +148,25 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_loses_it() {
     assert_eq!(second.attempt, 2);
     assert!(
         !q.queue
-            .complete(id, "crashed", now + secs(7))
+            .complete(id, &first.lease, now + secs(7))
             .await
             .expect("complete")
     );
     assert!(
         !q.queue
-            .extend_lease(id, "crashed", now + secs(60))
+            .extend_lease(id, &first.lease, now + secs(60))
             .await
             .expect("extend")
     );
     assert!(
         q.queue
-            .extend_lease(id, "b", now + secs(60))
+            .extend_lease(id, &second.lease, now + secs(60))
             .await
             .expect("extend")
     );
     assert!(
         q.queue
-            .complete(id, "b", now + secs(8))
+            .complete(id, &second.lease, now + secs(8))
             .await
             .expect("complete")
     );
@@ -172,14 +177,21 @@ async fn failures_retry_later_then_die() {
     let q = queue().await;
     let now = Utc::now();
     let id = q.queue.enqueue(job(1, now)).await.expect("enqueue");
-    q.queue
-        .claim("a", LEASE, now)
+    let first = q
+        .queue
+        .claim("a", &JobKind::ALL, LEASE, now)
         .await
         .expect("claim")
         .expect("job");
     assert!(
         q.queue
-            .fail(id, "a", "encoder crashed", Some(now + secs(10)), now)
+            .fail(
+                id,
+                &first.lease,
+                "encoder crashed",
+                Some(now + secs(10)),
+                now
+            )
             .await
             .expect("fail")
     );
@@ -189,21 +201,21 @@ async fn failures_retry_later_then_die() {
     );
     assert!(
         q.queue
-            .claim("a", LEASE, now + secs(5))
+            .claim("a", &JobKind::ALL, LEASE, now + secs(5))
             .await
             .expect("claim")
             .is_none()
     );
     let again = q
         .queue
-        .claim("a", LEASE, now + secs(11))
+        .claim("a", &JobKind::ALL, LEASE, now + secs(11))
         .await
         .expect("claim")
         .expect("retry");
     assert_eq!(again.attempt, 2);
     assert!(
         q.queue
-            .fail(id, "a", "still broken", None, now + secs(12))
+            .fail(id, &again.lease, "still broken", None, now + secs(12))
             .await
             .expect("fail")
     );
@@ -213,7 +225,7 @@ async fn failures_retry_later_then_die() {
     );
     assert!(
         q.queue
-            .claim("a", LEASE, now + secs(9999))
+            .claim("a", &JobKind::ALL, LEASE, now + secs(9999))
             .await
             .expect("claim")
             .is_none()
@@ -225,15 +237,21 @@ async fn a_released_job_runs_again_at_once_without_counting() {
     let q = queue().await;
     let now = Utc::now();
     let id = q.queue.enqueue(job(1, now)).await.expect("enqueue");
-    q.queue
-        .claim("stopping", LEASE, now)
+    let held = q
+        .queue
+        .claim("stopping", &JobKind::ALL, LEASE, now)
         .await
         .expect("claim")
         .expect("job");
-    assert!(q.queue.release(id, "stopping", now).await.expect("release"));
+    assert!(
+        q.queue
+            .release(id, &held.lease, now)
+            .await
+            .expect("release")
+    );
     let again = q
         .queue
-        .claim("b", LEASE, now)
+        .claim("b", &JobKind::ALL, LEASE, now)
         .await
         .expect("claim")
         .expect("job");
@@ -255,8 +273,9 @@ async fn cancelling_a_video_stops_its_jobs() {
         .enqueue(job(2, now + secs(100)))
         .await
         .expect("enqueue");
-    q.queue
-        .claim("a", LEASE, now)
+    let held = q
+        .queue
+        .claim("a", &JobKind::ALL, LEASE, now)
         .await
         .expect("claim")
         .expect("job");
@@ -279,7 +298,7 @@ async fn cancelling_a_video_stops_its_jobs() {
     );
     assert!(
         !q.queue
-            .extend_lease(running, "a", now + secs(60))
+            .extend_lease(running, &held.lease, now + secs(60))
             .await
             .expect("extend")
     );
@@ -305,7 +324,11 @@ async fn concurrent_workers_never_share_a_job() {
         workers.push(tokio::spawn(async move {
             let owner = format!("worker-{worker}");
             let mut mine = Vec::new();
-            while let Some(job) = queue.claim(&owner, LEASE, now).await.expect("claim") {
+            while let Some(job) = queue
+                .claim(&owner, &JobKind::ALL, LEASE, now)
+                .await
+                .expect("claim")
+            {
                 mine.push(job.id.0);
                 tokio::task::yield_now().await;
             }
@@ -321,4 +344,251 @@ async fn concurrent_workers_never_share_a_job() {
         }
     }
     assert_eq!(claimed, total);
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_by_the_same_instance_can_neither_renew_nor_settle() {
+    // Both claims come from one instance (its workers share an owner name): only the
+    // lease token tells the stale holder from the new one.
+    let q = queue().await;
+    let now = Utc::now();
+    let id = q.queue.enqueue(job(1, now)).await.expect("enqueue");
+    let stale = q
+        .queue
+        .claim("instance", &JobKind::ALL, Duration::from_secs(5), now)
+        .await
+        .expect("claim")
+        .expect("job");
+    let current = q
+        .queue
+        .claim("instance", &JobKind::ALL, LEASE, now + secs(6))
+        .await
+        .expect("claim")
+        .expect("taken over");
+    assert_eq!(current.id, stale.id);
+    assert_ne!(current.lease, stale.lease, "each claim has its own token");
+    let later = now + secs(7);
+    assert!(
+        !q.queue
+            .extend_lease(id, &stale.lease, later + secs(60))
+            .await
+            .expect("extend"),
+        "the stale holder extended the new owner's lease"
+    );
+    assert!(
+        !q.queue
+            .fail(id, &stale.lease, "stale failure", None, later)
+            .await
+            .expect("fail"),
+        "the stale holder failed the new owner's job"
+    );
+    assert!(
+        !q.queue
+            .reschedule(id, &stale.lease, later + secs(60), None, later)
+            .await
+            .expect("reschedule"),
+        "the stale holder re-armed the new owner's job"
+    );
+    assert!(
+        !q.queue
+            .release(id, &stale.lease, later)
+            .await
+            .expect("release"),
+        "the stale holder released the new owner's job"
+    );
+    assert!(
+        !q.queue
+            .complete(id, &stale.lease, later)
+            .await
+            .expect("complete"),
+        "the stale holder completed the new owner's job"
+    );
+    assert_eq!(
+        q.queue.state(id).await.expect("state"),
+        Some(JobState::Running)
+    );
+    assert!(
+        q.queue
+            .extend_lease(id, &current.lease, later + secs(60))
+            .await
+            .expect("extend")
+    );
+    assert!(
+        q.queue
+            .complete(id, &current.lease, later)
+            .await
+            .expect("complete")
+    );
+    assert!(
+        !q.queue
+            .complete(id, &current.lease, later)
+            .await
+            .expect("complete"),
+        "a settled job has no lease left"
+    );
+    assert_eq!(
+        q.queue.state(id).await.expect("state"),
+        Some(JobState::Succeeded)
+    );
+}
+
+#[tokio::test]
+async fn every_claim_counts_an_attempt_including_takeovers() {
+    let q = queue().await;
+    let now = Utc::now();
+    q.queue.enqueue(job(1, now)).await.expect("enqueue");
+    let mut attempts = Vec::new();
+    for n in 0..4 {
+        let claimed = q
+            .queue
+            .claim(
+                "dies",
+                &JobKind::ALL,
+                Duration::from_secs(5),
+                now + secs(10 * n),
+            )
+            .await
+            .expect("claim")
+            .expect("the expired lease is taken over");
+        attempts.push((claimed.attempt, claimed.attempts_exhausted()));
+    }
+    assert_eq!(attempts, [(1, false), (2, false), (3, false), (4, true)]);
+}
+
+#[tokio::test]
+async fn only_the_kinds_asked_for_are_claimed() {
+    let q = queue().await;
+    let now = Utc::now();
+    let upload = q
+        .queue
+        .enqueue(NewJob {
+            kind: JobKind::ProcessUpload,
+            ..job(1, now)
+        })
+        .await
+        .expect("enqueue");
+    assert!(
+        q.queue
+            .claim("a", &[JobKind::RenderVideo], LEASE, now)
+            .await
+            .expect("claim")
+            .is_none(),
+        "a job of a kind without a handler was claimed"
+    );
+    assert!(
+        q.queue
+            .claim("a", &[], LEASE, now)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    assert_eq!(
+        q.queue.state(upload).await.expect("state"),
+        Some(JobState::Queued)
+    );
+    let claimed = q
+        .queue
+        .claim(
+            "b",
+            &[JobKind::RenderVideo, JobKind::ProcessUpload],
+            LEASE,
+            now,
+        )
+        .await
+        .expect("claim")
+        .expect("a handler for it");
+    assert_eq!((claimed.id, claimed.kind), (upload, JobKind::ProcessUpload));
+}
+
+#[tokio::test]
+async fn a_periodic_job_is_seeded_once_and_rearmed_after_each_run() {
+    let q = queue().await;
+    let now = Utc::now();
+    let queue = Arc::new(q.queue.clone());
+    let seeds: Vec<_> = (0..8)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue
+                    .ensure_periodic(JobKind::SweepMedia, 3, now)
+                    .await
+                    .expect("seed")
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for seed in seeds {
+        if seed.await.expect("seeder") {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1, "one row per periodic kind");
+    let counts = q.queue.counts().await.expect("counts");
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, 1);
+
+    let run = q
+        .queue
+        .claim("a", &[JobKind::SweepMedia], LEASE, now)
+        .await
+        .expect("claim")
+        .expect("the seeded job");
+    assert_eq!((run.kind, run.attempt), (JobKind::SweepMedia, 1));
+    assert!(
+        !q.queue
+            .ensure_periodic(JobKind::SweepMedia, 3, now)
+            .await
+            .expect("seed"),
+        "seeding while it runs adds nothing"
+    );
+    assert!(
+        q.queue
+            .reschedule(run.id, &run.lease, now + secs(60), Some("boom".into()), now)
+            .await
+            .expect("reschedule")
+    );
+    assert_eq!(
+        q.queue.state(run.id).await.expect("state"),
+        Some(JobState::Queued)
+    );
+    assert!(
+        q.queue
+            .claim("a", &[JobKind::SweepMedia], LEASE, now + secs(59))
+            .await
+            .expect("claim")
+            .is_none(),
+        "the next run waits for its period"
+    );
+    let next = q
+        .queue
+        .claim("a", &[JobKind::SweepMedia], LEASE, now + secs(61))
+        .await
+        .expect("claim")
+        .expect("the next run");
+    assert_eq!(
+        (next.id, next.attempt),
+        (run.id, 1),
+        "attempts start afresh"
+    );
+
+    // Settled for good by hand: the next seeding schedules it again.
+    assert!(
+        q.queue
+            .fail(next.id, &next.lease, "stopped", None, now + secs(62))
+            .await
+            .expect("fail")
+    );
+    assert!(
+        q.queue
+            .ensure_periodic(JobKind::SweepMedia, 3, now + secs(63))
+            .await
+            .expect("seed")
+    );
+    let revived = q
+        .queue
+        .claim("a", &[JobKind::SweepMedia], LEASE, now + secs(63))
+        .await
+        .expect("claim")
+        .expect("scheduled again");
+    assert_eq!((revived.id, revived.attempt), (run.id, 1));
 }

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod jobs;
+mod jobs_runtime;
 mod middleware;
 mod migrations;
 mod outage;

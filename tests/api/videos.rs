@@ -629,7 +629,8 @@ async fn shutdown_releases_a_render_that_outlives_the_grace_period() {
             .db
             .query_one_raw(Statement::from_string(
                 app.db.get_database_backend(),
-                "SELECT state, lease_owner, attempts FROM jobs".to_owned(),
+                "SELECT state, lease_owner, attempts FROM jobs WHERE kind = 'render_video'"
+                    .to_owned(),
             ))
             .await
             .expect("query")

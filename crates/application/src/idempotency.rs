@@ -278,14 +278,6 @@ impl IdempotentCreation {
             }
         }
     }
-
-    /// Deletes keys older than their [`KEY_TTL_HOURS`]; returns how many.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub async fn forget_expired(&self) -> Result<u64, RepositoryError> {
-        self.keys.delete_expired(self.clock.now()).await
-    }
 }
 
 /// Storage of idempotency keys.

@@ -60,3 +60,47 @@ mod tests {
         assert!(!caused_by_outage(&UseCase(Box::new(bug))));
     }
 }
+
+/// A file in the media store, as the media sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// The key the file belongs to (for a staged file, the key it will be committed as).
+    pub key: String,
+    /// A `.part` file: written by a render or an upload that has not committed it yet.
+    pub staged: bool,
+    /// When the file was last written.
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// Lists and deletes the files of the media store one by one, for the periodic sweep.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait MediaInventory: Send + Sync {
+    /// Every file under the store's generated names (staged and committed); other files
+    /// in the folder are not the store's and are not listed.
+    ///
+    /// # Errors
+    /// The folder cannot be read.
+    async fn files(&self) -> Result<Vec<StoredFile>, crate::videos::ports::MediaError>;
+
+    /// Deletes this one file (the staged copy only, for a staged file); a file that is
+    /// already gone is not an error.
+    ///
+    /// # Errors
+    /// The file exists but cannot be removed.
+    async fn delete(&self, file: &StoredFile) -> Result<(), crate::videos::ports::MediaError>;
+}
+
+/// Which media keys stored rows refer to (videos' files and thumbnails, avatars).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait MediaReferences: Send + Sync {
+    /// The keys among `keys` that some row refers to.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn referenced(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, RepositoryError>;
+}

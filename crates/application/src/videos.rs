@@ -67,14 +67,6 @@ impl VideoService {
         }
     }
 
-    /// Deletes idempotency keys past their lifetime; returns how many.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub async fn forget_expired_keys(&self) -> Result<u64, RepositoryError> {
-        self.idempotent.forget_expired().await
-    }
-
     /// The video, when it exists and `actor` may see it (others' videos are reported as
     /// missing, never as forbidden).
     async fn visible(&self, actor: Actor, id: VideoId) -> Result<Option<Video>, RepositoryError> {

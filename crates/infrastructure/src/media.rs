@@ -1,10 +1,12 @@
 //! [`MediaStore`] on the local filesystem under `MEDIA_ROOT`: files are named by
 //! generated keys, written as `<key>.part` and renamed into place when complete, so a
-//! crash never leaves a half file that looks finished.
+//! crash never leaves a half file that looks finished. It also lists its files for the
+//! periodic media sweep, which removes the `.part` files a dead render left behind.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use vidgen_application::storage::{MediaInventory, StoredFile};
 use vidgen_application::videos::ports::{MediaError, MediaStore};
 
 /// Files under one folder.
@@ -33,6 +35,14 @@ impl FsMediaStore {
             && (1..=5).contains(&extension.len())
             && extension.bytes().all(|b| b.is_ascii_alphanumeric());
         valid.then_some(key)
+    }
+
+    /// The file of the store named `name`: a key, or a key and `.part`.
+    fn parse_name(name: &str) -> Option<(String, bool)> {
+        match name.strip_suffix(".part") {
+            Some(key) => Self::checked(key).map(|key| (key.to_owned(), true)),
+            None => Self::checked(name).map(|key| (key.to_owned(), false)),
+        }
     }
 }
 
@@ -69,6 +79,48 @@ impl MediaStore for FsMediaStore {
     }
 }
 
+#[async_trait]
+impl MediaInventory for FsMediaStore {
+    async fn files(&self) -> Result<Vec<StoredFile>, MediaError> {
+        let mut entries = tokio::fs::read_dir(&self.root).await.map_err(MediaError)?;
+        let mut files = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(MediaError)? {
+            let Some((key, staged)) = entry.file_name().to_str().and_then(Self::parse_name) else {
+                continue;
+            };
+            let metadata = match entry.metadata().await {
+                Ok(metadata) => metadata,
+                // Removed between listing and looking: nothing left to sweep.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(MediaError(error)),
+            };
+            if !metadata.is_file() {
+                continue;
+            }
+            let modified = metadata.modified().map_err(MediaError)?;
+            files.push(StoredFile {
+                key,
+                staged,
+                modified: modified.into(),
+            });
+        }
+        Ok(files)
+    }
+
+    async fn delete(&self, file: &StoredFile) -> Result<(), MediaError> {
+        let path = if file.staged {
+            self.staging_path(&file.key)
+        } else {
+            self.path(&file.key)
+        };
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(MediaError(error)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +139,34 @@ mod tests {
         store.remove(&key).await.expect("remove");
         assert!(!store.path(&key).exists());
         store.remove(&key).await.expect("removing twice is fine");
+    }
+
+    #[tokio::test]
+    async fn lists_its_own_files_and_deletes_them_one_by_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsMediaStore::new(dir.path()).expect("store");
+        let committed = store.new_key("mp4");
+        let staged = store.new_key("png");
+        std::fs::write(store.path(&committed), b"video").expect("write");
+        std::fs::write(store.staging_path(&staged), b"half").expect("write");
+        std::fs::write(dir.path().join("README.txt"), b"not ours").expect("write");
+        std::fs::create_dir(dir.path().join(store.new_key("mp4"))).expect("a folder");
+        let mut files = store.files().await.expect("files");
+        files.sort_by_key(|f| f.staged);
+        let listed: Vec<(&str, bool)> = files.iter().map(|f| (f.key.as_str(), f.staged)).collect();
+        assert_eq!(
+            listed,
+            [(committed.as_str(), false), (staged.as_str(), true)]
+        );
+        let age = chrono::Utc::now() - files[0].modified;
+        assert!(age < chrono::Duration::minutes(5), "modified {age} ago");
+        for file in &files {
+            store.delete(file).await.expect("delete");
+            store.delete(file).await.expect("deleting twice is fine");
+        }
+        assert!(!store.path(&committed).exists());
+        assert!(!store.staging_path(&staged).exists());
+        assert!(dir.path().join("README.txt").exists(), "foreign files stay");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod cached_users;
 mod idempotency;
 mod jobs;
+mod media_references;
 mod refresh_tokens;
 mod users;
 mod videos;
@@ -10,6 +11,7 @@ mod videos;
 pub use cached_users::CachedUserRepository;
 pub use idempotency::SeaOrmIdempotencyStore;
 pub use jobs::SeaOrmJobQueue;
+pub use media_references::SeaOrmMediaReferences;
 pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;
 pub use videos::SeaOrmVideoRepository;

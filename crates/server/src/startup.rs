@@ -1,5 +1,6 @@
-//! `Application`: builds every adapter and service from the settings, binds the listener
-//! and runs the HTTP server until a signal stops it.
+//! `Application`: opens the database, has the services built (see [`crate::services`]),
+//! binds the listener, starts the job workers and runs the HTTP server until a signal
+//! stops it, then shuts the workers down.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,35 +9,25 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use secrecy::ExposeSecret;
-use vidgen_application::auth::{AuthPorts, AuthService};
-use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::health::HealthService;
-use vidgen_application::jobs::JobQueue;
+use vidgen_application::jobs::DuplicateHandler;
+use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
-use vidgen_application::users::ports::UserRepository;
-use vidgen_application::users::{UserService, UserSettings};
-use vidgen_application::videos::VideoService;
 use vidgen_application::videos::render::VideoRenderer;
-use vidgen_application::videos::render_job::RenderJob;
-use vidgen_domain::users::{Email, EmailDomainPolicy, PersonName, PlainPassword, Username};
+use vidgen_domain::users::{Email, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::middleware::TrustedHosts;
 use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
-use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
 use vidgen_infrastructure::database::{
     self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
-use vidgen_infrastructure::media::FsMediaStore;
-use vidgen_infrastructure::passwords::{Argon2PasswordHasher, HasherSetupError};
-use vidgen_infrastructure::render::Openh264Renderer;
-use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmRefreshTokenRepository,
-    SeaOrmUserRepository, SeaOrmVideoRepository,
-};
-
-use crate::workers::{WorkerSettings, Workers};
+use vidgen_infrastructure::passwords::HasherSetupError;
 use vidgen_infrastructure::settings::{self, Settings};
+
+/// Re-exported: `Services` was built here before the split.
+pub use crate::services::Services;
+use crate::workers::{self, WorkerSettings, Workers};
 
 /// Version of this build, shown in `/health` and the OpenAPI document.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -56,6 +47,10 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Renderer(#[from] vidgen_infrastructure::render::RendererSetupError),
+    #[error(transparent)]
+    Jobs(#[from] DuplicateHandler),
+    #[error("cannot schedule the periodic jobs")]
+    Schedule(#[source] RepositoryError),
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
     Admin(String),
     #[error("cannot listen on {address}")]
@@ -71,7 +66,6 @@ pub struct Application {
     port: u16,
     server: Server,
     workers: Workers,
-    cleanup: tokio::task::JoinHandle<()>,
     db: Db,
     instance_id: String,
 }
@@ -193,7 +187,13 @@ impl Application {
                 })?
                 .run();
 
-        let cleanup = tokio::spawn(forget_expired_keys(services.videos.clone()));
+        workers::schedule_periodic(
+            services.jobs.as_ref(),
+            &services.registry,
+            services.clock.now(),
+        )
+        .await
+        .map_err(StartupError::Schedule)?;
         let workers = Workers::spawn(
             WorkerSettings {
                 count: settings.jobs.workers,
@@ -203,7 +203,7 @@ impl Application {
                 shutdown_grace: Duration::from_secs(settings.server.shutdown_timeout_seconds),
             },
             services.jobs,
-            services.render_job,
+            services.registry,
             services.clock,
         );
 
@@ -218,7 +218,6 @@ impl Application {
             port,
             server,
             workers,
-            cleanup,
             db,
             instance_id,
         })
@@ -246,117 +245,9 @@ impl Application {
     /// The server's own I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
-        self.cleanup.abort();
         self.workers.shutdown().await;
         tracing::info!("vidgen stopped");
         Ok(())
-    }
-}
-
-/// The application services, wired to their adapters.
-#[derive(Clone)]
-#[allow(missing_debug_implementations)]
-pub struct Services {
-    pub users: UserService,
-    pub auth: AuthService,
-    pub videos: VideoService,
-    pub render_job: RenderJob,
-    pub jobs: Arc<dyn JobQueue>,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl Services {
-    /// Wires every adapter into the use-case services.
-    ///
-    /// # Errors
-    /// The password hasher cannot start.
-    pub fn build(
-        settings: &Settings,
-        db: &Db,
-        renderer: Option<Arc<dyn VideoRenderer>>,
-    ) -> Result<Self, StartupError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let stored_users = SeaOrmUserRepository::new(db.clone());
-        let users: Arc<dyn UserRepository> = if settings.auth.user_cache_ttl_seconds == 0 {
-            Arc::new(stored_users)
-        } else {
-            Arc::new(CachedUserRepository::new(
-                stored_users,
-                Duration::from_secs(settings.auth.user_cache_ttl_seconds),
-                100_000,
-            ))
-        };
-        let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
-        // Half the cores at most, so logins can never take every core from the HTTP workers.
-        let hashing_threads =
-            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-        let hasher = Arc::new(Argon2PasswordHasher::new(
-            settings.auth.hashing,
-            hashing_threads,
-        )?);
-        let jwt = Arc::new(JwtTokenIssuer::new(&JwtSettings {
-            secret: settings.auth.secret_key_bytes().to_vec(),
-            lifetime: Duration::from_secs(
-                u64::from(settings.auth.access_token_expire_minutes) * 60,
-            ),
-        }));
-        let user_service = UserService::new(
-            users.clone(),
-            refresh_tokens.clone(),
-            hasher.clone(),
-            clock.clone(),
-            UserSettings {
-                email_policy: EmailDomainPolicy {
-                    allowed: settings.auth.email_allowed_domains.clone(),
-                    blocked: settings.auth.email_blocked_domains.clone(),
-                },
-                require_email_verification: settings.auth.require_email_verification,
-            },
-        );
-        let auth = AuthService::new(
-            AuthPorts {
-                users,
-                refresh_tokens,
-                hasher,
-                issuer: jwt.clone(),
-                verifier: jwt,
-                opaque: Arc::new(RandomOpaqueTokens),
-                clock: clock.clone(),
-            },
-            Duration::from_secs(u64::from(settings.auth.refresh_token_expire_days) * 24 * 3600),
-        );
-        let media = Arc::new(FsMediaStore::new(&settings.media.root).map_err(|source| {
-            StartupError::Media {
-                path: settings.media.root.display().to_string(),
-                source,
-            }
-        })?);
-        let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
-        let jobs: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(db.clone()));
-        let renderer: Arc<dyn VideoRenderer> = match renderer {
-            Some(renderer) => renderer,
-            // As many renders as job workers; they run at the lowest priority, so the
-            // HTTP workers keep the CPU they need.
-            None => Arc::new(Openh264Renderer::new(settings.jobs.workers.max(1))?),
-        };
-        let keys = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
-        let video_service = VideoService::new(
-            videos.clone(),
-            jobs.clone(),
-            media.clone(),
-            keys,
-            clock.clone(),
-        );
-        let render_job = RenderJob::new(videos, jobs.clone(), media, renderer, clock.clone());
-        let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
-        Ok(Self {
-            users: user_service,
-            auth,
-            videos: video_service,
-            render_job,
-            jobs,
-            clock,
-        })
     }
 }
 
@@ -415,21 +306,6 @@ pub async fn open_database(settings: &Settings) -> Result<Db, StartupError> {
     let db = database::connect(&database_options(settings)).await?;
     database::migrate(&db).await?;
     Ok(db)
-}
-
-/// The periodic job that deletes idempotency keys past their 24 hours.
-async fn forget_expired_keys(videos: VideoService) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        match videos.forget_expired_keys().await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "expired idempotency keys deleted"),
-            Err(error) => {
-                tracing::warn!(error = ?error, "could not delete expired idempotency keys")
-            }
-        }
-    }
 }
 
 /// Applies the migrations and returns.

@@ -4,9 +4,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+
+/// The flag a render checks between frames: the job's cancellation flag.
+pub use crate::jobs::CancelFlag;
+use crate::jobs::JobProgress;
 
 /// What to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,31 +92,11 @@ impl RenderProgress for NoProgress {
     fn report(&self, _percent: u8) {}
 }
 
-/// A flag a running render checks between frames. Clones share one flag, so the caller
-/// keeps a clone and raises it while the renderer polls another.
-#[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
-
-impl CancelFlag {
-    /// A flag that is not raised.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Raises the flag: renders holding a clone stop at their next frame with
-    /// [`RenderError::Cancelled`]. Raising it again does nothing.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called on this flag or a clone.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// The shared flag, for adapters that poll it from another thread.
-    pub fn as_atomic(&self) -> &AtomicBool {
-        &self.0
+/// A running job's progress is a render's progress sink: the render handler hands the
+/// job's own [`JobProgress`] to the renderer.
+impl RenderProgress for JobProgress {
+    fn report(&self, percent: u8) {
+        JobProgress::report(self, percent);
     }
 }
 
@@ -144,12 +127,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cancel_flags_are_shared_between_clones() {
-        let flag = CancelFlag::new();
-        let clone = flag.clone();
-        assert!(!clone.is_cancelled());
-        flag.cancel();
-        assert!(clone.is_cancelled());
-        assert!(clone.as_atomic().load(Ordering::SeqCst));
+    fn a_jobs_progress_receives_render_reports() {
+        let progress = JobProgress::new();
+        let sink: Arc<dyn RenderProgress> = Arc::new(progress.clone());
+        sink.report(37);
+        assert_eq!(progress.latest(), 37);
     }
 }

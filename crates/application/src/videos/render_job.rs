@@ -1,35 +1,25 @@
-//! The render job: what a worker does with a claimed `render_video` job, and how a failed
-//! run is recorded on the video.
+//! The render job handler: what a worker does with a claimed `render_video` job, and how
+//! its failures show on the video (pending again before a retry, failed with the reason
+//! after the last attempt).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use vidgen_domain::videos::{VideoStatus, retry_backoff};
+use async_trait::async_trait;
+use vidgen_domain::videos::VideoStatus;
 
 use super::ports::{MediaFacts, MediaStore, VideoRepository};
-use super::render::{
-    CancelFlag, RenderError, RenderProgress, RenderRequest, RenderTarget, VideoRenderer,
-};
+use super::render::{RenderError, RenderRequest, RenderTarget, VideoRenderer};
 use crate::clock::Clock;
-use crate::jobs::{ClaimedJob, JobQueue};
+/// Re-exported: render failures are job failures.
+pub use crate::jobs::JobFailure;
+use crate::jobs::{ClaimedJob, JobContext, JobHandler, JobKind};
 use crate::storage::RepositoryError;
-
-/// Why a run failed, in words a user can read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct JobFailure(pub String);
-
-impl From<RepositoryError> for JobFailure {
-    fn from(error: RepositoryError) -> Self {
-        tracing::error!(error = ?error, "storage failed during a job");
-        Self("an internal storage error interrupted rendering".into())
-    }
-}
 
 /// Renders the video of a claimed job.
 #[derive(Clone)]
 pub struct RenderJob {
     videos: Arc<dyn VideoRepository>,
-    jobs: Arc<dyn JobQueue>,
     media: Arc<dyn MediaStore>,
     renderer: Arc<dyn VideoRenderer>,
     clock: Arc<dyn Clock>,
@@ -44,14 +34,12 @@ impl std::fmt::Debug for RenderJob {
 impl RenderJob {
     pub fn new(
         videos: Arc<dyn VideoRepository>,
-        jobs: Arc<dyn JobQueue>,
         media: Arc<dyn MediaStore>,
         renderer: Arc<dyn VideoRenderer>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             videos,
-            jobs,
             media,
             renderer,
             clock,
@@ -63,13 +51,9 @@ impl RenderJob {
     ///
     /// # Errors
     /// `JobFailure` with a readable reason; the staged files are removed.
-    #[tracing::instrument(skip_all, fields(job_id = job.id.0, attempt = job.attempt))]
-    pub async fn run(
-        &self,
-        job: &ClaimedJob,
-        progress: Arc<dyn RenderProgress>,
-        cancel: CancelFlag,
-    ) -> Result<(), JobFailure> {
+    #[tracing::instrument(skip_all, fields(job_id = context.job.id.0, attempt = context.job.attempt))]
+    async fn render(&self, context: &JobContext) -> Result<(), JobFailure> {
+        let job = &context.job;
         let Some(video_id) = job.video_id else {
             return Err(JobFailure("the job names no video".into()));
         };
@@ -114,7 +98,12 @@ impl RenderJob {
         };
         let rendered = self
             .renderer
-            .render(request, target, progress, cancel)
+            .render(
+                request,
+                target,
+                Arc::new(context.progress.clone()),
+                context.cancel.clone(),
+            )
             .await;
         let discard = || async {
             for key in [&video_key, &thumbnail_key] {
@@ -160,55 +149,46 @@ impl RenderJob {
         Ok(())
     }
 
-    /// Records a failed run: the job is queued again after a backoff, or, out of attempts,
-    /// dies and the video ends `failed` with the reason.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub async fn record_failure(
+    /// Moves the job's video to `status` (from wherever that is allowed), with `error`.
+    async fn settle_video(
         &self,
         job: &ClaimedJob,
-        owner: &str,
-        failure: &JobFailure,
+        status: VideoStatus,
+        error: Option<String>,
     ) -> Result<(), RepositoryError> {
-        let now = self.clock.now();
-        let final_attempt = job.attempt >= job.max_attempts;
-        let retry_at = (!final_attempt).then(|| {
-            now + chrono::Duration::from_std(retry_backoff(job.attempt))
-                .unwrap_or(chrono::Duration::seconds(300))
-        });
-        self.jobs
-            .fail(job.id, owner, &failure.0, retry_at, now)
+        let Some(video_id) = job.video_id else {
+            return Ok(());
+        };
+        self.videos
+            .transition(
+                video_id,
+                &VideoStatus::sources_of(status),
+                status,
+                0,
+                error,
+                self.clock.now(),
+            )
             .await?;
-        if let Some(video_id) = job.video_id {
-            let (status, message) = if final_attempt {
-                (VideoStatus::Failed, Some(failure.0.clone()))
-            } else {
-                (VideoStatus::Pending, None)
-            };
-            self.videos
-                .transition(
-                    video_id,
-                    &VideoStatus::sources_of(status),
-                    status,
-                    0,
-                    message,
-                    now,
-                )
-                .await?;
-        }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for RenderJob {
+    fn kind(&self) -> JobKind {
+        JobKind::RenderVideo
+    }
+
+    fn period(&self) -> Option<Duration> {
+        None
+    }
+
+    async fn run(&self, context: &JobContext) -> Result<(), JobFailure> {
+        self.render(context).await
     }
 
     /// Records the render progress of the job's video.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub async fn record_progress(
-        &self,
-        job: &ClaimedJob,
-        percent: u8,
-    ) -> Result<(), RepositoryError> {
+    async fn record_progress(&self, job: &ClaimedJob, percent: u8) -> Result<(), RepositoryError> {
         match job.video_id {
             Some(id) => {
                 self.videos
@@ -217,5 +197,24 @@ impl RenderJob {
             }
             None => Ok(()),
         }
+    }
+
+    /// The video waits, pending, for the next attempt.
+    async fn on_retry(
+        &self,
+        job: &ClaimedJob,
+        _failure: &JobFailure,
+    ) -> Result<(), RepositoryError> {
+        self.settle_video(job, VideoStatus::Pending, None).await
+    }
+
+    /// The video ends `failed`, showing the reason.
+    async fn on_final_failure(
+        &self,
+        job: &ClaimedJob,
+        failure: &JobFailure,
+    ) -> Result<(), RepositoryError> {
+        self.settle_video(job, VideoStatus::Failed, Some(failure.0.clone()))
+            .await
     }
 }

@@ -16,14 +16,14 @@ use super::create::{CreateVideo, CreateVideoError};
 use super::files::VideoFileError;
 use super::ports::{MockMediaStore, MockVideoRepository};
 use super::queries::GetVideoError;
-use super::render::{CancelFlag, MockVideoRenderer, NoProgress, RenderError, RenderedVideo};
+use super::render::{MockVideoRenderer, RenderError, RenderedVideo};
 use super::render_job::{JobFailure, RenderJob};
 use super::retry::RetryVideoError;
 use crate::clock::MockClock;
 use crate::idempotency::{
     Claim, Created, Fingerprint, IdempotencyKey, Keyed, MockIdempotencyStore, StoredResponse,
 };
-use crate::jobs::{ClaimedJob, JobId, JobKind, MockJobQueue};
+use crate::jobs::{ClaimedJob, JobContext, JobHandler, JobId, JobKind, LeaseToken, MockJobQueue};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
@@ -114,7 +114,6 @@ impl Ports {
     fn render_job(self) -> RenderJob {
         RenderJob::new(
             Arc::new(self.videos),
-            Arc::new(self.jobs),
             Arc::new(self.media),
             Arc::new(self.renderer),
             clock(),
@@ -355,6 +354,7 @@ fn claimed(attempt: u32) -> ClaimedJob {
         attempt,
         max_attempts: 3,
         lease_expires_at: now(),
+        lease: LeaseToken::new("lease"),
     }
 }
 
@@ -411,10 +411,7 @@ async fn a_render_completes_the_video_with_its_files() {
         .expect_complete()
         .withf(|_, facts, _| facts.media_key == "key.mp4" && facts.thumbnail_key == "key.png")
         .returning(|_, _, _| Ok(true));
-    let outcome = ports
-        .render_job()
-        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
-        .await;
+    let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
     assert_eq!(outcome, Ok(()));
 }
 
@@ -435,10 +432,7 @@ async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
         .expect_render()
         .returning(|_, _, _, _| Err(RenderError::Encoder("boom".into())));
     ports.media.expect_remove().times(2).returning(|_| Ok(()));
-    let outcome = ports
-        .render_job()
-        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
-        .await;
+    let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
     assert_eq!(
         outcome,
         Err(JobFailure(
@@ -446,29 +440,29 @@ async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
         ))
     );
 
-    // Early attempts queue the job again and leave the video pending; the last fails it.
+    // Early attempts leave the video pending for the retry (the runtime queues the job
+    // again); the last fails it with the reason.
     for (attempt, retried, status) in [
         (1, true, VideoStatus::Pending),
         (3, false, VideoStatus::Failed),
     ] {
         let mut ports = Ports::new();
         ports
-            .jobs
-            .expect_fail()
-            .withf(move |_, _, _, retry_at, _| retry_at.is_some() == retried)
-            .times(1)
-            .returning(|_, _, _, _, _| Ok(true));
-        ports
             .videos
             .expect_transition()
             .withf(move |_, _, to, _, error, _| *to == status && error.is_some() != retried)
             .times(1)
             .returning(|_, _, _, _, _, _| Ok(true));
-        ports
-            .render_job()
-            .record_failure(&claimed(attempt), "worker", &JobFailure("boom".into()))
-            .await
-            .expect("recorded");
+        let handler = ports.render_job();
+        let job = claimed(attempt);
+        assert_eq!(job.is_last_attempt(), !retried);
+        let failure = JobFailure("boom".into());
+        let recorded = if retried {
+            handler.on_retry(&job, &failure).await
+        } else {
+            handler.on_final_failure(&job, &failure).await
+        };
+        recorded.expect("recorded");
     }
 }
 
@@ -477,9 +471,66 @@ async fn a_deleted_video_ends_the_job_quietly() {
     let mut ports = Ports::new();
     ports.videos.expect_get().returning(|_| Ok(None));
     ports.renderer.expect_render().never();
-    let outcome = ports
-        .render_job()
-        .run(&claimed(1), Arc::new(NoProgress), CancelFlag::new())
-        .await;
+    let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
     assert_eq!(outcome, Ok(()));
+}
+
+#[tokio::test]
+async fn the_files_of_a_video_deleted_while_its_render_finished_are_removed() {
+    let mut ports = Ports::new();
+    media_ports(&mut ports);
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+    ports
+        .videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    ports
+        .renderer
+        .expect_render()
+        .returning(|request, _, _, _| {
+            Ok(RenderedVideo {
+                duration_seconds: 2.0,
+                width: request.width,
+                height: request.height,
+                frame_count: 48,
+                file_size: 1000,
+                content_type: "video/mp4",
+                thumbnail_content_type: "image/png",
+            })
+        });
+    ports.media.expect_commit().times(2).returning(|_| Ok(()));
+    // The row is gone by the time the render is recorded.
+    ports
+        .videos
+        .expect_complete()
+        .returning(|_, _, _| Ok(false));
+    ports
+        .media
+        .expect_remove()
+        .withf(|key| key == "key.mp4" || key == "key.png")
+        .times(2)
+        .returning(|_| Ok(()));
+    let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
+    assert_eq!(outcome, Ok(()));
+}
+
+#[tokio::test]
+async fn the_render_handler_reports_progress_on_its_video_and_is_not_periodic() {
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_set_progress()
+        .with(eq(VideoId::new(5).expect("id")), eq(40u8), eq(now()))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let handler = ports.render_job();
+    assert_eq!(handler.kind(), JobKind::RenderVideo);
+    assert_eq!(handler.period(), None);
+    handler
+        .record_progress(&claimed(1), 40)
+        .await
+        .expect("recorded");
 }

@@ -15,6 +15,10 @@ pub struct Model {
     pub max_attempts: i32,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,
+    /// Written fresh by every claim; the holder names it to renew or settle the job.
+    pub lease_token: Option<String>,
+    /// Set on periodic jobs: unique, so each periodic kind has one row.
+    pub dedupe_key: Option<String>,
     pub run_after: DateTimeUtc,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,

@@ -1,0 +1,158 @@
+//! The services of the application, built from the settings: every adapter wired into
+//! the use-case services, and the job handlers into the registry the workers run from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vidgen_application::auth::{AuthPorts, AuthService};
+use vidgen_application::clock::{Clock, SystemClock};
+use vidgen_application::idempotency::IdempotencyStore;
+use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
+use vidgen_application::jobs::sweep_media::SweepMedia;
+use vidgen_application::jobs::{JobQueue, JobRegistry};
+use vidgen_application::users::ports::UserRepository;
+use vidgen_application::users::{UserService, UserSettings};
+use vidgen_application::videos::VideoService;
+use vidgen_application::videos::render::VideoRenderer;
+use vidgen_application::videos::render_job::RenderJob;
+use vidgen_domain::users::EmailDomainPolicy;
+use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
+use vidgen_infrastructure::database::Db;
+use vidgen_infrastructure::media::FsMediaStore;
+use vidgen_infrastructure::passwords::Argon2PasswordHasher;
+use vidgen_infrastructure::render::Openh264Renderer;
+use vidgen_infrastructure::repositories::{
+    CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
+    SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
+};
+use vidgen_infrastructure::settings::Settings;
+
+use crate::startup::StartupError;
+
+/// The application services, wired to their adapters.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Services {
+    pub users: UserService,
+    pub auth: AuthService,
+    pub videos: VideoService,
+    pub jobs: Arc<dyn JobQueue>,
+    /// The job handlers, one per kind, for the worker runtime.
+    pub registry: Arc<JobRegistry>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Services {
+    /// Wires every adapter into the use-case services and the job handlers.
+    ///
+    /// # Errors
+    /// The password hasher, the media folder or the renderer cannot be set up.
+    pub fn build(
+        settings: &Settings,
+        db: &Db,
+        renderer: Option<Arc<dyn VideoRenderer>>,
+    ) -> Result<Self, StartupError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let stored_users = SeaOrmUserRepository::new(db.clone());
+        let users: Arc<dyn UserRepository> = if settings.auth.user_cache_ttl_seconds == 0 {
+            Arc::new(stored_users)
+        } else {
+            Arc::new(CachedUserRepository::new(
+                stored_users,
+                Duration::from_secs(settings.auth.user_cache_ttl_seconds),
+                100_000,
+            ))
+        };
+        let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
+        // Half the cores at most, so logins can never take every core from the HTTP workers.
+        let hashing_threads =
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let hasher = Arc::new(Argon2PasswordHasher::new(
+            settings.auth.hashing,
+            hashing_threads,
+        )?);
+        let jwt = Arc::new(JwtTokenIssuer::new(&JwtSettings {
+            secret: settings.auth.secret_key_bytes().to_vec(),
+            lifetime: Duration::from_secs(
+                u64::from(settings.auth.access_token_expire_minutes) * 60,
+            ),
+        }));
+        let user_service = UserService::new(
+            users.clone(),
+            refresh_tokens.clone(),
+            hasher.clone(),
+            clock.clone(),
+            UserSettings {
+                email_policy: EmailDomainPolicy {
+                    allowed: settings.auth.email_allowed_domains.clone(),
+                    blocked: settings.auth.email_blocked_domains.clone(),
+                },
+                require_email_verification: settings.auth.require_email_verification,
+            },
+        );
+        let auth = AuthService::new(
+            AuthPorts {
+                users,
+                refresh_tokens,
+                hasher,
+                issuer: jwt.clone(),
+                verifier: jwt,
+                opaque: Arc::new(RandomOpaqueTokens),
+                clock: clock.clone(),
+            },
+            Duration::from_secs(u64::from(settings.auth.refresh_token_expire_days) * 24 * 3600),
+        );
+        let media: Arc<FsMediaStore> =
+            Arc::new(FsMediaStore::new(&settings.media.root).map_err(|source| {
+                StartupError::Media {
+                    path: settings.media.root.display().to_string(),
+                    source,
+                }
+            })?);
+        let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
+        let jobs: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(db.clone()));
+        let renderer: Arc<dyn VideoRenderer> = match renderer {
+            Some(renderer) => renderer,
+            // As many renders as job workers; they run at the lowest priority, so the
+            // HTTP workers keep the CPU they need.
+            None => Arc::new(Openh264Renderer::new(settings.jobs.workers.max(1))?),
+        };
+        let keys: Arc<dyn IdempotencyStore> = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
+        let video_service = VideoService::new(
+            videos.clone(),
+            jobs.clone(),
+            media.clone(),
+            keys.clone(),
+            clock.clone(),
+        );
+        let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
+        // One registration per job kind.
+        let registry = JobRegistry::new()
+            .with(Arc::new(RenderJob::new(
+                videos,
+                media.clone(),
+                renderer,
+                clock.clone(),
+            )))?
+            .with(Arc::new(CleanupIdempotencyKeys::new(
+                keys,
+                clock.clone(),
+                CleanupIdempotencyKeys::DEFAULT_PERIOD,
+            )))?
+            .with(Arc::new(SweepMedia::new(
+                media,
+                Arc::new(SeaOrmMediaReferences::new(db.clone())),
+                clock.clone(),
+                SweepMedia::DEFAULT_GRACE,
+                SweepMedia::DEFAULT_PERIOD,
+            )))?;
+        Ok(Self {
+            users: user_service,
+            auth,
+            videos: video_service,
+            jobs,
+            registry: Arc::new(registry),
+            clock,
+        })
+    }
+}
