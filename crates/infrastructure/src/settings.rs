@@ -161,16 +161,7 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// The URL with any password replaced, safe to log.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
-    }
-}
+pub use crate::redact::redact_url;
 
 /// Every problem found in the environment, one line each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
