@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_instances;
 mod m20261124_000002_create_users;
 mod m20261124_000003_create_videos_and_jobs;
+mod m20261201_000005_bind_refresh_tokens_to_token_version;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_instances::Migration),
             Box::new(m20261124_000002_create_users::Migration),
             Box::new(m20261124_000003_create_videos_and_jobs::Migration),
+            Box::new(m20261201_000005_bind_refresh_tokens_to_token_version::Migration),
         ]
     }
 }

@@ -63,7 +63,6 @@ fn state(users: MockUserRepository, verifier: MockTokenVerifier) -> AppState {
         health: HealthService::new(Arc::new(MockStorageHealth::new())),
         users: UserService::new(
             users.clone(),
-            refresh.clone(),
             hasher.clone(),
             clock.clone(),
             UserSettings::default(),

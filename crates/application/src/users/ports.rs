@@ -52,8 +52,14 @@ pub struct UserChanges {
     pub role: Option<Role>,
     pub status: Option<UserStatus>,
     pub password_hash: Option<PasswordHash>,
-    /// Increment the token version, so access tokens issued before stop working.
+    /// Increment the token version, so access tokens issued before stop working, and
+    /// revoke every refresh token of the user in the same transaction (refresh tokens are
+    /// bound to the version), so the change and the revocation commit together.
     pub bump_token_version: bool,
+    /// With `bump_token_version`: keep the user's live refresh tokens, bound to the new
+    /// version, instead of revoking them (a role change: the next refresh issues an access
+    /// token with the new role).
+    pub keep_refresh_tokens: bool,
 }
 
 /// Why a user could not be written.
