@@ -7,6 +7,7 @@ use vidgen_application::auth::refresh::RefreshError;
 use vidgen_application::users::delete::DeleteUserError;
 use vidgen_application::users::moderation::ModerateUserError;
 use vidgen_application::users::password::ChangePasswordError;
+use vidgen_application::users::ports::HashingOverloaded;
 use vidgen_application::users::queries::{GetUserError, ListUsersError};
 use vidgen_application::users::register::RegisterUserError;
 use vidgen_application::users::update::UpdateUserError;
@@ -37,6 +38,24 @@ fn username_taken() -> ApiError {
     }
 }
 
+/// Seconds a client is asked to wait when password hashing is saturated.
+pub const HASHING_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// An unexpected use-case failure: a 500, unless somewhere in its cause chain the
+/// password-hashing queue was full, which is a 503 the client may retry.
+fn unexpected(source: Box<dyn std::error::Error + Send + Sync>) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(error) = cause {
+        if error.is::<HashingOverloaded>() {
+            return ApiError::Overloaded {
+                retry_after_seconds: HASHING_RETRY_AFTER_SECONDS,
+            };
+        }
+        cause = error.source();
+    }
+    ApiError::Internal(source)
+}
+
 fn user_not_found() -> ApiError {
     ApiError::NotFound("User not found".into())
 }
@@ -53,7 +72,7 @@ impl From<RegisterUserError> for ApiError {
             RegisterUserError::Invalid(list) => violations(list),
             RegisterUserError::EmailTaken => email_taken(),
             RegisterUserError::UsernameTaken => username_taken(),
-            RegisterUserError::Unexpected(source) => Self::Internal(source),
+            RegisterUserError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -101,7 +120,7 @@ impl From<ChangePasswordError> for ApiError {
                 Self::Forbidden("Only the user may change their password".into())
             }
             ChangePasswordError::Invalid(list) => violations(list),
-            ChangePasswordError::Unexpected(source) => Self::Internal(source),
+            ChangePasswordError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -137,7 +156,7 @@ impl From<LoginError> for ApiError {
                 Self::Unauthorized("Incorrect username or password".into())
             }
             LoginError::AccountDisabled => Self::Forbidden("This account is disabled".into()),
-            LoginError::Unexpected(source) => Self::Internal(source),
+            LoginError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -185,5 +204,46 @@ impl From<VideoError> for ApiError {
             },
             VideoError::Unexpected(source) => Self::Internal(source),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vidgen_application::users::ports::HashError;
+
+    use super::*;
+
+    #[test]
+    fn a_full_hashing_queue_is_a_503_on_every_route_that_hashes() {
+        let overloaded = || Box::new(HashError::overloaded());
+        let cases: Vec<(&str, ApiError)> = vec![
+            ("login", LoginError::Unexpected(overloaded()).into()),
+            (
+                "registration and admin creation",
+                RegisterUserError::Unexpected(overloaded()).into(),
+            ),
+            (
+                "password change",
+                ChangePasswordError::Unexpected(overloaded()).into(),
+            ),
+        ];
+        for (name, error) in cases {
+            assert!(
+                matches!(
+                    error,
+                    ApiError::Overloaded {
+                        retry_after_seconds: HASHING_RETRY_AFTER_SECONDS
+                    }
+                ),
+                "{name}: {error:?}"
+            );
+        }
+        let broken = LoginError::Unexpected(Box::new(HashError(Box::new(std::io::Error::other(
+            "pool gone",
+        )))));
+        assert!(
+            matches!(ApiError::from(broken), ApiError::Internal(_)),
+            "a broken hasher stays a 500"
+        );
     }
 }
