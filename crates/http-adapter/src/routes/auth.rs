@@ -247,7 +247,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::public("login", &[401, 403]).with_form_body(),
+    OperationDoc::public("login", &[401, 403, 503]).with_form_body(),
     OperationDoc::public("refresh_token", &[401]),
     OperationDoc::secured("logout", &[]),
 ];

@@ -237,14 +237,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Error statuses of these operations beyond the ones implied by their shape.
 pub const OPERATIONS: &[OperationDoc] = &[
-    OperationDoc::public("register_user", &[409]),
+    OperationDoc::public("register_user", &[409, 503]),
     OperationDoc::secured("get_current_user", &[]),
     OperationDoc::secured("list_users", &[403]),
     OperationDoc::secured("get_user", &[404]),
     OperationDoc::secured("get_user_by_username", &[404]),
     OperationDoc::secured("replace_user", &[403, 404, 409]),
     OperationDoc::secured("update_user", &[403, 404, 409]),
-    OperationDoc::secured("change_password", &[403, 404]),
+    OperationDoc::secured("change_password", &[403, 404, 503]),
     OperationDoc::secured("change_user_status", &[403, 404]),
     OperationDoc::secured("change_user_role", &[403, 404]),
     OperationDoc::secured("delete_user", &[403, 404]),
