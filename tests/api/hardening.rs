@@ -3,6 +3,8 @@
 //! token, and a flood of logins on a saturated hashing pool is answered 503 with
 //! `Retry-After` at once while `/health` keeps answering.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::json;
@@ -13,6 +15,10 @@ use crate::helpers::{
 
 /// How often each race is run.
 const ROUNDS: usize = 8;
+
+/// Rounds of a race whose second side starts [`STAGGER_MICROS`] later each round.
+const STAGGERED_ROUNDS: usize = 40;
+const STAGGER_MICROS: u64 = 250;
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     app.post_json(
@@ -92,7 +98,9 @@ async fn a_refresh_racing_a_logout_leaves_no_live_token() {
 #[tokio::test]
 async fn a_refresh_racing_a_password_change_leaves_no_live_token() {
     let app = spawn_app().await;
-    for round in 0..ROUNDS {
+    // The change hashes twice before it writes: the refresh starts a little later each
+    // round, so that some rounds land on the write itself.
+    for round in 0..STAGGERED_ROUNDS {
         let user: TestUser = app.user(&format!("racer{round}")).await;
         let path = format!("/api/v1/users/{}/password", user.id);
         let body = json!({
@@ -100,8 +108,12 @@ async fn a_refresh_racing_a_password_change_leaves_no_live_token() {
             "new_password": "N3wPassword",
             "confirm_password": "N3wPassword"
         });
+        let delay = Duration::from_micros(STAGGER_MICROS * round as u64);
         let (rotation, change) = tokio::join!(
-            refresh(&app, &user.refresh_token),
+            async {
+                tokio::time::sleep(delay).await;
+                refresh(&app, &user.refresh_token).await
+            },
             app.send(Method::PUT, &path, &user.access_token, Some(&body))
         );
         assert_eq!(
