@@ -1,5 +1,5 @@
 //! Hardening, end to end: refresh rotation under races (two refreshes with one token, a
-//! refresh against a logout, a refresh against a password change) never leaves a live
+//! refresh against a logout, a password change or a suspension) never leaves a live
 //! token, and a flood of logins on a saturated hashing pool is answered 503 with
 //! `Retry-After` at once while `/health` keeps answering.
 
@@ -126,6 +126,30 @@ async fn a_refresh_racing_a_password_change_leaves_no_live_token() {
         }
         assert_dead(&app, &user.refresh_token, "the token of the old password").await;
         app.login(&format!("racer{round}"), "N3wPassword").await;
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_racing_a_suspension_leaves_no_live_token() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    for round in 0..ROUNDS {
+        let user = app.user(&format!("racer{round}")).await;
+        let path = format!("/api/v1/users/{}/status", user.id);
+        let body = json!({"status": "suspended"});
+        let (rotation, suspension) = tokio::join!(
+            refresh(&app, &user.refresh_token),
+            app.send(Method::PATCH, &path, &admin.access_token, Some(&body))
+        );
+        assert_eq!(
+            suspension.status().as_u16(),
+            200,
+            "round {round}: suspension"
+        );
+        if let Some(rotated) = rotated_token(rotation, round).await {
+            assert_dead(&app, &rotated, "a token rotated during the suspension").await;
+        }
+        assert_dead(&app, &user.refresh_token, "the suspended user's token").await;
     }
 }
 
