@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use reqwest::Method;
 use serde_json::json;
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::jobs::sweep_media::SweepMedia;
@@ -30,7 +29,7 @@ use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::repositories::{SeaOrmJobQueue, SeaOrmMediaReferences};
 use vidgen_server::workers::{WorkerSettings, Workers, schedule_periodic};
 
-use crate::helpers::{PostgresDatabase, TestApp, fresh_database, json, spawn_app_full};
+use crate::helpers::{PostgresDatabase, TestApp, eventually, fresh_database, json, spawn_app_full};
 
 struct Database {
     url: String,
@@ -72,13 +71,17 @@ fn worker_settings(owner: &str, count: usize, lease: Duration) -> WorkerSettings
     }
 }
 
-/// Polls `check` every 20 ms until it holds, failing with `what` after `limit`.
-async fn eventually(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// [`eventually`] for a condition: polls `check` until it holds, failing with `what`
+/// after `limit`.
+async fn until(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    eventually(limit, async || {
+        if check().await {
+            Ok(())
+        } else {
+            Err(format!("{what}: not within {limit:?}"))
+        }
+    })
+    .await;
 }
 
 /// What a test handler saw.
@@ -215,7 +218,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_owners_res
         registry(handler),
         Arc::new(SystemClock),
     );
-    eventually(Duration::from_secs(10), "the run started", async || {
+    until(Duration::from_secs(10), "the run started", async || {
         seen.runs.load(Ordering::SeqCst) == 1
     })
     .await;
@@ -234,7 +237,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_owners_res
         .expect("claim")
         .expect("the lease looked expired");
     assert_eq!(takeover.id, id);
-    eventually(
+    until(
         Duration::from_secs(5),
         "the stale run was cancelled when its lease could not be renewed",
         async || seen.saw_cancel.load(Ordering::SeqCst),
@@ -242,7 +245,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_owners_res
     .await;
     // The stale run fails on its last attempt: that must not touch the job.
     finish.store(true, Ordering::SeqCst);
-    eventually(Duration::from_secs(5), "the stale run ended", async || {
+    until(Duration::from_secs(5), "the stale run ended", async || {
         seen.running.load(Ordering::SeqCst) == 0
     })
     .await;
@@ -300,7 +303,7 @@ async fn a_job_whose_worker_dies_every_time_fails_after_the_maximum() {
         registry(TestHandler::new(JobKind::DeliverWebhook, seen.clone())),
         Arc::new(SystemClock),
     );
-    eventually(Duration::from_secs(10), "the job ended dead", async || {
+    until(Duration::from_secs(10), "the job ended dead", async || {
         queue.state(id).await.expect("state") == Some(JobState::Dead)
     })
     .await;
@@ -329,7 +332,7 @@ async fn a_failed_run_is_retried_after_a_jittered_backoff() {
         registry(handler),
         Arc::new(SystemClock),
     );
-    eventually(
+    until(
         Duration::from_secs(10),
         "the failure was recorded",
         async || seen.retries.load(Ordering::SeqCst) == 1,
@@ -386,7 +389,7 @@ async fn jobs_of_a_kind_without_a_handler_are_left_queued() {
         registry(TestHandler::new(JobKind::DeliverWebhook, seen.clone())),
         Arc::new(SystemClock),
     );
-    eventually(Duration::from_secs(10), "the handled job ran", async || {
+    until(Duration::from_secs(10), "the handled job ran", async || {
         queue.state(handled).await.expect("state") == Some(JobState::Succeeded)
     })
     .await;
@@ -517,11 +520,9 @@ impl VideoRenderer for CountingRenderer {
 
 async fn create_video(app: &TestApp, token: &str, title: &str) -> i64 {
     let response = app
-        .send(
-            Method::POST,
-            "/api/v1/videos",
+        .create_video(
             token,
-            Some(&json!({"title": title, "prompt": "p", "duration_seconds": 1})),
+            &json!({"title": title, "prompt": "p", "duration_seconds": 1}),
         )
         .await;
     assert_eq!(response.status().as_u16(), 202, "create");
@@ -529,7 +530,7 @@ async fn create_video(app: &TestApp, token: &str, title: &str) -> i64 {
 }
 
 async fn video_status(app: &TestApp, token: &str, id: i64) -> serde_json::Value {
-    json(app.get_as(&format!("/api/v1/videos/{id}"), token).await).await
+    json(app.get_video(id, token).await).await
 }
 
 #[tokio::test]
@@ -568,18 +569,15 @@ async fn a_render_whose_workers_died_during_every_attempt_fails_the_video() {
         Some(renderer.clone()),
     )
     .await;
-    let started = Instant::now();
-    let failed = loop {
+    let failed = eventually(Duration::from_secs(20), async || {
         let video = video_status(&second, &jane.access_token, id).await;
         if video["status"] == "failed" {
-            break video;
+            Ok(video)
+        } else {
+            Err(format!("the video never failed: {video}"))
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the video never failed: {video}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     let error = failed["error"].as_str().expect("an error");
     assert!(error.contains("attempts"), "{error}");
     assert_eq!(renderer.0.load(Ordering::SeqCst), 0, "it rendered again");
@@ -626,15 +624,15 @@ async fn the_media_sweep_removes_dead_renders_and_orphans_but_keeps_what_rows_us
     let app = spawn_app_full(|_| {}, Some(Arc::new(QuickRenderer))).await;
     let jane = app.user("jane").await;
     let id = create_video(&app, &jane.access_token, "Kept").await;
-    let started = Instant::now();
-    let video = loop {
+    let video = eventually(Duration::from_secs(20), async || {
         let video = video_status(&app, &jane.access_token, id).await;
         if video["status"] == "completed" {
-            break video;
+            Ok(video)
+        } else {
+            Err(format!("the video never completed: {video}"))
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "{video}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(video["status"], "completed");
 
     let store = FsMediaStore::new(&app.media_root).expect("store");
@@ -709,8 +707,6 @@ async fn the_media_sweep_removes_dead_renders_and_orphans_but_keeps_what_rows_us
         .collect();
     assert_eq!(left, expected);
     // The files the video row names still download.
-    let content = app
-        .get_as(&format!("/api/v1/videos/{id}/content"), &jane.access_token)
-        .await;
+    let content = app.get_video_content(id, &jane.access_token).await;
     assert_eq!(content.status().as_u16(), 200);
 }

@@ -5,6 +5,7 @@ mod architecture;
 mod auth;
 mod docs;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 mod idempotency;

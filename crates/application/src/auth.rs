@@ -83,36 +83,43 @@ impl AuthService {
         }
     }
 
-    /// Issues an access token and stores a new refresh token in `family_id`.
-    async fn issue_pair(
+    /// An access token asserting the user's id, role and token version.
+    fn access_token(
         &self,
         user: &User,
-        family_id: String,
         now: DateTime<Utc>,
-    ) -> Result<TokenPair, Box<dyn std::error::Error + Send + Sync>> {
-        let access = self.issuer.issue(
+    ) -> Result<IssuedAccessToken, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.issuer.issue(
             &AccessClaims {
                 user_id: user.id,
                 role: user.role,
                 token_version: user.token_version,
             },
             now,
-        )?;
+        )?)
+    }
+
+    /// A new refresh token in `family_id`, bound to the user's token version: the value
+    /// for the client and the record to store.
+    fn refresh_token(
+        &self,
+        user: &User,
+        family_id: String,
+        now: DateTime<Utc>,
+    ) -> Result<(String, NewRefreshToken), Box<dyn std::error::Error + Send + Sync>> {
         let refresh = self.opaque.generate();
         let ttl = chrono::Duration::from_std(self.refresh_ttl)?;
-        self.refresh_tokens
-            .insert(NewRefreshToken {
+        Ok((
+            refresh.plain,
+            NewRefreshToken {
                 user_id: user.id,
                 family_id,
                 hash: refresh.hash,
+                token_version: user.token_version,
                 issued_at: now,
                 expires_at: now + ttl,
-            })
-            .await?;
-        Ok(TokenPair {
-            access,
-            refresh_token: refresh.plain,
-        })
+            },
+        ))
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use vidgen_domain::users::EmailDomainPolicy;
 
-use crate::auth::ports::RefreshTokenRepository;
 use crate::clock::Clock;
 use ports::{OwnedContent, PasswordHasher, UserRepository};
 
@@ -30,7 +29,6 @@ pub struct UserSettings {
 #[derive(Clone)]
 pub struct UserService {
     users: Arc<dyn UserRepository>,
-    refresh_tokens: Arc<dyn RefreshTokenRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     settings: UserSettings,
@@ -48,14 +46,12 @@ impl std::fmt::Debug for UserService {
 impl UserService {
     pub fn new(
         users: Arc<dyn UserRepository>,
-        refresh_tokens: Arc<dyn RefreshTokenRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         settings: UserSettings,
     ) -> Self {
         Self {
             users,
-            refresh_tokens,
             hasher,
             clock,
             settings,

@@ -161,6 +161,10 @@ pub enum ApiError {
     RateLimited { retry_after_seconds: u64 },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A capacity-bound resource (the password-hashing queue) is full: 503 with
+    /// `Retry-After`, answered at once.
+    #[error("Service unavailable")]
+    Overloaded { retry_after_seconds: u64 },
     /// Anything the client cannot act on. Logged with its cause chain, answered opaquely.
     #[error("Internal server error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -226,6 +230,8 @@ impl ApiError {
                 Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
                     .with_message("A service this request needs is unavailable; try again shortly")
             }
+            Self::Overloaded { .. } => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                .with_message("The service is busy; retry after the time in Retry-After"),
             Self::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -304,6 +310,9 @@ impl ResponseError for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::RateLimited {
+                retry_after_seconds,
+            }
+            | Self::Overloaded {
                 retry_after_seconds,
             } => {
                 response
@@ -479,6 +488,23 @@ mod tests {
                 .map(|v| v.as_bytes()),
             Some(&b"7"[..])
         );
+    }
+
+    #[test]
+    fn overload_is_a_503_that_says_when_to_retry() {
+        let response = ApiError::Overloaded {
+            retry_after_seconds: 2,
+        }
+        .error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"2"[..])
+        );
+        assert_eq!(body(response)["error_code"], "SERVICE_UNAVAILABLE");
     }
 
     #[test]

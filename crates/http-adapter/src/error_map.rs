@@ -12,6 +12,7 @@ use vidgen_application::auth::refresh::RefreshError;
 use vidgen_application::users::delete::DeleteUserError;
 use vidgen_application::users::moderation::ModerateUserError;
 use vidgen_application::users::password::ChangePasswordError;
+use vidgen_application::users::ports::HashingOverloaded;
 use vidgen_application::users::queries::{GetUserError, ListUsersError};
 use vidgen_application::users::register::RegisterUserError;
 use vidgen_application::users::update::UpdateUserError;
@@ -72,6 +73,24 @@ fn username_taken() -> ApiError {
     }
 }
 
+/// Seconds a client is asked to wait when password hashing is saturated.
+pub const HASHING_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// An unexpected use-case failure: a 500, unless somewhere in its cause chain the
+/// password-hashing queue was full, which is a 503 the client may retry.
+fn unexpected(source: Box<dyn std::error::Error + Send + Sync>) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(error) = cause {
+        if error.is::<HashingOverloaded>() {
+            return ApiError::Overloaded {
+                retry_after_seconds: HASHING_RETRY_AFTER_SECONDS,
+            };
+        }
+        cause = error.source();
+    }
+    ApiError::Internal(source)
+}
+
 fn user_not_found() -> ApiError {
     ApiError::NotFound("User not found".into())
 }
@@ -83,7 +102,7 @@ impl From<FieldError> for ApiError {
 }
 
 impl MappedErrors for RegisterUserError {
-    const STATUSES: &'static [u16] = &[409, 422, 500];
+    const STATUSES: &'static [u16] = &[409, 422, 500, 503];
 }
 
 impl From<RegisterUserError> for ApiError {
@@ -92,7 +111,7 @@ impl From<RegisterUserError> for ApiError {
             RegisterUserError::Invalid(list) => violations(list),
             RegisterUserError::EmailTaken => email_taken(),
             RegisterUserError::UsernameTaken => username_taken(),
-            RegisterUserError::Unexpected(source) => Self::Internal(source),
+            RegisterUserError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -145,7 +164,7 @@ impl From<UpdateUserError> for ApiError {
 }
 
 impl MappedErrors for ChangePasswordError {
-    const STATUSES: &'static [u16] = &[403, 404, 422, 500];
+    const STATUSES: &'static [u16] = &[403, 404, 422, 500, 503];
 }
 
 impl From<ChangePasswordError> for ApiError {
@@ -156,7 +175,7 @@ impl From<ChangePasswordError> for ApiError {
                 Self::Forbidden("Only the user may change their password".into())
             }
             ChangePasswordError::Invalid(list) => violations(list),
-            ChangePasswordError::Unexpected(source) => Self::Internal(source),
+            ChangePasswordError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -194,7 +213,7 @@ impl From<DeleteUserError> for ApiError {
 }
 
 impl MappedErrors for LoginError {
-    const STATUSES: &'static [u16] = &[401, 403, 500];
+    const STATUSES: &'static [u16] = &[401, 403, 500, 503];
 }
 
 impl From<LoginError> for ApiError {
@@ -204,7 +223,7 @@ impl From<LoginError> for ApiError {
                 Self::Unauthorized("Incorrect username or password".into())
             }
             LoginError::AccountDisabled => Self::Forbidden("This account is disabled".into()),
-            LoginError::Unexpected(source) => Self::Internal(source),
+            LoginError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -352,6 +371,7 @@ impl MappedErrors for VideoFileError {
 mod tests {
     use actix_web::ResponseError;
     use vidgen_application::storage::RepositoryError;
+    use vidgen_application::users::ports::HashError;
 
     use super::*;
 
@@ -399,6 +419,7 @@ mod tests {
             RegisterUserError::EmailTaken,
             RegisterUserError::UsernameTaken,
             RegisterUserError::Unexpected(unexpected()),
+            RegisterUserError::Unexpected(Box::new(HashError::overloaded())),
         ];
         for e in &register {
             match e {
@@ -454,6 +475,7 @@ mod tests {
             ChangePasswordError::Forbidden,
             ChangePasswordError::Invalid(invalid()),
             ChangePasswordError::Unexpected(unexpected()),
+            ChangePasswordError::Unexpected(Box::new(HashError::overloaded())),
         ];
         for e in &password {
             match e {
@@ -500,6 +522,7 @@ mod tests {
             LoginError::InvalidCredentials,
             LoginError::AccountDisabled,
             LoginError::Unexpected(unexpected()),
+            LoginError::Unexpected(Box::new(HashError::overloaded())),
         ];
         for e in &login {
             match e {
@@ -622,5 +645,39 @@ mod tests {
         check(vec![NotReady {
             reason: "database unreachable".into(),
         }]);
+    }
+
+    #[test]
+    fn a_full_hashing_queue_is_a_503_on_every_route_that_hashes() {
+        let overloaded = || Box::new(HashError::overloaded());
+        let cases: Vec<(&str, ApiError)> = vec![
+            ("login", LoginError::Unexpected(overloaded()).into()),
+            (
+                "registration and admin creation",
+                RegisterUserError::Unexpected(overloaded()).into(),
+            ),
+            (
+                "password change",
+                ChangePasswordError::Unexpected(overloaded()).into(),
+            ),
+        ];
+        for (name, error) in cases {
+            assert!(
+                matches!(
+                    error,
+                    ApiError::Overloaded {
+                        retry_after_seconds: HASHING_RETRY_AFTER_SECONDS
+                    }
+                ),
+                "{name}: {error:?}"
+            );
+        }
+        let broken = LoginError::Unexpected(Box::new(HashError(Box::new(std::io::Error::other(
+            "pool gone",
+        )))));
+        assert!(
+            matches!(ApiError::from(broken), ApiError::Internal(_)),
+            "a broken hasher stays a 500"
+        );
     }
 }

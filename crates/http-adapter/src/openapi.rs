@@ -414,7 +414,7 @@ fn error_response(status: u16) -> Value {
         429 => "Too many requests: retry after `Retry-After` seconds.",
         500 => "Unexpected error; details are logged under the `request_id`.",
         503 => {
-            "A dependency (such as the database) is unavailable: retry after `Retry-After` seconds."
+            "Temporarily unavailable (password hashing saturated, or a dependency such as the database down): retry after `Retry-After` seconds."
         }
         _ => "Error.",
     };

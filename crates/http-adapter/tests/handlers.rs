@@ -111,7 +111,6 @@ impl Ports {
             health: HealthService::new(Arc::new(self.storage)),
             users: UserService::new(
                 users.clone(),
-                refresh.clone(),
                 hasher.clone(),
                 clock.clone(),
                 UserSettings::default(),

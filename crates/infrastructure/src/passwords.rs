@@ -1,14 +1,26 @@
 //! [`PasswordHasher`] with argon2id on a small dedicated thread pool, so hashing never
 //! runs on (or starves) the HTTP workers.
+//!
+//! The pool's queue is bounded: at most [`QUEUE_SLOTS_PER_THREAD`] hashes per pool
+//! thread may be running or waiting. A hash beyond that fails at once with
+//! [`HashError::overloaded`] (the HTTP layer answers 503 with `Retry-After`) instead of
+//! building a backlog that stalls every login. A waiting hash whose caller went away (its
+//! future dropped before its turn) is skipped, not computed.
 
 use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use async_trait::async_trait;
+use tokio::sync::{Semaphore, oneshot};
 use vidgen_application::users::ports::{HashError, PasswordHash, PasswordHasher};
 use vidgen_domain::users::PlainPassword;
 
 use crate::settings::HashingSettings;
+
+/// Hashes that may be running or waiting at once, per pool thread: enough to keep the
+/// threads busy through a short burst, small enough that a waiting login is answered in
+/// a few hash durations.
+pub const QUEUE_SLOTS_PER_THREAD: usize = 8;
 
 /// Why the hasher could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -21,10 +33,14 @@ pub enum HasherSetupError {
     Dummy(#[source] argon2::password_hash::Error),
 }
 
-/// argon2id with the configured cost, on `threads` dedicated threads.
+/// argon2id with the configured cost, on `threads` dedicated threads behind a bounded
+/// queue.
 pub struct Argon2PasswordHasher {
     params: Params,
     pool: Arc<rayon::ThreadPool>,
+    /// One permit per queue slot; a hash holds one from submission until it is done.
+    slots: Arc<Semaphore>,
+    capacity: usize,
     dummy: PasswordHash,
 }
 
@@ -33,6 +49,7 @@ impl std::fmt::Debug for Argon2PasswordHasher {
         f.debug_struct("Argon2PasswordHasher")
             .field("params", &self.params)
             .field("threads", &self.pool.current_num_threads())
+            .field("queue_capacity", &self.capacity)
             .finish_non_exhaustive()
     }
 }
@@ -42,11 +59,25 @@ fn argon2(params: &Params) -> Argon2<'static> {
 }
 
 impl Argon2PasswordHasher {
-    /// A hasher with `settings`' cost. `threads` bounds how many hashes run at once.
+    /// A hasher with `settings`' cost. `threads` bounds how many hashes run at once, and
+    /// `threads` × [`QUEUE_SLOTS_PER_THREAD`] how many may be running or waiting.
     ///
     /// # Errors
     /// Parameters argon2 refuses; a pool that cannot start.
     pub fn new(settings: HashingSettings, threads: usize) -> Result<Self, HasherSetupError> {
+        let threads = threads.max(1);
+        Self::with_queue(settings, threads, threads * QUEUE_SLOTS_PER_THREAD)
+    }
+
+    /// A hasher whose queue holds `capacity` hashes (running or waiting) in all.
+    ///
+    /// # Errors
+    /// As for [`Argon2PasswordHasher::new`].
+    pub fn with_queue(
+        settings: HashingSettings,
+        threads: usize,
+        capacity: usize,
+    ) -> Result<Self, HasherSetupError> {
         let params = Params::new(
             settings.memory_kib,
             settings.iterations,
@@ -65,11 +96,45 @@ impl Argon2PasswordHasher {
             .hash_password(&random)
             .map_err(HasherSetupError::Dummy)?
             .to_string();
+        let capacity = capacity.max(1);
         Ok(Self {
             params,
             pool: Arc::new(pool),
+            slots: Arc::new(Semaphore::new(capacity)),
+            capacity,
             dummy: PasswordHash::new(dummy),
         })
+    }
+
+    /// Queues `work` on the pool, or fails at once with [`HashError::overloaded`] when
+    /// every slot is taken. The work is skipped if the receiver is dropped before a pool
+    /// thread picks it up.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, HashError> {
+        let slot = self
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::overloaded())?;
+        let (sender, receiver) = oneshot::channel();
+        let span = tracing::Span::current();
+        self.pool.spawn(move || {
+            if sender.is_closed() {
+                // The caller went away before its turn: skip the work.
+                drop(slot);
+                return;
+            }
+            let outcome = {
+                let _entered = span.enter();
+                work()
+            };
+            // Free the slot before answering, so whoever got the answer finds it free.
+            drop(slot);
+            let _ = sender.send(outcome);
+        });
+        Ok(receiver)
     }
 
     /// Runs `work` on the pool and waits for it without blocking the async worker.
@@ -77,13 +142,7 @@ impl Argon2PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let span = tracing::Span::current();
-        self.pool.spawn(move || {
-            let _entered = span.enter();
-            let _ = sender.send(work());
-        });
-        receiver.await.map_err(|e| HashError(Box::new(e)))
+        self.submit(work)?.await.map_err(|e| HashError(Box::new(e)))
     }
 }
 
@@ -137,6 +196,135 @@ mod tests {
 
     fn password(raw: &str) -> PlainPassword {
         PlainPassword::new(raw.to_owned())
+    }
+
+    /// One pool thread and `capacity` slots, at the cheapest cost.
+    fn with_queue(capacity: usize) -> Argon2PasswordHasher {
+        Argon2PasswordHasher::with_queue(
+            HashingSettings {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            1,
+            capacity,
+        )
+        .expect("hasher")
+    }
+
+    /// Work that holds the pool thread until the returned sender is used or dropped.
+    fn gate() -> (
+        std::sync::mpsc::Sender<()>,
+        impl FnOnce() -> bool + Send + 'static,
+    ) {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        (release, move || wait.recv().is_ok())
+    }
+
+    /// Fails instead of hanging when `future` waits for the gated pool.
+    async fn at_once<T>(future: impl Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(30), future)
+            .await
+            .expect("answered without waiting for the pool")
+    }
+
+    #[test]
+    fn the_queue_is_sized_from_the_pool() {
+        for threads in [0, 1, 3] {
+            let hasher = Argon2PasswordHasher::new(
+                HashingSettings {
+                    memory_kib: 64,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                threads,
+            )
+            .expect("hasher");
+            assert_eq!(
+                hasher.capacity,
+                threads.max(1) * QUEUE_SLOTS_PER_THREAD,
+                "{threads} threads"
+            );
+            assert_eq!(hasher.slots.available_permits(), hasher.capacity);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_serves_again_once_drained() {
+        let hasher = with_queue(2);
+        let (release, held) = gate();
+        let running = hasher.submit(held).expect("first slot");
+        let waiting = hasher.submit(|| 2).expect("second slot");
+
+        // Both slots are taken: hashing and verifying are refused without waiting.
+        let hashed = at_once(hasher.hash(password("Correct1horse"))).await;
+        assert!(
+            matches!(&hashed, Err(e) if e.is_overloaded()),
+            "hash on a full queue: {hashed:?}"
+        );
+        let verified = at_once(hasher.verify(password("x"), hasher.dummy_hash())).await;
+        assert!(
+            matches!(&verified, Err(e) if e.is_overloaded()),
+            "verify on a full queue: {verified:?}"
+        );
+        assert!(hasher.submit(|| 3).is_err(), "any other work too");
+
+        release.send(()).expect("release the pool");
+        assert!(running.await.expect("the held work ran"));
+        assert_eq!(waiting.await.expect("the waiting work ran"), 2);
+        // The slots are free again.
+        let hash = hasher
+            .hash(password("Correct1horse"))
+            .await
+            .expect("hash after the burst");
+        assert!(
+            hasher
+                .verify(password("Correct1horse"), hash)
+                .await
+                .expect("verify after the burst")
+        );
+    }
+
+    #[tokio::test]
+    async fn work_whose_caller_went_away_is_skipped() {
+        let hasher = with_queue(3);
+        let (release, held) = gate();
+        let running = hasher.submit(held).expect("first slot");
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let abandoned = hasher
+            .submit({
+                let ran = ran.clone();
+                move || ran.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .expect("second slot");
+        // The client gives up while its hash waits for the pool.
+        drop(abandoned);
+        // A hash future dropped while it waits gives its slot back too.
+        let dropped = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            hasher.hash(password("Correct1horse")),
+        )
+        .await;
+        assert!(dropped.is_err(), "the gated pool cannot have hashed it");
+
+        release.send(()).expect("release the pool");
+        assert!(running.await.expect("the held work ran"));
+        // One thread takes work in order: once later work is done, the abandoned work
+        // and the dropped hash had their turn.
+        hasher
+            .submit(|| ())
+            .expect("a free slot")
+            .await
+            .expect("later work ran");
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the abandoned work never ran"
+        );
+        assert_eq!(
+            hasher.slots.available_permits(),
+            3,
+            "every slot is free again"
+        );
     }
 
     #[tokio::test]

@@ -79,7 +79,6 @@ impl Services {
         }));
         let user_service = UserService::new(
             users.clone(),
-            refresh_tokens.clone(),
             hasher.clone(),
             clock.clone(),
             UserSettings {

@@ -28,8 +28,9 @@ impl AuthService {
     /// a dummy hash, so both failures take the same time.
     ///
     /// # Errors
-    /// `InvalidCredentials` for an unknown user or a wrong password; `AccountDisabled`
-    /// for a correct password on a suspended or inactive account.
+    /// `InvalidCredentials` for an unknown user or a wrong password (also when the
+    /// password changed while it was being checked); `AccountDisabled` for a correct
+    /// password on a suspended or inactive account.
     #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(
         &self,
@@ -54,10 +55,21 @@ impl AuthService {
             return Err(LoginError::AccountDisabled);
         }
         let now = self.clock.now();
-        let pair = self
-            .issue_pair(&user, new_family_id(self.opaque.as_ref()), now)
-            .await
+        let access = self
+            .access_token(&user, now)
             .map_err(LoginError::Unexpected)?;
+        let (refresh_token, stored) = self
+            .refresh_token(&user, new_family_id(self.opaque.as_ref()), now)
+            .map_err(LoginError::Unexpected)?;
+        if !self.refresh_tokens.insert(stored).await? {
+            // The password changed (or the account was suspended) while this login was
+            // checked: the credentials it was checked against are no longer valid.
+            return Err(LoginError::InvalidCredentials);
+        }
+        let pair = TokenPair {
+            access,
+            refresh_token,
+        };
         tracing::Span::current().record("user_id", user.id.get());
         tracing::info!(user_id = %user.id, "logged in");
         Ok(pair)

@@ -108,6 +108,9 @@ pub struct NewRefreshToken {
     /// Every token obtained by rotating one login's tokens shares the family.
     pub family_id: String,
     pub hash: TokenHash,
+    /// The user's token version the token is bound to: once the user's version moves on
+    /// (password change, suspension, role change), the token can no longer be rotated.
+    pub token_version: i64,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -118,29 +121,59 @@ pub struct RefreshTokenRecord {
     pub id: i64,
     pub user_id: UserId,
     pub family_id: String,
+    /// The user's token version when the token was issued.
+    pub token_version: i64,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Storage of refresh tokens.
+/// What presenting a refresh token for rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live: it is spent now and its successor is stored in the family.
+    Rotated,
+    /// The token had already been spent (a replay, or a concurrent refresh that won):
+    /// its whole family, the winner's successor included, is revoked now.
+    Reused { revoked: u64 },
+    /// The token is unknown, revoked, expired, in a revoked family, bound to an older
+    /// token version, or does not match the successor's user and family: nothing changed.
+    Refused,
+}
+
+/// Storage of refresh tokens. Every write that revokes or rotates a user's tokens is
+/// serialised with the others on that user, so a revocation and a rotation can never
+/// interleave.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RefreshTokenRepository: Send + Sync {
+    /// Stores the first token of a new family, unless the user's token version is no
+    /// longer `token.token_version` (it changed since the user was read) or the user is
+    /// gone. Returns whether the token was stored.
+    ///
     /// # Errors
     /// A storage failure.
-    async fn insert(&self, token: NewRefreshToken) -> Result<(), RepositoryError>;
+    async fn insert(&self, token: NewRefreshToken) -> Result<bool, RepositoryError>;
 
     /// # Errors
     /// A storage failure.
     async fn find(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
 
-    /// Marks the token used if it is neither used nor revoked, atomically. Returns
-    /// whether this call did it (false: someone else used or revoked it first).
+    /// Rotates the token stored under `presented` as one compare-and-set transaction: it
+    /// succeeds only if the token is unused, unrevoked and unexpired at
+    /// `successor.issued_at`, its family has no revoked token, it belongs to
+    /// `successor.user_id` and `successor.family_id`, and both it and `successor` are
+    /// bound to the user's current token version. Then the token is spent and the
+    /// successor stored together; otherwise nothing is stored. A token that was already
+    /// spent revokes its family instead ([`Rotation::Reused`]).
     ///
     /// # Errors
-    /// A storage failure.
-    async fn consume(&self, id: i64, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
+    /// A storage failure (then nothing changed).
+    async fn rotate(
+        &self,
+        presented: &TokenHash,
+        successor: NewRefreshToken,
+    ) -> Result<Rotation, RepositoryError>;
 
     /// Revokes every token of the family. Returns how many were revoked.
     ///
@@ -151,11 +184,4 @@ pub trait RefreshTokenRepository: Send + Sync {
         family_id: &str,
         at: DateTime<Utc>,
     ) -> Result<u64, RepositoryError>;
-
-    /// Revokes every token of the user. Returns how many were revoked.
-    ///
-    /// # Errors
-    /// A storage failure.
-    async fn revoke_user(&self, user_id: UserId, at: DateTime<Utc>)
-    -> Result<u64, RepositoryError>;
 }

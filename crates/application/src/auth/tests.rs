@@ -53,12 +53,13 @@ fn user(status: UserStatus, token_version: i64) -> User {
     }
 }
 
-/// A stored refresh token of user 7 in family `family`.
+/// A stored refresh token of user 7 in family `family`, bound to token version 5.
 fn record(used: bool, revoked: bool, expired: bool) -> RefreshTokenRecord {
     RefreshTokenRecord {
         id: 11,
         user_id: id(7),
         family_id: "family".into(),
+        token_version: 5,
         expires_at: if expired {
             now() - chrono::Duration::seconds(1)
         } else {

@@ -43,7 +43,7 @@ fn decide(access: Access) -> Result<(), ModerateUserError> {
 
 impl UserService {
     /// Sets the user's status. Any status that cannot log in also bumps the token
-    /// version and revokes the user's refresh tokens.
+    /// version and revokes the user's refresh tokens, in the same write.
     ///
     /// # Errors
     /// `NotFound` when hidden or missing; `Forbidden` when the actor's role does not
@@ -66,28 +66,25 @@ impl UserService {
             (target.id, target.role),
             status,
         ))?;
-        let now = self.clock.now();
-        let ends_sessions = !status.can_log_in();
+        // Bumping the token version also revokes the refresh tokens, in the same write.
         let user = self
             .users
             .update(
                 id,
                 UserChanges {
                     status: Some(status),
-                    bump_token_version: ends_sessions,
+                    bump_token_version: !status.can_log_in(),
                     ..UserChanges::default()
                 },
-                now,
+                self.clock.now(),
             )
             .await?;
-        if ends_sessions {
-            self.refresh_tokens.revoke_user(id, now).await?;
-        }
         tracing::info!(status = status.as_str(), "user status changed");
         Ok(user)
     }
 
-    /// Sets the user's role (admins only, never their own).
+    /// Sets the user's role (admins only, never their own). A new role bumps the token
+    /// version, so older access tokens stop; refresh tokens stay valid.
     ///
     /// # Errors
     /// `NotFound` when hidden or missing; `Forbidden` for non-admins.
@@ -115,8 +112,10 @@ impl UserService {
                 id,
                 UserChanges {
                     role: Some(role),
-                    // Tokens carry the role: make the old ones stop at once.
+                    // Access tokens carry the role: make the old ones stop at once.
                     bump_token_version: role != target.role,
+                    // A refresh issues an access token with the new role: sessions stay.
+                    keep_refresh_tokens: true,
                     ..UserChanges::default()
                 },
                 self.clock.now(),

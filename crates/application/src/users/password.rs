@@ -43,8 +43,8 @@ impl From<UserWriteError> for ChangePasswordError {
 }
 
 impl UserService {
-    /// Checks the current password, stores the new one, bumps the token version and
-    /// revokes every refresh token of the user.
+    /// Checks the current password, then in one write stores the new one, bumps the
+    /// token version and revokes every refresh token of the user.
     ///
     /// # Errors
     /// `NotFound` when hidden or missing; `Forbidden` when an admin tries it for someone
@@ -97,7 +97,8 @@ impl UserService {
             .hash(request.new_password)
             .await
             .map_err(|e| ChangePasswordError::Unexpected(Box::new(e)))?;
-        let now = self.clock.now();
+        // One write: the new hash, the bumped token version and the revocation of every
+        // refresh token commit together (see `UserChanges::bump_token_version`).
         self.users
             .update(
                 id,
@@ -106,11 +107,10 @@ impl UserService {
                     bump_token_version: true,
                     ..UserChanges::default()
                 },
-                now,
+                self.clock.now(),
             )
             .await?;
-        let revoked = self.refresh_tokens.revoke_user(id, now).await?;
-        tracing::info!(revoked, "password changed; sessions revoked");
+        tracing::info!("password changed; sessions revoked");
         Ok(())
     }
 }

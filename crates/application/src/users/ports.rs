@@ -52,8 +52,14 @@ pub struct UserChanges {
     pub role: Option<Role>,
     pub status: Option<UserStatus>,
     pub password_hash: Option<PasswordHash>,
-    /// Increment the token version, so access tokens issued before stop working.
+    /// Increment the token version, so access tokens issued before stop working, and
+    /// revoke every refresh token of the user in the same transaction (refresh tokens are
+    /// bound to the version), so the change and the revocation commit together.
     pub bump_token_version: bool,
+    /// With `bump_token_version`: keep the user's live refresh tokens, bound to the new
+    /// version, instead of revoking them (a role change: the next refresh issues an access
+    /// token with the new role).
+    pub keep_refresh_tokens: bool,
 }
 
 /// Why a user could not be written.
@@ -195,19 +201,38 @@ pub trait UserRepository: Send + Sync {
 #[error("password hashing failed")]
 pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
+/// The source of a [`HashError`] when hashing is saturated (its queue is full): the
+/// request was refused at once and may be retried later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is saturated")]
+pub struct HashingOverloaded;
+
+impl HashError {
+    /// The error for a full hashing queue.
+    pub fn overloaded() -> Self {
+        Self(Box::new(HashingOverloaded))
+    }
+
+    /// Whether the hashing queue was full (rather than the hashing broken).
+    pub fn is_overloaded(&self) -> bool {
+        self.0.is::<HashingOverloaded>()
+    }
+}
+
 /// Hashing and verification of passwords. Both are slow on purpose and run off the
-/// async workers.
+/// async workers, through a bounded queue: when it is full they fail at once with
+/// [`HashError::overloaded`] instead of waiting.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// # Errors
-    /// The hashing pool failed.
+    /// `overloaded` when the queue is full; otherwise the hashing pool failed.
     async fn hash(&self, password: PlainPassword) -> Result<PasswordHash, HashError>;
 
     /// Whether `password` matches `hash`. A hash that cannot be parsed is "no match".
     ///
     /// # Errors
-    /// The hashing pool failed.
+    /// `overloaded` when the queue is full; otherwise the hashing pool failed.
     async fn verify(&self, password: PlainPassword, hash: PasswordHash) -> Result<bool, HashError>;
 
     /// A valid hash of a random password, verified against when a login names an

@@ -17,7 +17,6 @@ use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Us
 
 use super::ports::{MockOwnedContent, MockPasswordHasher, MockUserRepository};
 use super::{UserService, UserSettings};
-use crate::auth::ports::MockRefreshTokenRepository;
 use crate::clock::MockClock;
 use crate::storage::RepositoryError;
 use crate::validation::FieldViolation;
@@ -79,7 +78,6 @@ fn codes(violations: &[FieldViolation]) -> Vec<(&str, &str)> {
 /// fails the test when called, so every port a case does not arm must stay untouched.
 struct Ports {
     users: MockUserRepository,
-    tokens: MockRefreshTokenRepository,
     hasher: MockPasswordHasher,
     owned: Option<MockOwnedContent>,
     settings: UserSettings,
@@ -89,7 +87,6 @@ impl Ports {
     fn new() -> Self {
         Self {
             users: MockUserRepository::new(),
-            tokens: MockRefreshTokenRepository::new(),
             hasher: MockPasswordHasher::new(),
             owned: None,
             settings: UserSettings::default(),
@@ -112,7 +109,6 @@ impl Ports {
         clock.expect_now().returning(now);
         let service = UserService::new(
             Arc::new(self.users),
-            Arc::new(self.tokens),
             Arc::new(self.hasher),
             Arc::new(clock),
             self.settings,

@@ -78,7 +78,7 @@ const FIELD_DOCS: &[FieldDoc] = &[
 ];
 
 /// Credentials: `username` may be the username or the e-mail address.
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or e-mail address.
@@ -90,6 +90,19 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// Shown in place of a password or token in `Debug` output.
+const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for LoginRequest {
+    /// The password is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
 impl Validated for LoginRequest {
     fn field_errors(&self) -> Vec<FieldError> {
         garde_errors(self)
@@ -98,10 +111,20 @@ impl Validated for LoginRequest {
 
 /// The OAuth2 password form (`grant_type`, `scope` and client fields are accepted and
 /// ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct LoginForm {
     username: String,
     password: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    /// The password is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
 }
 
 /// Login credentials from a JSON body or an OAuth2 password form.
@@ -168,7 +191,7 @@ impl OperationModifier for Credentials {
 }
 
 /// A token pair.
-#[derive(Debug, Serialize, Apiv2Schema)]
+#[derive(Serialize, Apiv2Schema)]
 pub struct TokenResponse {
     /// JWT to send as `Authorization: Bearer <access_token>`.
     #[openapi(example = "\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig\"")]
@@ -184,6 +207,18 @@ pub struct TokenResponse {
     pub refresh_token: String,
 }
 
+impl std::fmt::Debug for TokenResponse {
+    /// The tokens are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &REDACTED)
+            .finish()
+    }
+}
+
 impl From<TokenPair> for TokenResponse {
     fn from(pair: TokenPair) -> Self {
         Self {
@@ -196,12 +231,21 @@ impl From<TokenPair> for TokenResponse {
 }
 
 /// A refresh token to exchange or revoke.
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[openapi(example = "\"3q2-7wAAAAA...\"")]
     #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN))]
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    /// The token is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &REDACTED)
+            .finish()
+    }
 }
 
 impl Validated for RefreshRequest {
@@ -253,4 +297,85 @@ async fn logout(
     auth.logout(current.0.id, &body.into_inner().refresh_token)
         .await?;
     Ok(NoContent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password_or_token() {
+        let secret = "Sup3rSecretValue";
+        let cases: Vec<(&str, String)> = vec![
+            (
+                "LoginRequest",
+                format!(
+                    "{:?}",
+                    LoginRequest {
+                        username: "jane".into(),
+                        password: secret.into(),
+                    }
+                ),
+            ),
+            (
+                "LoginForm",
+                format!(
+                    "{:?}",
+                    LoginForm {
+                        username: "jane".into(),
+                        password: secret.into(),
+                    }
+                ),
+            ),
+            (
+                "Credentials",
+                format!(
+                    "{:#?}",
+                    Credentials(LoginRequest {
+                        username: "jane".into(),
+                        password: secret.into(),
+                    })
+                ),
+            ),
+            (
+                "RefreshRequest",
+                format!(
+                    "{:?}",
+                    RefreshRequest {
+                        refresh_token: secret.into(),
+                    }
+                ),
+            ),
+            (
+                "TokenResponse",
+                format!(
+                    "{:?}",
+                    TokenResponse {
+                        access_token: secret.into(),
+                        token_type: "bearer".into(),
+                        expires_in: 1800,
+                        refresh_token: format!("{secret}2"),
+                    }
+                ),
+            ),
+        ];
+        for (name, shown) in cases {
+            assert!(!shown.contains(secret), "{name} leaks its secret: {shown}");
+            assert!(
+                shown.contains(REDACTED),
+                "{name} marks the redaction: {shown}"
+            );
+        }
+        let login = format!(
+            "{:?}",
+            LoginRequest {
+                username: "jane".into(),
+                password: secret.into(),
+            }
+        );
+        assert!(
+            login.contains("jane"),
+            "the username stays visible: {login}"
+        );
+    }
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub user_id: i64,
     pub family_id: String,
     pub token_hash: String,
+    /// The user's token version when the token was issued.
+    pub token_version: i64,
     pub issued_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,

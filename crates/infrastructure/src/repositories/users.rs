@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{
@@ -14,6 +14,7 @@ use vidgen_application::users::ports::{
 use vidgen_domain::listing::{Paged, SortOrder};
 use vidgen_domain::users::{Age, Email, PersonName, Role, User, UserId, UserStatus, Username};
 
+use super::refresh_tokens::{rebind_user_in, revoke_user_in};
 use super::{like_contains, storage};
 use crate::entities::user::{self, Column, Entity as Users};
 
@@ -247,11 +248,30 @@ impl UserRepository for SeaOrmUserRepository {
         if changes.bump_token_version {
             update = update.col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1));
         }
-        let result = update.exec(&self.db).await.map_err(write_error)?;
+        // The UPDATE comes first: it locks the row, which serialises this write with
+        // every rotation and revocation of the user's refresh tokens.
+        let tx = self.db.begin().await.map_err(storage)?;
+        let result = update.exec(&tx).await.map_err(write_error)?;
         if result.rows_affected == 0 {
+            tx.rollback().await.map_err(storage)?;
             return Err(UserWriteError::NotFound);
         }
-        self.get(id).await?.ok_or(UserWriteError::NotFound)
+        let row = Users::find_by_id(id.get())
+            .one(&tx)
+            .await
+            .map_err(storage)?
+            .ok_or(UserWriteError::NotFound)?;
+        if changes.bump_token_version {
+            if changes.keep_refresh_tokens {
+                rebind_user_in(&tx, id.get(), row.token_version)
+                    .await
+                    .map_err(storage)?;
+            } else {
+                revoke_user_in(&tx, id.get(), at).await.map_err(storage)?;
+            }
+        }
+        tx.commit().await.map_err(storage)?;
+        Ok(to_user(row)?)
     }
 
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use url::Url;
-
 use super::SettingsError;
 use super::source::Source;
 
@@ -62,16 +60,7 @@ impl DatabaseSettings {
     }
 }
 
-/// The URL with any password replaced, safe to log.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
-    }
-}
+pub use crate::redact::redact_url;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -118,11 +118,13 @@ async fn a_login_issues_a_pair_and_stores_the_refresh_token_until_now_plus_ttl()
                     // The first token generated only names the new family.
                     && token.family_id == "hash-of-token-1"
                     && token.hash == TokenHash("hash-of-token-2".into())
+                    // Bound to the token version the user was read with.
+                    && token.token_version == 4
                     && token.issued_at == now()
                     && token.expires_at == expires_at
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_| Ok(true));
         // Surrounding white space of the login is ignored.
         let outcome = ports.service().login("  jane\t", password()).await;
         let pair = outcome.unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -186,5 +188,24 @@ async fn failing_ports_are_unexpected() {
         outcome_name(&outcome),
         "unexpected",
         "refresh token not stored: {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_during_the_login_starts_no_session() {
+    // The repository refuses the token: the user's token version moved on after the
+    // credentials were read (a password change or suspension committed meanwhile).
+    let mut ports = knowing_jane(UserStatus::Active, true).issues_access_token(4);
+    ports
+        .tokens
+        .expect_insert()
+        .withf(|token| token.token_version == 4)
+        .times(1)
+        .returning(|_| Ok(false));
+    let outcome = ports.service().login("jane", password()).await;
+    assert_eq!(
+        outcome_name(&outcome),
+        "invalid credentials",
+        "stale credentials: {outcome:?}"
     );
 }

@@ -1,11 +1,10 @@
 //! `AuthService::refresh`.
 
-use mockall::Sequence;
 use mockall::predicate::eq;
 use vidgen_domain::users::UserStatus;
 
 use super::{Ports, REFRESH_TTL, id, now, record, storage_failure, user};
-use crate::auth::ports::{RefreshTokenRecord, TokenHash};
+use crate::auth::ports::{RefreshTokenRecord, Rotation, TokenHash};
 use crate::auth::refresh::RefreshError;
 
 fn outcome_name<T>(outcome: &Result<T, RefreshError>) -> &'static str {
@@ -28,55 +27,31 @@ fn finding(found: Option<RefreshTokenRecord>) -> Ports {
     ports
 }
 
+/// Ports that find a live token of user 7 (active, token version 5) and issue an access
+/// token, up to the rotation.
+fn live_token() -> Ports {
+    let mut ports = finding(Some(record(false, false, false))).issues_access_token(5);
+    ports
+        .users
+        .expect_get()
+        .with(eq(id(7)))
+        .times(1)
+        .returning(|_| Ok(Some(user(UserStatus::Active, 5))));
+    ports
+}
+
 #[tokio::test]
 async fn dead_tokens_are_refused_and_reuse_revokes_the_family() {
-    // (case, stored record, whether consume is tried, consume wins, revokes family)
+    // (case, stored record, revokes family); no user is read, nothing is rotated.
     let cases = [
-        ("unknown", None, false, true, false),
-        (
-            "revoked",
-            Some(record(false, true, false)),
-            false,
-            true,
-            false,
-        ),
-        (
-            "expired",
-            Some(record(false, false, true)),
-            false,
-            true,
-            false,
-        ),
-        (
-            "reused",
-            Some(record(true, false, false)),
-            false,
-            true,
-            true,
-        ),
-        (
-            "reused after expiry",
-            Some(record(true, false, true)),
-            false,
-            true,
-            true,
-        ),
-        (
-            "lost the race to consume",
-            Some(record(false, false, false)),
-            true,
-            false,
-            true,
-        ),
+        ("unknown", None, false),
+        ("revoked", Some(record(false, true, false)), false),
+        ("expired", Some(record(false, false, true)), false),
+        ("reused", Some(record(true, false, false)), true),
+        ("reused after expiry", Some(record(true, false, true)), true),
     ];
-    for (name, found, consumes, wins, revokes) in cases {
+    for (name, found, revokes) in cases {
         let mut ports = finding(found);
-        ports
-            .tokens
-            .expect_consume()
-            .with(eq(11), eq(now()))
-            .times(usize::from(consumes))
-            .returning(move |_, _| Ok(wins));
         ports
             .tokens
             .expect_revoke_family()
@@ -85,6 +60,7 @@ async fn dead_tokens_are_refused_and_reuse_revokes_the_family() {
             .returning(|_, _| Ok(3));
         ports.users.expect_get().never();
         ports.issuer.expect_issue().never();
+        ports.tokens.expect_rotate().never();
         ports.tokens.expect_insert().never();
         let outcome = ports.service().refresh("presented").await;
         assert_eq!(
@@ -97,19 +73,18 @@ async fn dead_tokens_are_refused_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn a_user_who_may_no_longer_log_in_gets_no_new_pair() {
-    // (case, stored user)
+    // (case, stored user); the token itself is bound to version 5.
     let cases = [
         ("deleted user", None),
-        ("suspended user", Some(user(UserStatus::Suspended, 0))),
-        ("inactive user", Some(user(UserStatus::Inactive, 0))),
+        ("suspended user", Some(user(UserStatus::Suspended, 5))),
+        ("inactive user", Some(user(UserStatus::Inactive, 5))),
+        (
+            "token bound to an older version",
+            Some(user(UserStatus::Active, 6)),
+        ),
     ];
     for (name, stored) in cases {
         let mut ports = finding(Some(record(false, false, false)));
-        ports
-            .tokens
-            .expect_consume()
-            .times(1)
-            .returning(|_, _| Ok(true));
         ports
             .users
             .expect_get()
@@ -117,6 +92,7 @@ async fn a_user_who_may_no_longer_log_in_gets_no_new_pair() {
             .times(1)
             .returning(move |_| Ok(stored.clone()));
         ports.issuer.expect_issue().never();
+        ports.tokens.expect_rotate().never();
         ports.tokens.expect_insert().never();
         let outcome = ports.service().refresh("presented").await;
         assert_eq!(
@@ -128,36 +104,25 @@ async fn a_user_who_may_no_longer_log_in_gets_no_new_pair() {
 }
 
 #[tokio::test]
-async fn a_live_token_is_consumed_and_rotated_within_its_family() {
-    let mut ports = finding(Some(record(false, false, false))).issues_access_token(5);
-    let mut order = Sequence::new();
-    ports
-        .tokens
-        .expect_consume()
-        .with(eq(11), eq(now()))
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_, _| Ok(true));
-    ports
-        .users
-        .expect_get()
-        .with(eq(id(7)))
-        .times(1)
-        .returning(|_| Ok(Some(user(UserStatus::Active, 5))));
+async fn a_live_token_is_rotated_within_its_family_in_one_step() {
+    let mut ports = live_token();
     let expires_at = now() + chrono::Duration::from_std(REFRESH_TTL).expect("ttl");
     ports
         .tokens
-        .expect_insert()
-        .withf(move |token| {
-            token.user_id == id(7)
-                && token.family_id == "family"
-                && token.hash == TokenHash("hash-of-token-1".into())
-                && token.issued_at == now()
-                && token.expires_at == expires_at
+        .expect_rotate()
+        .withf(move |presented, successor| {
+            *presented == TokenHash("hash-of-presented".into())
+                && successor.user_id == id(7)
+                && successor.family_id == "family"
+                && successor.hash == TokenHash("hash-of-token-1".into())
+                && successor.token_version == 5
+                && successor.issued_at == now()
+                && successor.expires_at == expires_at
         })
         .times(1)
-        .in_sequence(&mut order)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(Rotation::Rotated));
+    // Spending the token and storing its successor happen in `rotate` alone.
+    ports.tokens.expect_insert().never();
     ports.tokens.expect_revoke_family().never();
     let pair = ports
         .service()
@@ -166,6 +131,33 @@ async fn a_live_token_is_consumed_and_rotated_within_its_family() {
         .expect("rotation succeeds");
     assert_eq!(pair.access.token, "access", "rotation: access token");
     assert_eq!(pair.refresh_token, "token-1", "rotation: refresh token");
+}
+
+#[tokio::test]
+async fn a_lost_compare_and_set_hands_out_nothing() {
+    // (case, what the repository did)
+    let cases = [
+        (
+            "spent concurrently: the family is revoked",
+            Rotation::Reused { revoked: 2 },
+        ),
+        ("revoked or re-versioned concurrently", Rotation::Refused),
+    ];
+    for (name, rotation) in cases {
+        let mut ports = live_token();
+        ports
+            .tokens
+            .expect_rotate()
+            .times(1)
+            .returning(move |_, _| Ok(rotation));
+        ports.tokens.expect_insert().never();
+        let outcome = ports.service().refresh("presented").await;
+        assert_eq!(
+            outcome_name(&outcome),
+            "invalid token",
+            "{name}: {outcome:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -182,18 +174,6 @@ async fn storage_failures_are_unexpected() {
         "find failure: {outcome:?}"
     );
 
-    let mut ports = finding(Some(record(false, false, false)));
-    ports
-        .tokens
-        .expect_consume()
-        .returning(|_, _| Err(storage_failure()));
-    let outcome = ports.service().refresh("presented").await;
-    assert_eq!(
-        outcome_name(&outcome),
-        "unexpected",
-        "consume failure: {outcome:?}"
-    );
-
     let mut ports = finding(Some(record(true, false, false)));
     ports
         .tokens
@@ -207,7 +187,6 @@ async fn storage_failures_are_unexpected() {
     );
 
     let mut ports = finding(Some(record(false, false, false)));
-    ports.tokens.expect_consume().returning(|_, _| Ok(true));
     ports
         .users
         .expect_get()
@@ -219,20 +198,15 @@ async fn storage_failures_are_unexpected() {
         "user read failure: {outcome:?}"
     );
 
-    let mut ports = finding(Some(record(false, false, false))).issues_access_token(5);
-    ports.tokens.expect_consume().returning(|_, _| Ok(true));
-    ports
-        .users
-        .expect_get()
-        .returning(|_| Ok(Some(user(UserStatus::Active, 5))));
+    let mut ports = live_token();
     ports
         .tokens
-        .expect_insert()
-        .returning(|_| Err(storage_failure()));
+        .expect_rotate()
+        .returning(|_, _| Err(storage_failure()));
     let outcome = ports.service().refresh("presented").await;
     assert_eq!(
         outcome_name(&outcome),
         "unexpected",
-        "insert failure: {outcome:?}"
+        "rotation failure: {outcome:?}"
     );
 }

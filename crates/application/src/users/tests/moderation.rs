@@ -1,6 +1,5 @@
 //! `UserService::change_status` and `change_role`.
 
-use mockall::predicate::eq;
 use vidgen_domain::users::policy::Actor;
 use vidgen_domain::users::{Role, UserStatus};
 
@@ -78,13 +77,11 @@ async fn status_changes_follow_the_roles() {
         ports
             .users
             .expect_update()
+            .withf(move |_, changes, _| {
+                changes.bump_token_version == ends && !changes.keep_refresh_tokens
+            })
             .times(usize::from(allowed))
             .returning(move |_, _, _| Ok(user(2, target_role, status)));
-        ports
-            .tokens
-            .expect_revoke_user()
-            .times(usize::from(allowed && ends))
-            .returning(|_, _| Ok(1));
         let outcome = ports.service().change_status(who, id(2), status).await;
         assert_eq!(outcome_name(&outcome), expected, "{name}: {outcome:?}");
     }
@@ -108,18 +105,13 @@ async fn statuses_that_cannot_log_in_end_sessions_and_the_others_do_not() {
                 *target == id(2)
                     && changes.status == Some(status)
                     && changes.bump_token_version == ends
+                    && !changes.keep_refresh_tokens
                     && changes.role.is_none()
                     && changes.password_hash.is_none()
                     && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(user(2, Role::User, status)));
-        ports
-            .tokens
-            .expect_revoke_user()
-            .with(eq(id(2)), eq(now()))
-            .times(usize::from(ends))
-            .returning(|_, _| Ok(1));
         let outcome = ports
             .service()
             .change_status(actor(3, Role::Moderator), id(2), status)
@@ -161,7 +153,6 @@ async fn status_changes_of_hidden_or_missing_users_are_not_found() {
         .users
         .expect_update()
         .returning(|_, _, _| Err(UserWriteError::NotFound));
-    ports.tokens.expect_revoke_user().never();
     let outcome = ports
         .service()
         .change_status(actor(9, Role::Admin), id(2), UserStatus::Suspended)
@@ -191,14 +182,11 @@ async fn status_change_storage_failures_are_unexpected() {
     );
 
     let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+    // The status write and the revocation are one: its failure is the revocation's.
     ports
         .users
         .expect_update()
-        .returning(|_, _, _| Ok(user(2, Role::User, UserStatus::Suspended)));
-    ports
-        .tokens
-        .expect_revoke_user()
-        .returning(|_, _| Err(storage_failure()));
+        .returning(|_, _, _| Err(UserWriteError::Storage(storage_failure())));
     let outcome = ports
         .service()
         .change_status(actor(9, Role::Admin), id(2), UserStatus::Suspended)
@@ -273,13 +261,14 @@ async fn a_new_role_bumps_the_token_version_and_the_same_role_does_not() {
                 *target == id(2)
                     && changes.role == Some(role)
                     && changes.bump_token_version == bumps
+                    // Refresh tokens stay: a refresh issues an access token with the new role.
+                    && changes.keep_refresh_tokens
                     && changes.status.is_none()
                     && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(user(2, role, UserStatus::Active)));
         // Refresh tokens stay: a refresh issues an access token with the new role.
-        ports.tokens.expect_revoke_user().never();
         let outcome = ports
             .service()
             .change_role(actor(9, Role::Admin), id(2), role)

@@ -122,7 +122,6 @@ async fn a_wrong_current_or_weak_new_password_changes_nothing() {
         let mut ports = with_credentials(matches);
         ports.hasher.expect_hash().never();
         ports.users.expect_update().never();
-        ports.tokens.expect_revoke_user().never();
         let outcome = ports
             .service()
             .change_password(actor(2, Role::User), id(2), change("Old1password", new))
@@ -143,7 +142,10 @@ async fn a_change_stores_the_new_hash_bumps_the_token_version_and_revokes_sessio
         .expect_hash()
         .withf(|new| new.expose() == "N3wPassword")
         .times(1)
+        .in_sequence(&mut order)
         .returning(|_| Ok(PasswordHash::new("new-hash")));
+    // One write: the hash, the version bump and the revocation of every refresh token
+    // (`keep_refresh_tokens` unset) commit together.
     ports
         .users
         .expect_update()
@@ -151,6 +153,7 @@ async fn a_change_stores_the_new_hash_bumps_the_token_version_and_revokes_sessio
             *target == id(2)
                 && changes.password_hash.as_ref().map(PasswordHash::as_str) == Some("new-hash")
                 && changes.bump_token_version
+                && !changes.keep_refresh_tokens
                 && changes.username.is_none()
                 && changes.email.is_none()
                 && changes.role.is_none()
@@ -160,13 +163,6 @@ async fn a_change_stores_the_new_hash_bumps_the_token_version_and_revokes_sessio
         .times(1)
         .in_sequence(&mut order)
         .returning(|_, _, _| Ok(user(2, Role::User, UserStatus::Active)));
-    ports
-        .tokens
-        .expect_revoke_user()
-        .with(eq(id(2)), eq(now()))
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_, _| Ok(2));
     let outcome = ports
         .service()
         .change_password(
@@ -190,7 +186,6 @@ async fn failures_after_the_checks_are_reported() {
         .users
         .expect_update()
         .returning(|_, _, _| Err(UserWriteError::NotFound));
-    ports.tokens.expect_revoke_user().never();
     let outcome = ports
         .service()
         .change_password(
@@ -209,14 +204,11 @@ async fn failures_after_the_checks_are_reported() {
         .hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash::new("new-hash")));
+    // The write (and with it the revocation) fails: nothing is committed.
     ports
         .users
         .expect_update()
-        .returning(|_, _, _| Ok(user(2, Role::User, UserStatus::Active)));
-    ports
-        .tokens
-        .expect_revoke_user()
-        .returning(|_, _| Err(storage_failure()));
+        .returning(|_, _, _| Err(UserWriteError::Storage(storage_failure())));
     let outcome = ports
         .service()
         .change_password(

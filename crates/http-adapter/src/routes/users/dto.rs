@@ -126,7 +126,7 @@ impl From<StatusDto> for UserStatus {
 // ---- requests -------------------------------------------------------------------------
 
 /// A registration.
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
     /// Letters, digits, `_` and `-`; not a reserved name.
@@ -163,6 +163,24 @@ pub struct UserCreate {
     #[openapi(example = "\"1995-04-12\"")]
     #[garde(skip)]
     pub birth_date: Option<NaiveDate>,
+}
+
+/// Shown in place of a password in `Debug` output.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for UserCreate {
+    /// The passwords are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreate")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("confirm_password", &REDACTED)
+            .field("age", &self.age)
+            .field("birth_date", &self.birth_date)
+            .finish()
+    }
 }
 
 impl Validated for UserCreate {
@@ -304,7 +322,7 @@ impl UserReplace {
 }
 
 /// A password change.
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// The password in use now.
@@ -325,6 +343,17 @@ pub struct PasswordChange {
     #[openapi(example = "\"Even5tronger\"")]
     #[garde(skip)]
     pub confirm_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    /// The passwords are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("current_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .field("confirm_password", &REDACTED)
+            .finish()
+    }
 }
 
 impl Validated for PasswordChange {
@@ -543,3 +572,44 @@ pub const PARAM_DOCS: &[ParamDoc] = &[ParamDoc {
     name: "user_id",
     constraints: ID,
 }];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let secret = "Sup3rSecretValue";
+        let create = format!(
+            "{:?}",
+            UserCreate {
+                username: "jane_doe".into(),
+                name: "Jane".into(),
+                email: "jane@example.com".into(),
+                password: secret.into(),
+                confirm_password: format!("{secret}2"),
+                age: Some(30),
+                birth_date: None,
+            }
+        );
+        let change = format!(
+            "{:#?}",
+            PasswordChange {
+                current_password: format!("{secret}0"),
+                new_password: secret.into(),
+                confirm_password: format!("{secret}2"),
+            }
+        );
+        for (name, shown) in [("UserCreate", &create), ("PasswordChange", &change)] {
+            assert!(!shown.contains(secret), "{name} leaks a password: {shown}");
+            assert!(
+                shown.contains(REDACTED),
+                "{name} marks the redaction: {shown}"
+            );
+        }
+        assert!(
+            create.contains("jane_doe") && create.contains("jane@example.com"),
+            "UserCreate keeps the other fields visible: {create}"
+        );
+    }
+}
