@@ -1,16 +1,14 @@
 //! Assembly of the actix application: state, extractor configuration, routes, docs and
 //! middleware, in one place.
 
+use std::sync::Arc;
+
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, Error, http::header, web};
 use paperclip::actix::OpenApiExt;
-use vidgen_application::auth::AuthService;
-use vidgen_application::health::HealthService;
-use vidgen_application::users::UserService;
-use vidgen_application::videos::VideoService;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
@@ -63,15 +61,55 @@ pub struct HttpConfig {
     pub public_base_url: Option<String>,
 }
 
-/// The services the handlers call, shared by every worker.
-#[derive(Debug, Clone)]
+/// Puts one service into a worker's app data.
+type Provide = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The services the handlers call (each reaches them as `web::Data<Service>`), shared by
+/// every worker, and the OpenAPI document. A new capability's service is one
+/// [`AppState::with`] in the composition root.
+#[derive(Clone)]
 pub struct AppState {
-    pub health: HealthService,
-    pub users: UserService,
-    pub auth: AuthService,
-    pub videos: VideoService,
+    provided: Vec<(&'static str, Provide)>,
     /// The document served at `/openapi.json` (built once, see [`openapi_document`]).
     pub openapi: OpenApiDocument,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field(
+                "services",
+                &self
+                    .provided
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(openapi: OpenApiDocument) -> Self {
+        Self {
+            provided: Vec::new(),
+            openapi,
+        }
+    }
+
+    /// Makes `service` available to every handler as `web::Data<T>` (one instance shared
+    /// by all workers).
+    #[must_use]
+    pub fn with<T: Send + Sync + 'static>(mut self, service: T) -> Self {
+        let data = web::Data::new(service);
+        self.provided.push((
+            std::any::type_name::<T>(),
+            Arc::new(move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(data.clone());
+            }),
+        ));
+        self
+    }
 }
 
 /// Response headers a browser client may read.
@@ -134,10 +172,11 @@ pub fn build(
     let max_json_bytes = config.max_json_bytes;
     let mut app = App::new()
         .configure(|cfg| extract::configure(cfg, max_json_bytes))
-        .app_data(web::Data::new(state.health))
-        .app_data(web::Data::new(state.users))
-        .app_data(web::Data::new(state.auth))
-        .app_data(web::Data::new(state.videos))
+        .configure(|cfg| {
+            for (_, provide) in &state.provided {
+                provide(cfg);
+            }
+        })
         .app_data(crate::validation::JsonLimit(max_json_bytes))
         .app_data(web::Data::new(config.trusted_hosts.clone()));
     if let Some(base) = config.public_base_url.clone() {

@@ -107,15 +107,15 @@ impl Ports {
         let refresh = Arc::new(self.refresh_tokens);
         let hasher = Arc::new(self.hasher);
         let clock = Arc::new(SystemClock);
-        AppState {
-            health: HealthService::new(Arc::new(self.storage)),
-            users: UserService::new(
+        AppState::new(OpenApiDocument::new(&serde_json::json!({})))
+            .with(HealthService::new(Arc::new(self.storage)))
+            .with(UserService::new(
                 users.clone(),
                 hasher.clone(),
                 clock.clone(),
                 UserSettings::default(),
-            ),
-            auth: AuthService::new(
+            ))
+            .with(AuthService::new(
                 AuthPorts {
                     users,
                     refresh_tokens: refresh,
@@ -126,16 +126,14 @@ impl Ports {
                     clock: clock.clone(),
                 },
                 Duration::from_secs(60),
-            ),
-            videos: VideoService::new(
+            ))
+            .with(VideoService::new(
                 Arc::new(self.videos),
                 Arc::new(self.jobs),
                 Arc::new(self.media),
                 Arc::new(self.idempotency),
                 clock,
-            ),
-            openapi: OpenApiDocument::new(&serde_json::json!({})),
-        }
+            ))
     }
 }
 

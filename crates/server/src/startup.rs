@@ -154,13 +154,11 @@ impl Application {
             db.clone(),
             Duration::from_secs(settings.database.connect_timeout_seconds),
         );
-        let state = AppState {
-            health: HealthService::new(Arc::new(storage)),
-            users: services.users,
-            auth: services.auth,
-            videos: services.videos.clone(),
-            openapi: OpenApiDocument::new(&openapi_document()),
-        };
+        let state = AppState::new(OpenApiDocument::new(&openapi_document()))
+            .with(HealthService::new(Arc::new(storage)))
+            .with(services.users)
+            .with(services.auth)
+            .with(services.videos.clone());
         let config = http_config(&settings);
 
         let address = settings.server.bind_address();
