@@ -92,7 +92,10 @@ async fn a_database_outage_is_a_503_and_the_service_recovers_by_itself() {
     let app = spawn_app_with(|vars| {
         // Authentication must reach the database too, not a cached user.
         vars.insert("USER_CACHE_TTL_SECONDS".into(), "0".into());
-        let url = vars.get("DATABASE_URL").cloned().unwrap_or_default();
+        let url = vars
+            .get("DATABASE_URL")
+            .cloned()
+            .expect("the test settings name a database");
         let (_, target) = through_relay(&url, 0);
         let started = Relay::start(target);
         let (relayed, _) = through_relay(&url, started.port);

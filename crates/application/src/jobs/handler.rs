@@ -113,19 +113,31 @@ pub trait JobHandler: Send + Sync {
     async fn run(&self, context: &JobContext) -> Result<(), JobFailure>;
 
     /// Stores the progress of a running job where readers see it (called while the job
-    /// still holds its lease, only when the value changed).
+    /// still holds its lease, only when the value changed). By default progress is not
+    /// kept: only kinds whose progress someone reads store it.
     ///
     /// # Errors
     /// A storage failure (logged; the job keeps running).
-    async fn record_progress(&self, job: &ClaimedJob, percent: u8) -> Result<(), RepositoryError>;
+    async fn record_progress(
+        &self,
+        _job: &ClaimedJob,
+        _percent: u8,
+    ) -> Result<(), RepositoryError> {
+        Ok(())
+    }
 
     /// A failed run will be retried later: reflect it where users look (a render puts its
-    /// video back to pending).
+    /// video back to pending). By default nothing is shown anywhere.
     ///
     /// # Errors
     /// A storage failure (logged).
-    async fn on_retry(&self, job: &ClaimedJob, failure: &JobFailure)
-    -> Result<(), RepositoryError>;
+    async fn on_retry(
+        &self,
+        _job: &ClaimedJob,
+        _failure: &JobFailure,
+    ) -> Result<(), RepositoryError> {
+        Ok(())
+    }
 
     /// The job has failed for good (last attempt failed, or its workers died during every
     /// attempt): record the outcome (a render marks its video failed with the reason).

@@ -122,22 +122,6 @@ impl JobHandler for SweepMedia {
         Ok(())
     }
 
-    async fn record_progress(
-        &self,
-        _job: &ClaimedJob,
-        _percent: u8,
-    ) -> Result<(), RepositoryError> {
-        Ok(())
-    }
-
-    async fn on_retry(
-        &self,
-        _job: &ClaimedJob,
-        _failure: &JobFailure,
-    ) -> Result<(), RepositoryError> {
-        Ok(())
-    }
-
     async fn on_final_failure(
         &self,
         _job: &ClaimedJob,
