@@ -80,6 +80,8 @@ async fn a_generated_video_renders_and_downloads() {
     assert_eq!(content.headers()["accept-ranges"], "bytes");
     assert!(content.headers().contains_key("etag"));
     assert!(content.headers().contains_key("last-modified"));
+    assert_eq!(content.headers()["cache-control"], "private, no-cache");
+    let etag = content.headers()["etag"].clone();
     let bytes = content.bytes().await.expect("body");
     assert_eq!(bytes.len() as i64, size);
     assert_eq!(&bytes[4..8], b"ftyp");
@@ -97,7 +99,19 @@ async fn a_generated_video_renders_and_downloads() {
         partial.headers()["content-range"],
         format!("bytes 0-99/{size}").as_str()
     );
+    assert_eq!(partial.headers()["cache-control"], "private, no-cache");
     assert_eq!(partial.bytes().await.expect("body").len(), 100);
+
+    let revalidated = app
+        .client
+        .get(app.url(&paths::video_content(id)))
+        .bearer_auth(&jane.access_token)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("revalidation");
+    assert_eq!(revalidated.status().as_u16(), 304);
+    assert_eq!(revalidated.headers()["cache-control"], "private, no-cache");
 
     let unsatisfiable = app
         .client
@@ -112,6 +126,7 @@ async fn a_generated_video_renders_and_downloads() {
     let thumbnail = app.get_video_thumbnail(id, &jane.access_token).await;
     assert_eq!(thumbnail.status().as_u16(), 200);
     assert_eq!(thumbnail.headers()["content-type"], "image/png");
+    assert_eq!(thumbnail.headers()["cache-control"], "private, no-cache");
     assert_eq!(&thumbnail.bytes().await.expect("png")[..4], b"\x89PNG");
 
     // Deleting removes the row and both files.

@@ -164,10 +164,19 @@ impl Responder for FileResponse {
             .parse()
             .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
         match actix_files::NamedFile::open(&self.file.path) {
-            Ok(file) => file
-                .set_content_type(mime)
-                .disable_content_disposition()
-                .into_response(request),
+            Ok(file) => {
+                let mut response = file
+                    .set_content_type(mime)
+                    .disable_content_disposition()
+                    .into_response(request);
+                // A user's file: browsers may keep it, but must revalidate it (ETag) and
+                // shared caches must not keep it at all. Also on 206 and 304.
+                response.headers_mut().insert(
+                    actix_web::http::header::CACHE_CONTROL,
+                    actix_web::http::header::HeaderValue::from_static("private, no-cache"),
+                );
+                response
+            }
             Err(error) => ApiError::internal(error).error_response_owned(),
         }
     }
