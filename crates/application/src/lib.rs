@@ -12,3 +12,4 @@ pub mod storage;
 pub mod users;
 pub mod validation;
 pub mod videos;
+pub mod webhooks;

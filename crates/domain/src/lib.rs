@@ -7,3 +7,4 @@ pub mod listing;
 pub mod requests;
 pub mod users;
 pub mod videos;
+pub mod webhooks;

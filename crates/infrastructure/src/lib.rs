@@ -12,5 +12,6 @@ pub mod redact;
 pub mod render;
 pub mod repositories;
 pub mod settings;
+pub mod webhooks;
 
 mod entities;

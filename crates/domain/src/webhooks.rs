@@ -1,0 +1,235 @@
+//! Webhook targets: which URLs a client may ask to be called back on, and which network
+//! addresses a delivery must never reach (so a webhook cannot be turned against the
+//! service's own network).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Why a webhook URL is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    #[error("must be at most {} characters", WebhookUrl::MAX_LEN)]
+    TooLong,
+    #[error("must be an absolute URL")]
+    Malformed,
+    #[error("must use https")]
+    InsecureScheme,
+    #[error("must use http or https")]
+    UnsupportedScheme,
+    #[error("must not contain a user name or password")]
+    Credentials,
+    #[error("must name a host")]
+    NoHost,
+}
+
+impl WebhookUrlError {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::TooLong => "too_long",
+            Self::Malformed | Self::NoHost => "url",
+            Self::InsecureScheme | Self::UnsupportedScheme => "webhook_scheme",
+            Self::Credentials => "webhook_credentials",
+        }
+    }
+}
+
+/// An absolute `https` URL (plain `http` only where the settings allow it), without
+/// credentials, at most [`WebhookUrl::MAX_LEN`] characters. Whether its host resolves to
+/// an allowed address is decided at delivery time, see [`is_internal_address`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub const MAX_LEN: usize = 2048;
+
+    /// # Errors
+    /// The first rule the URL breaks.
+    pub fn parse(raw: &str, allow_insecure: bool) -> Result<Self, WebhookUrlError> {
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(WebhookUrlError::TooLong);
+        }
+        let url = url::Url::parse(raw).map_err(|_| WebhookUrlError::Malformed)?;
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_insecure => {}
+            "http" => return Err(WebhookUrlError::InsecureScheme),
+            _ => return Err(WebhookUrlError::UnsupportedScheme),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(WebhookUrlError::Credentials);
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(WebhookUrlError::NoHost);
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    /// A URL read back from storage, where it was validated when it was stored.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl AsRef<str> for WebhookUrl {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `address` is one a webhook must not reach unless private targets are allowed:
+/// loopback, private (RFC 1918, unique-local), link-local, shared (CGNAT), multicast,
+/// broadcast, unspecified, documentation and benchmarking ranges, the cloud metadata
+/// address, and IPv6 forms of any of these (IPv4-mapped, IPv4-compatible, NAT64).
+pub fn is_internal_address(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => is_internal_v6(v6),
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local() // includes 169.254.169.254, the metadata service
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (64..=127).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240 // reserved
+}
+
+fn is_internal_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_internal_v4(v4);
+    }
+    let segments = ip.segments();
+    // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) carry an IPv4 address.
+    let embedded_v4 = || {
+        Ipv4Addr::new(
+            (segments[6] >> 8) as u8,
+            segments[6] as u8,
+            (segments[7] >> 8) as u8,
+            segments[7] as u8,
+        )
+    };
+    if segments[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_unspecified() && !ip.is_loopback() {
+        return is_internal_v4(embedded_v4());
+    }
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_internal_v4(embedded_v4());
+    }
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (segments[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+        || segments[0] == 0x0100 && segments[1..4] == [0, 0, 0] // discard-only 100::/64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_follow_the_contract() {
+        let long = format!("https://example.com/{}", "a".repeat(WebhookUrl::MAX_LEN));
+        let cases: &[(&str, bool, Result<(), WebhookUrlError>)] = &[
+            ("https://hooks.example.com/vidgen", false, Ok(())),
+            ("https://hooks.example.com:8443/a?b=c", false, Ok(())),
+            (
+                "http://hooks.example.com/",
+                false,
+                Err(WebhookUrlError::InsecureScheme),
+            ),
+            ("http://hooks.example.com/", true, Ok(())),
+            (
+                "ftp://hooks.example.com/",
+                true,
+                Err(WebhookUrlError::UnsupportedScheme),
+            ),
+            (
+                "javascript:alert(1)",
+                true,
+                Err(WebhookUrlError::UnsupportedScheme),
+            ),
+            (
+                "https://user:pw@hooks.example.com/",
+                false,
+                Err(WebhookUrlError::Credentials),
+            ),
+            (
+                "https://user@hooks.example.com/",
+                false,
+                Err(WebhookUrlError::Credentials),
+            ),
+            ("not a url", false, Err(WebhookUrlError::Malformed)),
+            ("/relative/path", false, Err(WebhookUrlError::Malformed)),
+            (long.as_str(), false, Err(WebhookUrlError::TooLong)),
+        ];
+        for (raw, insecure, expected) in cases {
+            assert_eq!(
+                WebhookUrl::parse(raw, *insecure).map(|_| ()),
+                *expected,
+                "{raw} (insecure allowed: {insecure})"
+            );
+        }
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised_in_every_form() {
+        let cases: &[(&str, bool)] = &[
+            ("93.184.216.34", false),
+            ("8.8.8.8", false),
+            ("1.1.1.1", false),
+            ("2606:4700:4700::1111", false),
+            ("2a00:1450:4001:80b::200e", false),
+            ("127.0.0.1", true),
+            ("127.255.255.254", true),
+            ("10.1.2.3", true),
+            ("172.16.0.1", true),
+            ("172.31.255.255", true),
+            ("192.168.1.1", true),
+            ("169.254.169.254", true),
+            ("169.254.0.1", true),
+            ("100.64.0.1", true),
+            ("0.0.0.0", true),
+            ("0.1.2.3", true),
+            ("224.0.0.1", true),
+            ("255.255.255.255", true),
+            ("192.0.2.1", true),
+            ("198.18.0.1", true),
+            ("240.0.0.1", true),
+            ("::1", true),
+            ("::", true),
+            ("fc00::1", true),
+            ("fd12:3456:789a::1", true),
+            ("fe80::1", true),
+            ("ff02::1", true),
+            ("2001:db8::1", true),
+            ("::ffff:127.0.0.1", true),
+            ("::ffff:10.0.0.1", true),
+            ("::ffff:169.254.169.254", true),
+            ("::ffff:93.184.216.34", false),
+            ("::127.0.0.1", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("64:ff9b::5db8:d822", false),
+        ];
+        for (raw, internal) in cases {
+            let address: IpAddr = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(is_internal_address(address), *internal, "{raw}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Outgoing webhooks: Standard Webhooks signatures ([`signature`]).
+
+pub mod signature;
