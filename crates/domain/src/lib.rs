@@ -5,5 +5,6 @@
 
 pub mod listing;
 pub mod requests;
+pub mod text;
 pub mod users;
 pub mod videos;

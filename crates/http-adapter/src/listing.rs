@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use vidgen_application::users::ports::UserSortField;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_domain::listing::{Page, PageError, SEARCH_MAX_LEN, SEARCH_MIN_LEN, SortOrder};
+use vidgen_domain::text;
 
 use crate::error::{ApiError, FieldError};
 use crate::registry::{Constraint as C, ParamDoc};
@@ -170,6 +171,9 @@ pub fn search(raw: Option<String>) -> Result<Option<String>, ApiError> {
             format!("must be at most {SEARCH_MAX_LEN} characters"),
             "too_long",
         )),
+        Some(text) if let Err(e) = text::check_single_line(&text) => {
+            Err(ApiError::invalid_field("search", e.to_string(), e.code()))
+        }
         Some(text) => Ok(Some(text.trim().to_owned())),
     }
 }

@@ -25,6 +25,11 @@ pub fn rule(code: &str, message: impl std::fmt::Display) -> garde::Error {
     garde::Error::new(format!("{code}{SEPARATOR}{message}"))
 }
 
+/// A garde rule for any one-line text field: the domain's control-character rule.
+pub fn single_line(value: &str, _: &()) -> garde::Result {
+    vidgen_domain::text::check_single_line(value).map_err(|e| rule(e.code(), e))
+}
+
 /// Field errors from a garde report, in a stable order.
 pub fn report_to_field_errors(report: &garde::Report) -> Vec<FieldError> {
     let mut errors: Vec<FieldError> = report

@@ -20,7 +20,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{Constraint as C, FieldDoc, Registry, RouteEntry};
 use crate::validation::{
-    JsonLimit, ValidJson, Validated, garde_errors, is_json, parse_json, read_body,
+    JsonLimit, ValidJson, Validated, garde_errors, is_json, parse_json, read_body, single_line,
 };
 
 /// Login, token refresh and logout.
@@ -83,10 +83,10 @@ const FIELD_DOCS: &[FieldDoc] = &[
 pub struct LoginRequest {
     /// Username or e-mail address.
     #[openapi(example = "\"jane_doe\"")]
-    #[garde(length(chars, min = 1, max = Email::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = Email::MAX_LEN), custom(single_line))]
     pub username: String,
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line))]
     pub password: String,
 }
 
@@ -235,7 +235,7 @@ impl From<TokenPair> for TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[openapi(example = "\"3q2-7wAAAAA...\"")]
-    #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN))]
+    #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN), custom(single_line))]
     pub refresh_token: String,
 }
 

@@ -173,6 +173,8 @@ async fn by_username(
     users: web::Data<UserService>,
     path: web::Path<UsernamePath>,
 ) -> Result<web::Json<PublicUserResponse>, ApiError> {
+    vidgen_domain::text::check_single_line(&path.username)
+        .map_err(|e| ApiError::invalid_field("username", e.to_string(), e.code()))?;
     let user = users.get_by_username(&path.username).await?;
     Ok(web::Json(user.into()))
 }

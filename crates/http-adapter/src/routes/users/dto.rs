@@ -16,7 +16,7 @@ use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
 
 use crate::error::{ApiError, FieldError};
 use crate::listing::SortBy;
-use crate::validation::{Validated, garde_errors, rule};
+use crate::validation::{Validated, garde_errors, rule, single_line};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
 
@@ -148,7 +148,8 @@ pub struct UserCreate {
         custom(password_rule(PasswordRule::MaxLength)),
         custom(password_rule(PasswordRule::Uppercase)),
         custom(password_rule(PasswordRule::Lowercase)),
-        custom(password_rule(PasswordRule::Digit))
+        custom(password_rule(PasswordRule::Digit)),
+        custom(password_rule(PasswordRule::ControlCharacters))
     )]
     pub password: String,
     /// Must equal `password`.
@@ -327,7 +328,7 @@ impl UserReplace {
 pub struct PasswordChange {
     /// The password in use now.
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line))]
     pub current_password: String,
     /// The new password (same rules as at registration).
     #[openapi(example = "\"Even5tronger\"")]
@@ -336,7 +337,8 @@ pub struct PasswordChange {
         custom(password_rule(PasswordRule::MaxLength)),
         custom(password_rule(PasswordRule::Uppercase)),
         custom(password_rule(PasswordRule::Lowercase)),
-        custom(password_rule(PasswordRule::Digit))
+        custom(password_rule(PasswordRule::Digit)),
+        custom(password_rule(PasswordRule::ControlCharacters))
     )]
     pub new_password: String,
     /// Must equal `new_password`.
