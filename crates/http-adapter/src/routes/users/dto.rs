@@ -477,9 +477,9 @@ impl From<User> for PublicUserResponse {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserListQuery {
     /// Rows to skip.
-    pub skip: Option<u64>,
+    pub skip: Option<i64>,
     /// Rows to return.
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// Case-insensitive substring of name, email or username.
     pub search: Option<String>,
     /// Only users with this status.
@@ -492,6 +492,12 @@ pub struct UserListQuery {
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
 
+impl Validated for UserListQuery {
+    fn field_errors(&self) -> Vec<FieldError> {
+        crate::listing::list_errors(self.skip, self.limit, self.search.as_deref())
+    }
+}
+
 /// A user id in the path.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserPath {
@@ -499,11 +505,32 @@ pub struct UserPath {
     pub user_id: i64,
 }
 
+/// The entry of a path id that is not positive.
+pub(crate) fn positive_id(field: &str, raw: i64) -> Option<FieldError> {
+    (raw <= 0).then(|| FieldError::new(field, "must be a positive integer", "range"))
+}
+
+impl Validated for UserPath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        positive_id("user_id", self.user_id).into_iter().collect()
+    }
+}
+
 /// A username in the path.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UsernamePath {
     /// The username, compared ignoring case.
     pub username: String,
+}
+
+impl Validated for UsernamePath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        vidgen_domain::text::check_single_line(&self.username)
+            .err()
+            .map(|e| FieldError::new("username", e.to_string(), e.code()))
+            .into_iter()
+            .collect()
+    }
 }
 
 // ---- the numbers the OpenAPI document shows, from the same domain constants -------------
