@@ -118,6 +118,29 @@ async fn unknown_and_missing_fields_and_broken_rules_come_together() {
 }
 
 #[tokio::test]
+async fn registration_rules_of_the_application_come_with_the_shape_errors() {
+    let app = spawn_app().await;
+    let mut body = registration();
+    body["username"] = json!("admin");
+    body["name"] = json!(5);
+    body["birth_date"] = json!("1850-01-01");
+    body.as_object_mut().map(|o| o.remove("confirm_password"));
+    let found = details(app.create_user(&body).await).await;
+    for (field, code) in [
+        ("username", "username_reserved"),
+        ("name", "type"),
+        ("birth_date", "birth_date_too_early"),
+        ("confirm_password", "missing"),
+    ] {
+        assert!(has(&found, field, code), "{field} {code}: {found:?}");
+    }
+    assert!(
+        !found.iter().any(|(f, _)| f == "__all__"),
+        "no body rule on placeholders: {found:?}"
+    );
+}
+
+#[tokio::test]
 async fn video_bodies_report_every_field_at_once() {
     let app = spawn_app().await;
     let user = app.user("video_body").await;

@@ -312,36 +312,47 @@ pub fn collect<T: DeserializeOwned + Apiv2Schema>(
     (None, errors)
 }
 
+/// The shape errors of a request followed by the rule errors of every field that has
+/// no entry yet, in one ordered list. A rule on the whole body (`__all__`) is dropped
+/// once a field is wrong: it would compare placeholders.
+pub fn merge(
+    shape_errors: Vec<FieldError>,
+    rule_errors: impl IntoIterator<Item = FieldError>,
+) -> Vec<FieldError> {
+    let broken = !shape_errors.is_empty();
+    let covered = |field: &str| {
+        shape_errors
+            .iter()
+            .any(|e| field == e.field || field.starts_with(&format!("{}.", e.field)))
+    };
+    let extra: Vec<FieldError> = rule_errors
+        .into_iter()
+        .filter(|e| !(covered(&e.field) || (broken && e.field == "__all__")))
+        .collect();
+    let mut errors = shape_errors;
+    errors.extend(extra);
+    order(&mut errors);
+    errors
+}
+
 /// The shape errors of a request and, when its value could be built anyway, the rule
 /// errors of every field that has no entry yet: one list, one 422.
 ///
 /// # Errors
 /// 422 with every entry when anything is wrong.
 pub fn all_errors<T: Validated>(
-    (parsed, mut errors): (Option<T>, Vec<FieldError>),
+    (parsed, errors): (Option<T>, Vec<FieldError>),
 ) -> Result<T, ApiError> {
-    let shape_errors = !errors.is_empty();
-    if let Some(value) = &parsed {
-        let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-        let covered = |field: &str| {
-            reported
-                .iter()
-                .any(|r| field == r || field.starts_with(&format!("{r}.")))
-        };
-        errors.extend(
-            value
-                .field_errors()
-                .into_iter()
-                // A rule on the whole body compares placeholders once a field is wrong.
-                .filter(|e| !(covered(&e.field) || (shape_errors && e.field == "__all__"))),
-        );
-    }
     match parsed {
-        Some(value) if errors.is_empty() => Ok(value),
-        _ => {
-            order(&mut errors);
-            Err(ApiError::Validation(errors))
+        Some(value) => {
+            let errors = merge(errors, value.field_errors());
+            if errors.is_empty() {
+                Ok(value)
+            } else {
+                Err(ApiError::Validation(errors))
+            }
         }
+        None => Err(ApiError::Validation(merge(errors, []))),
     }
 }
 
@@ -520,22 +531,26 @@ where
     }
 }
 
-/// A JSON body that deserialized with no unknown field, its rules not checked yet: for
-/// a request whose rules need the application too (its conversion reports the field
-/// rules and the application's rules together, in one 422). When its shape is wrong,
-/// the 422 lists the shape errors and the field rules together, as [`ValidJson`] does.
+/// A JSON body whose rules need the application too: built even when some fields were
+/// wrong (those hold placeholders), with the shape errors beside it, so that its
+/// conversion reports the shape errors, the field rules and the application's rules
+/// together, in one 422. A body that cannot be built at all is refused here.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T> {
+    value: T,
+    shape_errors: Vec<FieldError>,
+}
 
 impl<T> JsonBody<T> {
-    pub fn into_inner(self) -> T {
-        self.0
+    /// The body and the entries of its fields that were missing, unknown or mistyped.
+    pub fn into_parts(self) -> (T, Vec<FieldError>) {
+        (self.value, self.shape_errors)
     }
 }
 
 impl<T> FromRequest for JsonBody<T>
 where
-    T: DeserializeOwned + Apiv2Schema + Validated + 'static,
+    T: DeserializeOwned + Apiv2Schema + 'static,
 {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -544,8 +559,11 @@ where
         let body = read_json(req, payload);
         Box::pin(async move {
             match collect::<T>(body.await?, Extra::Refuse) {
-                (Some(value), errors) if errors.is_empty() => Ok(Self(value)),
-                collected => all_errors(collected).map(Self),
+                (Some(value), shape_errors) => Ok(Self {
+                    value,
+                    shape_errors,
+                }),
+                (None, errors) => Err(ApiError::Validation(merge(errors, []))),
             }
         })
     }

@@ -111,7 +111,8 @@ async fn register(
     users: web::Data<UserService>,
     body: JsonBody<UserCreate>,
 ) -> Result<Created<UserResponse>, ApiError> {
-    let request = body.into_inner().try_into_domain(&users)?;
+    let (body, shape_errors) = body.into_parts();
+    let request = body.try_into_domain(&users, shape_errors)?;
     let user = users.register(request).await?;
     Ok(Created {
         location: user_path(user.id),

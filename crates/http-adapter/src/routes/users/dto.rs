@@ -16,7 +16,7 @@ use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
 
 use crate::error::{ApiError, FieldError};
 use crate::listing::SortBy;
-use crate::validation::{Validated, garde_errors, rule, single_line};
+use crate::validation::{Validated, garde_errors, merge, rule, single_line};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
 
@@ -205,11 +205,15 @@ fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
 }
 
 impl UserCreate {
-    /// The registration, or one 422 listing every broken rule: the field rules of this
-    /// type together with the application's registration rules (reserved names, e-mail
-    /// domain, birth date), so a client learns of every problem at once.
-    pub fn try_into_domain(self, users: &UserService) -> Result<RegisterUser, ApiError> {
-        let mut errors = self.field_errors();
+    /// The registration, or one 422 listing every problem: the fields that were missing,
+    /// unknown or mistyped (`shape_errors`, from the extractor), the field rules of this
+    /// type and the application's registration rules (reserved names, e-mail domain,
+    /// birth date), so a client learns of every problem at once.
+    pub fn try_into_domain(
+        self,
+        users: &UserService,
+        shape_errors: Vec<FieldError>,
+    ) -> Result<RegisterUser, ApiError> {
         let username = Username::parse(&self.username).ok();
         let email = Email::parse(&self.email).ok();
         let facts = RegistrationFacts {
@@ -218,14 +222,15 @@ impl UserCreate {
             age: self.age.and_then(|age| Age::new(age).ok()),
             birth_date: self.birth_date,
         };
-        errors.extend(
+        let mut rule_errors = self.field_errors();
+        rule_errors.extend(
             users
                 .registration_violations(facts)
                 .into_iter()
                 .map(FieldError::from),
         );
+        let errors = merge(shape_errors, rule_errors);
         if !errors.is_empty() {
-            errors.sort_by(|a, b| a.field.cmp(&b.field));
             return Err(ApiError::Validation(errors));
         }
         Ok(RegisterUser {
