@@ -39,8 +39,9 @@ impl AuthService {
     ) -> Result<TokenPair, LoginError> {
         // No account is named with a control character (and some databases refuse them
         // in a query): such a login is simply unknown, checked like any other.
+        let login = login.trim();
         let found = if vidgen_domain::text::check_single_line(login).is_ok() {
-            self.users.get_credentials(login.trim()).await?
+            self.users.get_credentials(login).await?
         } else {
             None
         };
