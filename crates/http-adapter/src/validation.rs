@@ -299,15 +299,16 @@ pub fn collect<T: DeserializeOwned + Apiv2Schema>(
             Err(failure) => failure,
         };
         let error = serde_failure(&failure.path().to_string(), &failure.inner().to_string());
-        if errors.iter().any(|known| known.field == error.field)
-            || !repair(&schema, &mut value, &error.field)
-        {
-            if !errors.iter().any(|known| known.field == error.field) {
-                errors.push(error);
-            }
+        // A placeholder serde refuses, or a field that cannot be repaired: the entries
+        // so far are all there is to say.
+        if errors.iter().any(|known| known.field == error.field) {
             return (None, errors);
         }
+        let repaired = repair(&schema, &mut value, &error.field);
         errors.push(error);
+        if !repaired {
+            return (None, errors);
+        }
     }
     (None, errors)
 }
