@@ -297,6 +297,17 @@ async fn bad_path_ids_name_their_parameter() {
     assert_eq!(found[0].0, "user_id", "{found:?}");
     let found = details(app.get_video("1.5", token).await).await;
     assert_eq!(found[0].0, "video_id", "{found:?}");
+    let found = details(app.get_user(0, token).await).await;
+    assert_eq!(
+        found,
+        [("user_id".to_owned(), "range".to_owned())],
+        "not positive"
+    );
+    for query in ["owner_id=abc", "owner_id=0"] {
+        let found = details(app.list_videos(query, token).await).await;
+        assert_eq!(found.len(), 1, "{query}: {found:?}");
+        assert_eq!(found[0].0, "owner_id", "{query}: {found:?}");
+    }
     let found = details(app.get_user_video("x", "y", token).await).await;
     let mut fields: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
     fields.sort_unstable();

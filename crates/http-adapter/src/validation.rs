@@ -1,5 +1,8 @@
-//! Request validation: JSON bodies deserialized with the path of any failing field, then
-//! checked with garde, every failure reported per field in the envelope.
+//! Request validation, every problem reported at once: a JSON body (or a form, a query
+//! string, the path) is first checked field by field against the DTO's own schema (the
+//! one the OpenAPI document shows), each missing, unknown or wrongly typed field getting
+//! its entry and a placeholder; serde then builds the DTO, and garde checks the fields
+//! that parsed. Everything goes into one 422.
 //!
 //! garde errors carry only a message; validators here prefix it with a stable code and
 //! a separator ([`rule`]), which [`report_to_field_errors`] splits off again.
