@@ -15,4 +15,5 @@ mod middleware;
 mod migrations;
 mod outage;
 mod users;
+mod validation;
 mod videos;

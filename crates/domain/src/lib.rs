@@ -5,6 +5,7 @@
 
 pub mod listing;
 pub mod requests;
+pub mod text;
 pub mod users;
 pub mod videos;
 pub mod webhooks;

@@ -24,6 +24,8 @@ pub enum PageError {
     LimitOutOfRange,
     #[error("skip must be at most {}", Page::MAX_SKIP)]
     SkipTooLarge,
+    #[error("skip must be at least {}", Page::DEFAULT_SKIP)]
+    SkipNegative,
 }
 
 impl Page {
@@ -51,6 +53,24 @@ impl Page {
             return Err(PageError::SkipTooLarge);
         }
         Ok(Self { skip, limit })
+    }
+
+    /// Builds a page from signed numbers as a client sends them, reporting every bound
+    /// broken (a negative `skip` and a `limit` out of range together).
+    ///
+    /// # Errors
+    /// `SkipNegative` below zero, `LimitOutOfRange` outside `MIN_LIMIT..=MAX_LIMIT`.
+    pub fn from_signed(skip: i64, limit: i64) -> Result<Self, Vec<PageError>> {
+        let mut errors = Vec::new();
+        let skip = u64::try_from(skip).map_err(|_| errors.push(PageError::SkipNegative));
+        let limit = u64::try_from(limit)
+            .ok()
+            .filter(|limit| (Self::MIN_LIMIT..=Self::MAX_LIMIT).contains(limit))
+            .ok_or_else(|| errors.push(PageError::LimitOutOfRange));
+        match (skip, limit) {
+            (Ok(skip), Ok(limit)) => Self::new(skip, limit).map_err(|e| vec![e]),
+            _ => Err(errors),
+        }
     }
 
     pub fn skip(&self) -> u64 {
@@ -169,6 +189,29 @@ mod tests {
         for (skip, limit, expected) in cases {
             assert_eq!(
                 Page::new(skip, limit).map(|_| ()),
+                expected,
+                "skip={skip} limit={limit}"
+            );
+        }
+    }
+
+    #[test]
+    fn signed_pages_report_every_broken_bound() {
+        use PageError::{LimitOutOfRange as Limit, SkipNegative as Skip};
+        type Case = (i64, i64, Result<(), Vec<PageError>>);
+        let cases: &[Case] = &[
+            (0, 1, Ok(())),
+            (i64::MAX, 1000, Ok(())),
+            (-1, 10, Err(vec![Skip])),
+            (0, -5, Err(vec![Limit])),
+            (0, 0, Err(vec![Limit])),
+            (0, 1001, Err(vec![Limit])),
+            (-1, 0, Err(vec![Skip, Limit])),
+            (i64::MIN, i64::MIN, Err(vec![Skip, Limit])),
+        ];
+        for (skip, limit, expected) in cases {
+            assert_eq!(
+                &Page::from_signed(*skip, *limit).map(|_| ()),
                 expected,
                 "skip={skip} limit={limit}"
             );

@@ -6,6 +6,7 @@ pub mod policy;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::text::{self, ControlCharacters};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 
@@ -66,6 +67,8 @@ pub enum UsernameError {
     TooLong,
     #[error("may contain only letters, digits, `_` and `-`")]
     InvalidCharacters,
+    #[error("{}", ControlCharacters)]
+    ControlCharacters,
 }
 
 impl UsernameError {
@@ -75,6 +78,7 @@ impl UsernameError {
             Self::TooShort => "too_short",
             Self::TooLong => "too_long",
             Self::InvalidCharacters => "pattern",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 }
@@ -99,7 +103,9 @@ impl Username {
         } else if length > Self::MAX_LEN {
             errors.push(UsernameError::TooLong);
         }
-        if !raw
+        if text::check_single_line(raw).is_err() {
+            errors.push(UsernameError::ControlCharacters);
+        } else if !raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
@@ -135,7 +141,7 @@ pub enum PersonNameError {
     Empty,
     #[error("must be at most {} characters", PersonName::MAX_LEN)]
     TooLong,
-    #[error("must not contain control characters")]
+    #[error("{}", ControlCharacters)]
     ControlCharacters,
 }
 
@@ -144,7 +150,7 @@ impl PersonNameError {
         match self {
             Self::Empty => "too_short",
             Self::TooLong => "too_long",
-            Self::ControlCharacters => "invalid_characters",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 }
@@ -165,7 +171,7 @@ impl PersonName {
         if trimmed.chars().count() > Self::MAX_LEN {
             return Err(PersonNameError::TooLong);
         }
-        if trimmed.chars().any(char::is_control) {
+        if text::check_single_line(raw).is_err() {
             return Err(PersonNameError::ControlCharacters);
         }
         Ok(Self(trimmed.to_owned()))
@@ -183,6 +189,8 @@ pub enum EmailError {
     Invalid,
     #[error("must be at most {} characters", Email::MAX_LEN)]
     TooLong,
+    #[error("{}", ControlCharacters)]
+    ControlCharacters,
 }
 
 impl EmailError {
@@ -190,6 +198,7 @@ impl EmailError {
         match self {
             Self::Invalid => "email",
             Self::TooLong => "too_long",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 }
@@ -203,8 +212,12 @@ impl Email {
     /// letters, digits and hyphens.
     ///
     /// # Errors
-    /// `TooLong` beyond 254 characters, `Invalid` otherwise.
+    /// `ControlCharacters` on any control character, `TooLong` beyond 254 characters,
+    /// `Invalid` otherwise.
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        if text::check_single_line(raw).is_err() {
+            return Err(EmailError::ControlCharacters);
+        }
         let raw = raw.trim();
         if raw.len() > Self::MAX_LEN {
             return Err(EmailError::TooLong);
@@ -326,6 +339,8 @@ pub enum PasswordRule {
     Uppercase,
     Lowercase,
     Digit,
+    /// No control character (a password is one line, like every text but a few).
+    ControlCharacters,
 }
 
 impl PasswordRule {
@@ -334,6 +349,7 @@ impl PasswordRule {
             Self::MinLength => "password_too_short",
             Self::MaxLength => "password_too_long",
             Self::Uppercase | Self::Lowercase | Self::Digit => "password_strength",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 
@@ -344,6 +360,7 @@ impl PasswordRule {
             Self::Uppercase => "must contain at least one uppercase letter".to_owned(),
             Self::Lowercase => "must contain at least one lowercase letter".to_owned(),
             Self::Digit => "must contain at least one digit".to_owned(),
+            Self::ControlCharacters => ControlCharacters.to_string(),
         }
     }
 }
@@ -376,6 +393,9 @@ impl PasswordPolicy {
         }
         if !raw.chars().any(|c| c.is_ascii_digit()) {
             broken.push(PasswordRule::Digit);
+        }
+        if text::check_single_line(raw).is_err() {
+            broken.push(PasswordRule::ControlCharacters);
         }
         if broken.is_empty() {
             Ok(())

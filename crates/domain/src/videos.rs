@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::text::{self, ControlCharacters, Lines};
 use crate::users::policy::{Access, Actor};
 use crate::users::{Role, UnknownValue, UserId};
 
@@ -38,6 +39,8 @@ pub enum TextError {
     Empty,
     #[error("must be at most {0} characters")]
     TooLong(usize),
+    #[error("{}", ControlCharacters)]
+    ControlCharacters,
 }
 
 impl TextError {
@@ -45,12 +48,13 @@ impl TextError {
         match self {
             Self::Empty => "too_short",
             Self::TooLong(_) => "too_long",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 }
 
 macro_rules! text_newtype {
-    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr, trim = $trim:expr) => {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr, trim = $trim:expr, lines = $lines:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub struct $name(String);
@@ -59,10 +63,17 @@ macro_rules! text_newtype {
             pub const MIN_LEN: usize = $min;
             pub const MAX_LEN: usize = $max;
 
+            /// Which control characters the text may hold.
+            pub const LINES: Lines = $lines;
+
             /// # Errors
-            /// Shorter than `MIN_LEN` (after trimming, where trimmed) or longer than `MAX_LEN`.
+            /// Shorter than `MIN_LEN` (after trimming, where trimmed), longer than
+            /// `MAX_LEN`, or holding a control character `LINES` does not allow.
             pub fn parse(raw: &str) -> Result<Self, TextError> {
                 let value = if $trim { raw.trim() } else { raw };
+                if text::check(raw, Self::LINES).is_err() {
+                    return Err(TextError::ControlCharacters);
+                }
                 let length = value.chars().count();
                 if length < Self::MIN_LEN || (Self::MIN_LEN > 0 && value.trim().is_empty()) {
                     return Err(TextError::Empty);
@@ -96,15 +107,15 @@ macro_rules! text_newtype {
 
 text_newtype!(
     /// A video's title: 1..=200 characters, trimmed.
-    Title, min = 1, max = 200, trim = true
+    Title, min = 1, max = 200, trim = true, lines = Lines::Single
 );
 text_newtype!(
     /// A video's description: at most 5000 characters.
-    Description, min = 0, max = 5000, trim = true
+    Description, min = 0, max = 5000, trim = true, lines = Lines::Multi
 );
 text_newtype!(
     /// The text a video is generated from: 1..=10000 characters.
-    Prompt, min = 1, max = 10_000, trim = false
+    Prompt, min = 1, max = 10_000, trim = false, lines = Lines::Multi
 );
 
 /// The frame size of a generated video.
@@ -445,6 +456,36 @@ mod tests {
         assert!(Prompt::parse(&"p".repeat(10_000)).is_ok());
         assert!(Prompt::parse(&"p".repeat(10_001)).is_err());
         assert!(Prompt::parse("").is_err());
+    }
+
+    #[test]
+    fn text_fields_follow_the_control_character_rule() {
+        type Parse = fn(&str) -> Result<(), TextError>;
+        let title: Parse = |raw| Title::parse(raw).map(|_| ());
+        let description: Parse = |raw| Description::parse(raw).map(|_| ());
+        let prompt: Parse = |raw| Prompt::parse(raw).map(|_| ());
+        let cc = Err(TextError::ControlCharacters);
+        let cases: Vec<(&str, Parse, &str, Result<(), TextError>)> = vec![
+            ("title", title, "bad\0title", cc.clone()),
+            ("title", title, "two\nlines", cc.clone()),
+            ("title", title, "tab\tbed", cc.clone()),
+            ("title", title, "trailing newline\n", cc.clone()),
+            ("description", description, "nul\0", cc.clone()),
+            ("description", description, "bell\u{7}", cc.clone()),
+            (
+                "description",
+                description,
+                "one\ntwo\r\nthree\tfour",
+                Ok(()),
+            ),
+            ("prompt", prompt, "\0", cc.clone()),
+            ("prompt", prompt, "escape\u{1b}[0m", cc.clone()),
+            ("prompt", prompt, "first\r\nsecond\tthird", Ok(())),
+        ];
+        for (field, parse, input, expected) in cases {
+            assert_eq!(parse(input), expected, "{field}: {input:?}");
+        }
+        assert_eq!(TextError::ControlCharacters.code(), "control_characters");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use vidgen_application::users::ports::UserSortField;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_domain::listing::{Page, PageError, SEARCH_MAX_LEN, SEARCH_MIN_LEN, SortOrder};
+use vidgen_domain::text;
 
 use crate::error::{ApiError, FieldError};
 use crate::registry::{Constraint as C, ParamDoc};
@@ -135,42 +136,75 @@ impl From<SortOrderDto> for SortOrder {
     }
 }
 
+/// The problems of the paging and search parameters, each under its own name.
+pub fn list_errors(skip: Option<i64>, limit: Option<i64>, search: Option<&str>) -> Vec<FieldError> {
+    let mut errors = page_errors(skip, limit);
+    errors.extend(search_error(search));
+    errors
+}
+
+fn signed_page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, Vec<PageError>> {
+    let or_default = |value: Option<i64>, default: u64| {
+        value.unwrap_or_else(|| i64::try_from(default).unwrap_or(i64::MAX))
+    };
+    Page::from_signed(
+        or_default(skip, Page::DEFAULT_SKIP),
+        or_default(limit, Page::DEFAULT_LIMIT),
+    )
+}
+
+fn page_errors(skip: Option<i64>, limit: Option<i64>) -> Vec<FieldError> {
+    signed_page(skip, limit)
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|error| {
+            let field = match error {
+                PageError::LimitOutOfRange => "limit",
+                PageError::SkipTooLarge | PageError::SkipNegative => "skip",
+            };
+            FieldError::new(field, error.to_string(), "range")
+        })
+        .collect()
+}
+
 /// The page asked for, with the contract's defaults.
 ///
 /// # Errors
-/// 422 naming `limit` or `skip` when out of bounds.
-pub fn page(skip: Option<u64>, limit: Option<u64>) -> Result<Page, ApiError> {
-    Page::new(
-        skip.unwrap_or(Page::DEFAULT_SKIP),
-        limit.unwrap_or(Page::DEFAULT_LIMIT),
-    )
-    .map_err(|error| {
-        let field = match error {
-            PageError::LimitOutOfRange => "limit",
-            PageError::SkipTooLarge => "skip",
-        };
-        ApiError::Validation(vec![FieldError::new(field, error.to_string(), "range")])
-    })
+/// 422 naming `limit` and `skip` when out of bounds.
+pub fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
+    signed_page(skip, limit).map_err(|_| ApiError::Validation(page_errors(skip, limit)))
 }
 
-/// A `search` filter: `SEARCH_MIN_LEN..=SEARCH_MAX_LEN` characters, trimmed.
-///
-/// # Errors
-/// 422 naming `search` when empty or too long.
-pub fn search(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    match raw {
-        None => Ok(None),
-        Some(text) if text.trim().chars().count() < SEARCH_MIN_LEN => Err(ApiError::invalid_field(
+fn search_error(raw: Option<&str>) -> Option<FieldError> {
+    let text = raw?;
+    if text.trim().chars().count() < SEARCH_MIN_LEN {
+        return Some(FieldError::new(
             "search",
             format!("must contain at least {SEARCH_MIN_LEN} character"),
             "too_short",
-        )),
-        Some(text) if text.chars().count() > SEARCH_MAX_LEN => Err(ApiError::invalid_field(
+        ));
+    }
+    if text.chars().count() > SEARCH_MAX_LEN {
+        return Some(FieldError::new(
             "search",
             format!("must be at most {SEARCH_MAX_LEN} characters"),
             "too_long",
-        )),
-        Some(text) => Ok(Some(text.trim().to_owned())),
+        ));
+    }
+    text::check_single_line(text)
+        .err()
+        .map(|e| FieldError::new("search", e.to_string(), e.code()))
+}
+
+/// A `search` filter: `SEARCH_MIN_LEN..=SEARCH_MAX_LEN` characters of one line, trimmed.
+///
+/// # Errors
+/// 422 naming `search` when empty, too long or holding a control character.
+pub fn search(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    match search_error(raw.as_deref()) {
+        Some(error) => Err(ApiError::Validation(vec![error])),
+        None => Ok(raw.map(|text| text.trim().to_owned())),
     }
 }
 

@@ -37,7 +37,14 @@ impl AuthService {
         login: &str,
         password: PlainPassword,
     ) -> Result<TokenPair, LoginError> {
-        let found = self.users.get_credentials(login.trim()).await?;
+        // No account is named with a control character (and some databases refuse them
+        // in a query): such a login is simply unknown, checked like any other.
+        let login = login.trim();
+        let found = if vidgen_domain::text::check_single_line(login).is_ok() {
+            self.users.get_credentials(login).await?
+        } else {
+            None
+        };
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
             None => (None, self.hasher.dummy_hash()),

@@ -45,6 +45,10 @@ impl UserService {
     /// `NotFound` when no user has this username.
     #[tracing::instrument(skip(self))]
     pub async fn get_by_username(&self, username: &str) -> Result<User, GetUserError> {
+        // No stored username holds a control character, and some databases refuse them.
+        if vidgen_domain::text::check_single_line(username).is_err() {
+            return Err(GetUserError::NotFound);
+        }
         self.users
             .get_by_username(username)
             .await?

@@ -24,6 +24,14 @@ fn usernames_follow_length_and_character_rules() {
             ]),
         ),
         ("", Err(vec![UsernameError::TooShort])),
+        ("ab\0cd", Err(vec![UsernameError::ControlCharacters])),
+        (
+            "\0",
+            Err(vec![
+                UsernameError::TooShort,
+                UsernameError::ControlCharacters,
+            ]),
+        ),
     ];
     for (input, expected) in cases {
         assert_eq!(Username::parse(input).map(|_| ()), expected, "{input:?}");
@@ -59,6 +67,9 @@ fn names_count_characters_and_are_trimmed() {
         (&max, Ok(max.as_str())),
         (&too_long, Err(PersonNameError::TooLong)),
         ("Bad\u{0007}Name", Err(PersonNameError::ControlCharacters)),
+        ("Jane\0Doe", Err(PersonNameError::ControlCharacters)),
+        ("Jane\tDoe", Err(PersonNameError::ControlCharacters)),
+        ("Jane Doe\n", Err(PersonNameError::ControlCharacters)),
     ];
     for (input, expected) in cases {
         assert_eq!(
@@ -99,6 +110,11 @@ fn emails_are_checked_and_lower_cased() {
         (valid_long_local.clone(), Ok(valid_long_local.as_str())),
         (too_long_local, Err(EmailError::Invalid)),
         (over_limit, Err(EmailError::TooLong)),
+        (
+            "nul\0@example.com".into(),
+            Err(EmailError::ControlCharacters),
+        ),
+        ("a@example.com\n".into(), Err(EmailError::ControlCharacters)),
     ];
     for (input, expected) in cases {
         assert_eq!(
@@ -154,6 +170,8 @@ fn password_policy_reports_every_broken_rule() {
         ("password1", vec![PasswordRule::Uppercase]),
         ("PASSWORD1", vec![PasswordRule::Lowercase]),
         ("Password", vec![PasswordRule::Digit]),
+        ("Passw0rd\0", vec![PasswordRule::ControlCharacters]),
+        ("Pass\tw0rd", vec![PasswordRule::ControlCharacters]),
         (
             "abc",
             vec![

@@ -20,7 +20,8 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{Constraint as C, FieldDoc, Registry, RouteEntry};
 use crate::validation::{
-    JsonLimit, ValidJson, Validated, garde_errors, is_json, parse_json, read_body,
+    Extra, JsonLimit, ValidJson, Validated, all_errors, collect, garde_errors, is_json, json_value,
+    parameters_value, read_body, single_line,
 };
 
 /// Login, token refresh and logout.
@@ -83,10 +84,10 @@ const FIELD_DOCS: &[FieldDoc] = &[
 pub struct LoginRequest {
     /// Username or e-mail address.
     #[openapi(example = "\"jane_doe\"")]
-    #[garde(length(chars, min = 1, max = Email::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = Email::MAX_LEN), custom(single_line))]
     pub username: String,
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line))]
     pub password: String,
 }
 
@@ -111,7 +112,7 @@ impl Validated for LoginRequest {
 
 /// The OAuth2 password form (`grant_type`, `scope` and client fields are accepted and
 /// ignored).
-#[derive(Deserialize)]
+#[derive(Deserialize, Apiv2Schema)]
 struct LoginForm {
     username: String,
     password: String,
@@ -158,22 +159,20 @@ impl FromRequest for Credentials {
                         .into(),
                 ));
             };
-            let request = if json {
-                parse_json::<LoginRequest>(&body)?
+            let collected = if json {
+                collect::<LoginRequest>(json_value(&body)?, Extra::Refuse)
             } else {
-                let form: LoginForm = serde_urlencoded::from_bytes(&body)
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                     .map_err(|e| ApiError::invalid_field("__all__", e.to_string(), "form"))?;
-                LoginRequest {
+                let (form, errors) =
+                    collect::<LoginForm>(parameters_value::<LoginForm>(pairs), Extra::Ignore);
+                let request = form.map(|form| LoginRequest {
                     username: form.username,
                     password: form.password,
-                }
+                });
+                (request, errors)
             };
-            let errors = request.field_errors();
-            if errors.is_empty() {
-                Ok(Self(request))
-            } else {
-                Err(ApiError::Validation(errors))
-            }
+            all_errors(collected).map(Self)
         })
     }
 }
@@ -235,7 +234,7 @@ impl From<TokenPair> for TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[openapi(example = "\"3q2-7wAAAAA...\"")]
-    #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN))]
+    #[garde(length(min = 1, max = REFRESH_TOKEN_MAX_LEN), custom(single_line))]
     pub refresh_token: String,
 }
 

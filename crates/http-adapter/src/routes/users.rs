@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::listing::{self, SortBy};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Created, ListJson};
-use crate::validation::{JsonBody, ValidJson};
+use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
 
 /// The collection.
 pub const USERS: &str = "/api/v1/users";
@@ -111,7 +111,8 @@ async fn register(
     users: web::Data<UserService>,
     body: JsonBody<UserCreate>,
 ) -> Result<Created<UserResponse>, ApiError> {
-    let request = body.into_inner().try_into_domain(&users)?;
+    let (body, shape_errors) = body.into_parts();
+    let request = body.try_into_domain(&users, shape_errors)?;
     let user = users.register(request).await?;
     Ok(Created {
         location: user_path(user.id),
@@ -136,7 +137,7 @@ async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
 async fn list(
     current: CurrentUser,
     users: web::Data<UserService>,
-    query: web::Query<UserListQuery>,
+    query: ValidQuery<UserListQuery>,
 ) -> Result<ListJson<UserResponse>, ApiError> {
     let query = query.into_inner();
     let user_query = UserQuery {
@@ -158,7 +159,7 @@ async fn list(
 async fn get(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let user = users.get(current.actor(), user_id(&path)?).await?;
     Ok(web::Json(user.into()))
@@ -171,7 +172,7 @@ async fn get(
 async fn by_username(
     _current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UsernamePath>,
+    path: ValidPath<UsernamePath>,
 ) -> Result<web::Json<PublicUserResponse>, ApiError> {
     let user = users.get_by_username(&path.username).await?;
     Ok(web::Json(user.into()))
@@ -184,7 +185,7 @@ async fn by_username(
 async fn replace(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
     body: ValidJson<UserReplace>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let changes = body.into_inner().try_into_domain()?;
@@ -202,7 +203,7 @@ async fn replace(
 async fn update(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
     body: ValidJson<UserUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let changes = body.into_inner().try_into_domain()?;
@@ -220,7 +221,7 @@ async fn update(
 async fn change_password(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
     body: ValidJson<PasswordChange>,
 ) -> Result<NoContent, ApiError> {
     let body = body.into_inner();
@@ -245,7 +246,7 @@ async fn change_password(
 async fn change_status(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
     body: ValidJson<StatusUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let status = body.into_inner().status.into();
@@ -262,7 +263,7 @@ async fn change_status(
 async fn change_role(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
     body: ValidJson<RoleUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let role = body.into_inner().role.into();
@@ -279,7 +280,7 @@ async fn change_role(
 async fn delete(
     current: CurrentUser,
     users: web::Data<UserService>,
-    path: web::Path<UserPath>,
+    path: ValidPath<UserPath>,
 ) -> Result<NoContent, ApiError> {
     users.delete(current.actor(), user_id(&path)?).await?;
     Ok(NoContent)

@@ -31,7 +31,7 @@ use crate::error::ApiError;
 use crate::listing::{self, SortBy};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Accepted, ListJson};
-use crate::validation::ValidJson;
+use crate::validation::{ValidJson, ValidPath, ValidQuery};
 
 /// The collection.
 pub const VIDEOS: &str = "/api/v1/videos";
@@ -307,7 +307,7 @@ async fn create(
 async fn list(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    params: web::Query<VideoListQuery>,
+    params: ValidQuery<VideoListQuery>,
 ) -> Result<ListJson<VideoResponse>, ApiError> {
     let paged = videos
         .list(current.actor(), query(params.into_inner())?)
@@ -322,7 +322,7 @@ async fn list(
 async fn get(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
 ) -> Result<web::Json<VideoResponse>, ApiError> {
     let video = videos
         .get(current.actor(), video_id(path.video_id)?)
@@ -337,7 +337,7 @@ async fn get(
 async fn update(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
     body: ValidJson<VideoUpdate>,
 ) -> Result<web::Json<VideoResponse>, ApiError> {
     let changes = body.into_inner().try_into_domain()?;
@@ -354,7 +354,7 @@ async fn update(
 async fn delete(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
 ) -> Result<NoContent, ApiError> {
     videos
         .delete(current.actor(), video_id(path.video_id)?)
@@ -371,7 +371,7 @@ async fn delete(
 async fn content(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
 ) -> Result<FileResponse, ApiError> {
     let file = videos
         .content(current.actor(), video_id(path.video_id)?)
@@ -386,7 +386,7 @@ async fn content(
 async fn thumbnail(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
 ) -> Result<FileResponse, ApiError> {
     let file = videos
         .thumbnail(current.actor(), video_id(path.video_id)?)
@@ -401,7 +401,7 @@ async fn thumbnail(
 async fn retry(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<VideoPath>,
+    path: ValidPath<VideoPath>,
 ) -> Result<Accepted<VideoResponse>, ApiError> {
     let video = videos
         .retry(current.actor(), video_id(path.video_id)?)
@@ -419,8 +419,8 @@ async fn retry(
 async fn list_of_user(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<crate::routes::users::dto::UserPath>,
-    params: web::Query<VideoListQuery>,
+    path: ValidPath<crate::routes::users::dto::UserPath>,
+    params: ValidQuery<VideoListQuery>,
 ) -> Result<ListJson<VideoResponse>, ApiError> {
     let owner = user_id(path.user_id)?;
     let paged = videos
@@ -436,7 +436,7 @@ async fn list_of_user(
 async fn get_of_user(
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    path: web::Path<UserVideoPath>,
+    path: ValidPath<UserVideoPath>,
 ) -> Result<web::Json<VideoResponse>, ApiError> {
     let video = videos
         .get_of_user(

@@ -74,6 +74,31 @@ async fn an_unknown_user_is_checked_against_the_dummy_hash() {
 }
 
 #[tokio::test]
+async fn a_login_with_a_control_character_never_reaches_the_repository() {
+    for login in ["\0", "ja\0ne", "ja\nne"] {
+        let mut ports = Ports::new();
+        ports.users.expect_get_credentials().never();
+        ports
+            .hasher
+            .expect_dummy_hash()
+            .times(1)
+            .returning(|| PasswordHash::new("dummy-hash"));
+        ports
+            .hasher
+            .expect_verify()
+            .times(1)
+            .returning(|_, _| Ok(true));
+        ports.tokens.expect_insert().never();
+        let outcome = ports.service().login(login, password()).await;
+        assert_eq!(
+            outcome_name(&outcome),
+            "invalid credentials",
+            "{login:?}: {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn refusals_say_as_little_as_possible_and_start_no_session() {
     // (case, status, password matches, expected)
     let cases = [

@@ -96,6 +96,19 @@ async fn get_by_username_finds_missing_or_fails() {
     );
 }
 
+#[tokio::test]
+async fn a_username_with_a_control_character_is_not_looked_up() {
+    for username in ["a\0b", "\u{7}", "tab\tbed"] {
+        let mut ports = Ports::new();
+        ports.users.expect_get_by_username().never();
+        let outcome = ports.service().get_by_username(username).await;
+        assert!(
+            matches!(outcome, Err(GetUserError::NotFound)),
+            "{username:?}: {outcome:?}"
+        );
+    }
+}
+
 fn query() -> UserQuery {
     UserQuery {
         page: Page::new(10, 5).expect("page"),

@@ -16,7 +16,7 @@ use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
 
 use crate::error::{ApiError, FieldError};
 use crate::listing::SortBy;
-use crate::validation::{Validated, garde_errors, rule};
+use crate::validation::{Validated, garde_errors, merge, rule, single_line};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
 
@@ -148,7 +148,8 @@ pub struct UserCreate {
         custom(password_rule(PasswordRule::MaxLength)),
         custom(password_rule(PasswordRule::Uppercase)),
         custom(password_rule(PasswordRule::Lowercase)),
-        custom(password_rule(PasswordRule::Digit))
+        custom(password_rule(PasswordRule::Digit)),
+        custom(password_rule(PasswordRule::ControlCharacters))
     )]
     pub password: String,
     /// Must equal `password`.
@@ -204,11 +205,15 @@ fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
 }
 
 impl UserCreate {
-    /// The registration, or one 422 listing every broken rule: the field rules of this
-    /// type together with the application's registration rules (reserved names, e-mail
-    /// domain, birth date), so a client learns of every problem at once.
-    pub fn try_into_domain(self, users: &UserService) -> Result<RegisterUser, ApiError> {
-        let mut errors = self.field_errors();
+    /// The registration, or one 422 listing every problem: the fields that were missing,
+    /// unknown or mistyped (`shape_errors`, from the extractor), the field rules of this
+    /// type and the application's registration rules (reserved names, e-mail domain,
+    /// birth date), so a client learns of every problem at once.
+    pub fn try_into_domain(
+        self,
+        users: &UserService,
+        shape_errors: Vec<FieldError>,
+    ) -> Result<RegisterUser, ApiError> {
         let username = Username::parse(&self.username).ok();
         let email = Email::parse(&self.email).ok();
         let facts = RegistrationFacts {
@@ -217,14 +222,15 @@ impl UserCreate {
             age: self.age.and_then(|age| Age::new(age).ok()),
             birth_date: self.birth_date,
         };
-        errors.extend(
+        let mut rule_errors = self.field_errors();
+        rule_errors.extend(
             users
                 .registration_violations(facts)
                 .into_iter()
                 .map(FieldError::from),
         );
+        let errors = merge(shape_errors, rule_errors);
         if !errors.is_empty() {
-            errors.sort_by(|a, b| a.field.cmp(&b.field));
             return Err(ApiError::Validation(errors));
         }
         Ok(RegisterUser {
@@ -327,7 +333,7 @@ impl UserReplace {
 pub struct PasswordChange {
     /// The password in use now.
     #[openapi(example = "\"Sup3rSecret\"")]
-    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN))]
+    #[garde(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line))]
     pub current_password: String,
     /// The new password (same rules as at registration).
     #[openapi(example = "\"Even5tronger\"")]
@@ -336,7 +342,8 @@ pub struct PasswordChange {
         custom(password_rule(PasswordRule::MaxLength)),
         custom(password_rule(PasswordRule::Uppercase)),
         custom(password_rule(PasswordRule::Lowercase)),
-        custom(password_rule(PasswordRule::Digit))
+        custom(password_rule(PasswordRule::Digit)),
+        custom(password_rule(PasswordRule::ControlCharacters))
     )]
     pub new_password: String,
     /// Must equal `new_password`.
@@ -475,9 +482,9 @@ impl From<User> for PublicUserResponse {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserListQuery {
     /// Rows to skip.
-    pub skip: Option<u64>,
+    pub skip: Option<i64>,
     /// Rows to return.
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// Case-insensitive substring of name, email or username.
     pub search: Option<String>,
     /// Only users with this status.
@@ -490,6 +497,12 @@ pub struct UserListQuery {
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
 
+impl Validated for UserListQuery {
+    fn field_errors(&self) -> Vec<FieldError> {
+        crate::listing::list_errors(self.skip, self.limit, self.search.as_deref())
+    }
+}
+
 /// A user id in the path.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UserPath {
@@ -497,11 +510,32 @@ pub struct UserPath {
     pub user_id: i64,
 }
 
+/// The entry of a path id that is not positive.
+pub(crate) fn positive_id(field: &str, raw: i64) -> Option<FieldError> {
+    (raw <= 0).then(|| FieldError::new(field, "must be a positive integer", "range"))
+}
+
+impl Validated for UserPath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        positive_id("user_id", self.user_id).into_iter().collect()
+    }
+}
+
 /// A username in the path.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct UsernamePath {
     /// The username, compared ignoring case.
     pub username: String,
+}
+
+impl Validated for UsernamePath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        vidgen_domain::text::check_single_line(&self.username)
+            .err()
+            .map(|e| FieldError::new("username", e.to_string(), e.code()))
+            .into_iter()
+            .collect()
+    }
 }
 
 // ---- the numbers the OpenAPI document shows, from the same domain constants -------------

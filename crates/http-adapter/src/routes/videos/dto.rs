@@ -16,6 +16,7 @@ use super::{video_content_path, video_thumbnail_path};
 use crate::error::FieldError;
 use crate::listing::SortBy;
 use crate::registry::{Constraint as C, FieldDoc, ParamDoc};
+use crate::routes::users::dto::positive_id;
 use crate::validation::{Validated, garde_errors, rule};
 
 fn valid_title(value: &str, _: &()) -> garde::Result {
@@ -276,9 +277,9 @@ impl From<Video> for VideoResponse {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct VideoListQuery {
     /// Rows to skip.
-    pub skip: Option<u64>,
+    pub skip: Option<i64>,
     /// Rows to return.
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// Only videos with this status.
     pub status: Option<VideoStatusDto>,
     /// Only generated or only uploaded videos.
@@ -293,11 +294,25 @@ pub struct VideoListQuery {
     pub sort_order: Option<crate::listing::SortOrderDto>,
 }
 
+impl Validated for VideoListQuery {
+    fn field_errors(&self) -> Vec<FieldError> {
+        let mut errors = crate::listing::list_errors(self.skip, self.limit, self.search.as_deref());
+        errors.extend(self.owner_id.and_then(|id| positive_id("owner_id", id)));
+        errors
+    }
+}
+
 /// A video id in the path.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct VideoPath {
     /// The video's id (a positive integer).
     pub video_id: i64,
+}
+
+impl Validated for VideoPath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        positive_id("video_id", self.video_id).into_iter().collect()
+    }
 }
 
 /// A user's video in the path.
@@ -307,6 +322,15 @@ pub struct UserVideoPath {
     pub user_id: i64,
     /// The video's id.
     pub video_id: i64,
+}
+
+impl Validated for UserVideoPath {
+    fn field_errors(&self) -> Vec<FieldError> {
+        positive_id("user_id", self.user_id)
+            .into_iter()
+            .chain(positive_id("video_id", self.video_id))
+            .collect()
+    }
 }
 
 const TITLE: &[C] = &[
