@@ -1,6 +1,9 @@
-//! Webhooks: the `WebhookSender` port that posts one signed message to a client's URL.
-//! Deliveries are durable jobs; the sender only makes one attempt and reports how it
-//! went, so the job runtime can retry with backoff.
+//! Webhooks: the `WebhookSender` port that posts one signed message to a client's URL,
+//! and the `deliver_webhook` job handler ([`deliver`]). Deliveries are durable jobs; the
+//! sender only makes one attempt and reports how it went, so the job runtime can retry
+//! with backoff.
+
+pub mod deliver;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

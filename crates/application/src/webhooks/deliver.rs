@@ -1,0 +1,184 @@
+//! The `deliver_webhook` job: one webhook message, posted until a 2xx answers it. The job
+//! row is the durable delivery: written in the same transaction as the event it reports,
+//! retried by the job runtime with exponential backoff and jitter, the same `webhook-id`
+//! on every try, and its final failure kept as the job's last error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vidgen_domain::webhooks::WebhookUrl;
+
+use super::{WebhookMessage, WebhookSender};
+use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, NewJob};
+use crate::storage::RepositoryError;
+
+/// Tries per delivery (the contract asks for at least five).
+pub const DELIVERY_ATTEMPTS: u32 = 6;
+
+/// A delivery as its job stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Payload {
+    url: String,
+    id: String,
+    timestamp: DateTime<Utc>,
+    body: String,
+}
+
+/// The job that delivers `message` (enqueue it in the transaction of the event).
+///
+/// # Errors
+/// Never in practice: the payload is plain strings and a timestamp.
+pub fn delivery_job(
+    message: &WebhookMessage,
+    video_id: Option<vidgen_domain::videos::VideoId>,
+    now: DateTime<Utc>,
+) -> Result<NewJob, serde_json::Error> {
+    let payload = serde_json::to_string(&Payload {
+        url: message.url.as_ref().to_owned(),
+        id: message.id.clone(),
+        timestamp: message.timestamp,
+        body: message.body.clone(),
+    })?;
+    Ok(NewJob {
+        kind: JobKind::DeliverWebhook,
+        video_id,
+        payload,
+        max_attempts: DELIVERY_ATTEMPTS,
+        run_after: now,
+    })
+}
+
+/// Posts the message of a `deliver_webhook` job.
+pub struct DeliverWebhook {
+    sender: Arc<dyn WebhookSender>,
+}
+
+impl std::fmt::Debug for DeliverWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliverWebhook").finish_non_exhaustive()
+    }
+}
+
+impl DeliverWebhook {
+    pub fn new(sender: Arc<dyn WebhookSender>) -> Self {
+        Self { sender }
+    }
+}
+
+fn message(job: &ClaimedJob) -> Result<WebhookMessage, JobFailure> {
+    let payload: Payload = serde_json::from_str(&job.payload)
+        .map_err(|e| JobFailure(format!("the delivery's payload is unreadable: {e}")))?;
+    Ok(WebhookMessage {
+        url: WebhookUrl::from_stored(payload.url),
+        id: payload.id,
+        timestamp: payload.timestamp,
+        body: payload.body,
+    })
+}
+
+#[async_trait]
+impl JobHandler for DeliverWebhook {
+    fn kind(&self) -> JobKind {
+        JobKind::DeliverWebhook
+    }
+
+    fn period(&self) -> Option<Duration> {
+        None
+    }
+
+    async fn run(&self, context: &JobContext) -> Result<(), JobFailure> {
+        let message = message(&context.job)?;
+        match self.sender.send(&message).await {
+            Ok(status) => {
+                tracing::info!(webhook_id = %message.id, status, "webhook delivered");
+                Ok(())
+            }
+            Err(error) => Err(JobFailure(error.to_string())),
+        }
+    }
+
+    async fn on_final_failure(
+        &self,
+        job: &ClaimedJob,
+        failure: &JobFailure,
+    ) -> Result<(), RepositoryError> {
+        let id = message(job).map(|m| m.id).unwrap_or_default();
+        tracing::warn!(webhook_id = %id, reason = %failure, attempts = job.attempt, "webhook delivery given up");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::jobs::{JobId, LeaseToken};
+    use crate::webhooks::{MockWebhookSender, WebhookError};
+
+    fn sample() -> WebhookMessage {
+        WebhookMessage {
+            url: WebhookUrl::parse("https://hooks.example.com/v", false).expect("url"),
+            id: "msg_7".into(),
+            timestamp: Utc
+                .with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+                .single()
+                .expect("time"),
+            body: r#"{"type":"video.completed"}"#.into(),
+        }
+    }
+
+    fn claimed(job: NewJob, attempt: u32) -> JobContext {
+        JobContext::new(ClaimedJob {
+            id: JobId(1),
+            kind: job.kind,
+            video_id: job.video_id,
+            payload: job.payload,
+            attempt,
+            max_attempts: job.max_attempts,
+            lease_expires_at: Utc::now(),
+            lease: LeaseToken::new("t"),
+        })
+    }
+
+    #[tokio::test]
+    async fn every_try_sends_the_same_message_and_a_2xx_ends_the_delivery() {
+        let job = delivery_job(&sample(), None, Utc::now()).expect("job");
+        assert_eq!(job.kind, JobKind::DeliverWebhook);
+        assert!(
+            job.max_attempts >= 5,
+            "the contract asks for at least five tries"
+        );
+        let mut sender = MockWebhookSender::new();
+        let mut answers = vec![Ok(204), Err(WebhookError::Rejected(500))];
+        sender
+            .expect_send()
+            .withf(|message| *message == sample())
+            .times(2)
+            .returning(move |_| answers.pop().unwrap_or(Ok(200)));
+        let handler = DeliverWebhook::new(Arc::new(sender));
+        assert_eq!(handler.kind(), JobKind::DeliverWebhook);
+        assert_eq!(handler.period(), None);
+        let failed = handler.run(&claimed(job.clone(), 1)).await;
+        assert_eq!(
+            failed,
+            Err(JobFailure("the webhook receiver answered 500".into()))
+        );
+        assert_eq!(handler.run(&claimed(job, 2)).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_payload_fails_without_sending() {
+        let mut job = delivery_job(&sample(), None, Utc::now()).expect("job");
+        job.payload = "{not json".into();
+        let mut sender = MockWebhookSender::new();
+        sender.expect_send().never();
+        let outcome = DeliverWebhook::new(Arc::new(sender))
+            .run(&claimed(job, 1))
+            .await;
+        assert!(outcome.is_err());
+    }
+}
