@@ -7,9 +7,11 @@
   changes that user, the hooks make a fresh admin. A second admin, the keeper (the
   server's bootstrap admin, whose credentials the fuzzer never sees), promotes it; if the
   fuzzer hits the keeper, the fuzzer's admin makes a fresh keeper.
-- Fixture videos (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID`, made by
-  `seed_fixtures.py` before the run) are offered to the file and retry operations, which
-  answer 2xx only for a rendered or failed video.
+- Inputs only the hooks can know, offered now and then in valid cases: fixture videos
+  (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID,owner=ID`, made by `seed_fixtures.py`
+  before the run) to the file and retry operations, which answer 2xx only for a rendered
+  or failed video; a video to delete; an existing username; a live refresh token; the
+  fuzzer's own password.
 - Every answer's status is recorded per operation in `VIDGEN_STATUS_LOG` (JSON), which
   `check_coverage.py` reads after the run.
 """
@@ -148,6 +150,36 @@ class Identities:
                 self.fuzzer = self._fresh_admin(keeper["token"], "fuzzer")
             return self.fuzzer["token"]
 
+    def fuzzer_credentials(self):
+        """The fuzzer admin's id and password (made first if needed)."""
+        with self.lock:
+            self.fuzzer_token()
+            return self.fuzzer["id"], self.fuzzer["password"]
+
+    def fuzzer_username(self):
+        with self.lock:
+            self.fuzzer_token()
+            return self.fuzzer["username"]
+
+    def refresh_token(self):
+        """A live refresh token of the fuzzer's admin, from a login of its own."""
+        with self.lock:
+            self.fuzzer_token()
+            response = self._post("/api/v1/users/login",
+                                  {"username": self.fuzzer["username"], "password": self.fuzzer["password"]})
+            return response.json().get("refresh_token") if response.status_code == 200 else None
+
+    def throwaway_video(self):
+        """A new (never rendered) video of the fuzzer's admin, for the fuzzer to delete."""
+        with self.lock:
+            token = self.fuzzer_token()
+            response = self._post(
+                "/api/v1/videos",
+                {"title": "CI throwaway", "prompt": "Made to be deleted", "duration_seconds": 1},
+                token,
+            )
+            return response.json().get("id") if response.status_code == 202 else None
+
     def touched(self, user_id):
         """The fuzzer changed or deleted this user: replace it if it is one of ours."""
         with self.lock:
@@ -191,16 +223,51 @@ FIXTURE_FOR = {
 }
 
 
+def _is_positive(case):
+    meta = getattr(case, "_meta", None)
+    generation = getattr(meta, "generation", None)
+    return generation is None or not generation.mode.is_negative
+
+
+def _operation_id(case):
+    return case.operation.definition.raw.get("operationId", case.operation.label)
+
+
 @schemathesis.hook
-def map_path_parameters(ctx, path_parameters):
-    """Now and then, a fixture video where only such a video can answer 2xx."""
-    operation = ctx.operation.definition.raw.get("operationId") if ctx.operation else None
+def map_case(ctx, case):
+    """Now and then (valid cases only), inputs that only the hooks can know: a fixture
+    video where only a rendered or failed one answers 2xx, a video of the fuzzer's to
+    delete, a live refresh token, the fuzzer's own current password."""
+    if not _is_positive(case) or random.random() >= 0.4:
+        return case
+    operation = _operation_id(case)
+    parameters = dict(case.path_parameters or {})
     fixture = FIXTURES.get(FIXTURE_FOR.get(operation, ""))
-    if fixture is not None and path_parameters is not None and random.random() < 0.3:
-        path_parameters["video_id"] = fixture
-        if "user_id" in path_parameters:
-            path_parameters["user_id"] = FIXTURES.get("owner", path_parameters["user_id"])
-    return path_parameters
+    if fixture is not None:
+        parameters["video_id"] = fixture
+        if "user_id" in parameters and "owner" in FIXTURES:
+            parameters["user_id"] = FIXTURES["owner"]
+        case.path_parameters = parameters
+    elif operation == "delete_video":
+        video_id = IDENTITIES.throwaway_video()
+        if video_id is not None:
+            parameters["video_id"] = video_id
+            case.path_parameters = parameters
+    elif operation == "get_user_by_username":
+        parameters["username"] = IDENTITIES.fuzzer_username()
+        case.path_parameters = parameters
+    elif operation == "refresh_token":
+        token = IDENTITIES.refresh_token()
+        if token is not None:
+            case.body = {"refresh_token": token}
+    elif operation == "change_password":
+        user_id, password = IDENTITIES.fuzzer_credentials()
+        new_password = f"N3w{uuid.uuid4().hex[:12]}"
+        parameters["user_id"] = user_id
+        case.path_parameters = parameters
+        case.body = {"current_password": password, "new_password": new_password,
+                     "confirm_password": new_password}
+    return case
 
 
 STATUSES = {}
@@ -210,7 +277,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 @schemathesis.hook
 def after_call(ctx, case, response):
-    operation_id = case.operation.definition.raw.get("operationId", case.operation.label)
+    operation_id = _operation_id(case)
     with STATUS_LOCK:
         counts = STATUSES.setdefault(operation_id, {})
         key = str(response.status_code)
