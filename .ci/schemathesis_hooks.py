@@ -21,6 +21,7 @@ import json
 import os
 import random
 import threading
+import traceback
 import uuid
 
 import requests
@@ -32,6 +33,16 @@ KEEPER_PASSWORD = os.environ.get("VIDGEN_KEEPER_PASSWORD", "Adm1nPassword")
 STATUS_LOG = os.environ.get("VIDGEN_STATUS_LOG")
 PASSWORD = "Fuzz3rPassword"
 TIMEOUT = 10
+
+HOOK_LOG = os.environ.get("VIDGEN_HOOK_LOG")
+
+
+def note(message):
+    """A line in the hooks' own log (identity changes, inputs that could not be made)."""
+    if HOOK_LOG:
+        with open(HOOK_LOG, "a", encoding="utf-8") as out:
+            out.write(message + "\n")
+
 
 ENVELOPE_MEMBERS = (
     "type", "title", "status", "detail", "instance",
@@ -72,6 +83,8 @@ class Identities:
         self.keeper = None
         self.fuzzer = None
         self.created = 0
+        # Every admin the hooks made, newest last: spares when both current ones are lost.
+        self.made = []
 
     def _post(self, path, body, token=None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -118,7 +131,10 @@ class Identities:
         token = self._login(name, PASSWORD)
         if token is None:
             raise RuntimeError(f"{name} cannot log in")
-        return {"id": user_id, "username": name, "password": PASSWORD, "token": token}
+        note(f"new {label} admin {name} (id {user_id})")
+        identity = {"id": user_id, "username": name, "password": PASSWORD, "token": token}
+        self.made.append(identity)
+        return identity
 
     def _working_keeper(self):
         if self._is_admin(self.keeper):
@@ -136,6 +152,17 @@ class Identities:
                 self.keeper = {"id": me["id"], "username": KEEPER_USERNAME,
                                "password": KEEPER_PASSWORD, "token": token}
                 return self.keeper
+        # Any admin made earlier that still works becomes the keeper.
+        for identity in reversed(self.made):
+            if identity is self.fuzzer:
+                continue
+            token = self._login(identity["username"], identity["password"])
+            if token:
+                identity["token"] = token
+                if self._is_admin(identity):
+                    note(f"{identity['username']} is the keeper now")
+                    self.keeper = identity
+                    return identity
         # The keeper is gone: the fuzzer's admin, if it still works, makes a new one.
         if self._is_admin(self.fuzzer):
             self.keeper = self._fresh_admin(self.fuzzer["token"], "keeper")
@@ -178,11 +205,18 @@ class Identities:
                 {"title": "CI throwaway", "prompt": "Made to be deleted", "duration_seconds": 1},
                 token,
             )
-            return response.json().get("id") if response.status_code == 202 else None
+            if response.status_code != 202:
+                note(f"no throwaway video: {response.status_code} {response.text}")
+                return None
+            return response.json().get("id")
 
     def touched(self, user_id):
         """The fuzzer changed or deleted this user: replace it if it is one of ours."""
         with self.lock:
+            ours = [i for i in self.made + [self.keeper] if i is not None and i["id"] == user_id]
+            if ours:
+                note(f"the fuzzer changed user {user_id} ({ours[0]['username']})")
+                self.made = [i for i in self.made if i["id"] != user_id]
             if self.fuzzer is not None and user_id == self.fuzzer["id"]:
                 self.fuzzer = None
             if self.keeper is not None and user_id == self.keeper["id"]:
@@ -201,7 +235,11 @@ class FuzzerAdmin:
     """Bearer token of the fuzzer's admin, checked at most once a second."""
 
     def get(self, case, ctx):
-        return IDENTITIES.fuzzer_token()
+        try:
+            return IDENTITIES.fuzzer_token()
+        except Exception:
+            note("no token for the fuzzer:\n" + traceback.format_exc())
+            raise
 
     def set(self, case, data, ctx):
         case.headers = case.headers or {}
@@ -240,6 +278,14 @@ def map_case(ctx, case):
     delete, a live refresh token, the fuzzer's own current password."""
     if not _is_positive(case) or random.random() >= 0.4:
         return case
+    try:
+        return _with_known_inputs(case)
+    except Exception:
+        note(f"no known inputs for {_operation_id(case)}:\n" + traceback.format_exc())
+        return case
+
+
+def _with_known_inputs(case):
     operation = _operation_id(case)
     parameters = dict(case.path_parameters or {})
     fixture = FIXTURES.get(FIXTURE_FOR.get(operation, ""))
