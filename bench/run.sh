@@ -139,7 +139,8 @@ pids+=("$(cat "$work/baseline.pid")")
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me" && break; sleep 0.1; done
 run "bare actix JWT verification (baseline)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me"
 
-me_rps="$(awk '/^GET \/api\/v1\/users\/me/ {print $(NF-2)}' "$results")"
+# The plain scenario's line only (the ones "during ..." name the same route).
+me_rps="$(awk '$1 == "GET" && $2 == "/api/v1/users/me" && $3 ~ /^[0-9]/ {print $3}' "$results")"
 base_rps="$(awk '/baseline/ {print $(NF-2)}' "$results")"
 python3 - "$me_rps" "$base_rps" <<'PY'
 import sys
