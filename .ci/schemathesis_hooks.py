@@ -1,6 +1,48 @@
-"""Schemathesis hooks for vidgen's CI: a check that every error is in the envelope."""
+"""Schemathesis hooks for vidgen's CI.
 
+- `error_envelope`: every error is in the envelope.
+- A working admin identity for the whole run: the fuzzer's token belongs to an admin the
+  hooks created; when that token stops working (401/403 after the fuzzer deleted,
+  suspended, demoted or logged out its user, or changed its password) or the fuzzer
+  changes that user, the hooks make a fresh admin. A second admin, the keeper (the
+  server's bootstrap admin, whose credentials the fuzzer never sees), promotes it; if the
+  fuzzer hits the keeper, the fuzzer's admin makes a fresh keeper.
+- Inputs only the hooks can know, offered now and then in valid cases: fixture videos
+  (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID,owner=ID`, made by `seed_fixtures.py`
+  before the run) to the file and retry operations, which answer 2xx only for a rendered
+  or failed video; a video to delete; an existing username; a live refresh token; the
+  fuzzer's own password.
+- Every answer's status is recorded per operation in `VIDGEN_STATUS_LOG` (JSON), which
+  `check_coverage.py` reads after the run.
+"""
+
+import atexit
+import json
+import os
+import random
+import threading
+import traceback
+import uuid
+
+import requests
 import schemathesis
+
+BASE_URL = os.environ.get("VIDGEN_BASE_URL", "http://127.0.0.1:18765")
+KEEPER_USERNAME = os.environ.get("VIDGEN_KEEPER_USERNAME", "admin@vidgen.test")
+KEEPER_PASSWORD = os.environ.get("VIDGEN_KEEPER_PASSWORD", "Adm1nPassword")
+STATUS_LOG = os.environ.get("VIDGEN_STATUS_LOG")
+PASSWORD = "Fuzz3rPassword"
+TIMEOUT = 10
+
+HOOK_LOG = os.environ.get("VIDGEN_HOOK_LOG")
+
+
+def note(message):
+    """A line in the hooks' own log (identity changes, inputs that could not be made)."""
+    if HOOK_LOG:
+        with open(HOOK_LOG, "a", encoding="utf-8") as out:
+            out.write(message + "\n")
+
 
 ENVELOPE_MEMBERS = (
     "type", "title", "status", "detail", "instance",
@@ -30,3 +72,275 @@ def error_envelope(ctx, response, case):
     if body["detail"] != body["message"]:
         raise AssertionError(f"detail and message differ: {body}")
     return None
+
+
+class Identities:
+    """The fuzzer's admin and the keeper, each as (user id, username, token)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.session = requests.Session()
+        self.keeper = None
+        self.fuzzer = None
+        self.created = 0
+        # Every admin the hooks made, newest last: spares when both current ones are lost.
+        self.made = []
+
+    def _post(self, path, body, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.session.post(BASE_URL + path, json=body, headers=headers, timeout=TIMEOUT)
+
+    def _patch(self, path, body, token):
+        return self.session.patch(
+            BASE_URL + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
+
+    def _me(self, token):
+        response = self.session.get(
+            BASE_URL + "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
+        return response.json() if response.status_code == 200 else None
+
+    def _login(self, username, password):
+        response = self._post("/api/v1/users/login", {"username": username, "password": password})
+        if response.status_code != 200:
+            return None
+        return response.json()["access_token"]
+
+    def _is_admin(self, identity):
+        if identity is None:
+            return False
+        me = self._me(identity["token"])
+        return bool(me) and me.get("role") == "admin" and me.get("id") == identity["id"]
+
+    def _fresh_admin(self, promoter_token, label):
+        """Registers a new user and makes it an admin with `promoter_token`."""
+        self.created += 1
+        name = f"ci-{label}-{self.created}-{uuid.uuid4().hex[:8]}"
+        response = self._post(
+            "/api/v1/users",
+            {"username": name, "name": f"CI {label}", "email": f"{name}@vidgen.test",
+             "password": PASSWORD, "confirm_password": PASSWORD},
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"registering {name} answered {response.status_code}: {response.text}")
+        user_id = response.json()["id"]
+        promoted = self._patch(f"/api/v1/users/{user_id}/role", {"role": "admin"}, promoter_token)
+        if promoted.status_code != 200:
+            raise RuntimeError(f"promoting {name} answered {promoted.status_code}: {promoted.text}")
+        token = self._login(name, PASSWORD)
+        if token is None:
+            raise RuntimeError(f"{name} cannot log in")
+        note(f"new {label} admin {name} (id {user_id})")
+        identity = {"id": user_id, "username": name, "password": PASSWORD, "token": token}
+        self.made.append(identity)
+        return identity
+
+    def _working_keeper(self):
+        if self._is_admin(self.keeper):
+            return self.keeper
+        if self.keeper is not None:
+            token = self._login(self.keeper["username"], self.keeper["password"])
+            if token:
+                self.keeper["token"] = token
+                if self._is_admin(self.keeper):
+                    return self.keeper
+        if self.keeper is None:
+            token = self._login(KEEPER_USERNAME, KEEPER_PASSWORD)
+            me = self._me(token) if token else None
+            if me and me.get("role") == "admin":
+                self.keeper = {"id": me["id"], "username": KEEPER_USERNAME,
+                               "password": KEEPER_PASSWORD, "token": token}
+                return self.keeper
+        # Any admin made earlier that still works becomes the keeper.
+        for identity in reversed(self.made):
+            if identity is self.fuzzer:
+                continue
+            token = self._login(identity["username"], identity["password"])
+            if token:
+                identity["token"] = token
+                if self._is_admin(identity):
+                    note(f"{identity['username']} is the keeper now")
+                    self.keeper = identity
+                    return identity
+        # The keeper is gone: the fuzzer's admin, if it still works, makes a new one.
+        if self._is_admin(self.fuzzer):
+            self.keeper = self._fresh_admin(self.fuzzer["token"], "keeper")
+            return self.keeper
+        raise RuntimeError("both the keeper and the fuzzer's admin were lost")
+
+    def fuzzer_token(self):
+        """A token of a working admin for the fuzzer, made anew when needed."""
+        with self.lock:
+            if not self._is_admin(self.fuzzer):
+                keeper = self._working_keeper()
+                self.fuzzer = self._fresh_admin(keeper["token"], "fuzzer")
+            return self.fuzzer["token"]
+
+    def fuzzer_credentials(self):
+        """The fuzzer admin's id and password (made first if needed)."""
+        with self.lock:
+            self.fuzzer_token()
+            return self.fuzzer["id"], self.fuzzer["password"]
+
+    def fuzzer_username(self):
+        with self.lock:
+            self.fuzzer_token()
+            return self.fuzzer["username"]
+
+    def refresh_token(self):
+        """A live refresh token of the fuzzer's admin, from a login of its own."""
+        with self.lock:
+            self.fuzzer_token()
+            response = self._post("/api/v1/users/login",
+                                  {"username": self.fuzzer["username"], "password": self.fuzzer["password"]})
+            return response.json().get("refresh_token") if response.status_code == 200 else None
+
+    def throwaway_video(self):
+        """A new (never rendered) video of the fuzzer's admin, for the fuzzer to delete."""
+        with self.lock:
+            token = self.fuzzer_token()
+            response = self._post(
+                "/api/v1/videos",
+                {"title": "CI throwaway", "prompt": "Made to be deleted", "duration_seconds": 1},
+                token,
+            )
+            if response.status_code != 202:
+                note(f"no throwaway video: {response.status_code} {response.text}")
+                return None
+            return response.json().get("id")
+
+    def touched(self, user_id):
+        """The fuzzer changed or deleted this user: replace it if it is one of ours."""
+        with self.lock:
+            ours = [i for i in self.made + [self.keeper] if i is not None and i["id"] == user_id]
+            if ours:
+                note(f"the fuzzer changed user {user_id} ({ours[0]['username']})")
+                self.made = [i for i in self.made if i["id"] != user_id]
+            if self.fuzzer is not None and user_id == self.fuzzer["id"]:
+                self.fuzzer = None
+            if self.keeper is not None and user_id == self.keeper["id"]:
+                # Made before the fuzzer's admin is replaced, while that one still works.
+                if self._is_admin(self.fuzzer):
+                    self.keeper = self._fresh_admin(self.fuzzer["token"], "keeper")
+                else:
+                    self.keeper = None
+
+
+IDENTITIES = Identities()
+
+
+@schemathesis.auth(refresh_interval=1, retry_on=[401, 403])
+class FuzzerAdmin:
+    """Bearer token of the fuzzer's admin, checked at most once a second."""
+
+    def get(self, case, ctx):
+        try:
+            return IDENTITIES.fuzzer_token()
+        except Exception:
+            note("no token for the fuzzer:\n" + traceback.format_exc())
+            raise
+
+    def set(self, case, data, ctx):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+def _fixture_videos():
+    raw = os.environ.get("VIDGEN_FIXTURE_VIDEOS", "")
+    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
+    return {name: int(value) for name, value in pairs if value.isdigit()}
+
+
+FIXTURES = _fixture_videos()
+FIXTURE_FOR = {
+    "get_video_content": "completed",
+    "get_video_thumbnail": "completed",
+    "get_user_video": "completed",
+    "retry_video": "failed",
+}
+
+
+def _is_positive(case):
+    meta = getattr(case, "_meta", None)
+    generation = getattr(meta, "generation", None)
+    return generation is None or not generation.mode.is_negative
+
+
+def _operation_id(case):
+    return case.operation.definition.raw.get("operationId", case.operation.label)
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    """Now and then (valid cases only), inputs that only the hooks can know: a fixture
+    video where only a rendered or failed one answers 2xx, a video of the fuzzer's to
+    delete, a live refresh token, the fuzzer's own current password."""
+    if not _is_positive(case) or random.random() >= 0.4:
+        return case
+    try:
+        return _with_known_inputs(case)
+    except Exception:
+        note(f"no known inputs for {_operation_id(case)}:\n" + traceback.format_exc())
+        return case
+
+
+def _with_known_inputs(case):
+    operation = _operation_id(case)
+    parameters = dict(case.path_parameters or {})
+    fixture = FIXTURES.get(FIXTURE_FOR.get(operation, ""))
+    if fixture is not None:
+        parameters["video_id"] = fixture
+        if "user_id" in parameters and "owner" in FIXTURES:
+            parameters["user_id"] = FIXTURES["owner"]
+        case.path_parameters = parameters
+    elif operation == "delete_video":
+        video_id = IDENTITIES.throwaway_video()
+        if video_id is not None:
+            parameters["video_id"] = video_id
+            case.path_parameters = parameters
+    elif operation == "get_user_by_username":
+        parameters["username"] = IDENTITIES.fuzzer_username()
+        case.path_parameters = parameters
+    elif operation == "refresh_token":
+        token = IDENTITIES.refresh_token()
+        if token is not None:
+            case.body = {"refresh_token": token}
+    elif operation == "change_password":
+        user_id, password = IDENTITIES.fuzzer_credentials()
+        new_password = f"N3w{uuid.uuid4().hex[:12]}"
+        parameters["user_id"] = user_id
+        case.path_parameters = parameters
+        case.body = {"current_password": password, "new_password": new_password,
+                     "confirm_password": new_password}
+    return case
+
+
+STATUSES = {}
+STATUS_LOCK = threading.Lock()
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@schemathesis.hook
+def after_call(ctx, case, response):
+    operation_id = _operation_id(case)
+    with STATUS_LOCK:
+        counts = STATUSES.setdefault(operation_id, {})
+        key = str(response.status_code)
+        counts[key] = counts.get(key, 0) + 1
+    if case.method.upper() in MUTATING and 200 <= response.status_code < 300:
+        raw_id = (case.path_parameters or {}).get("user_id")
+        try:
+            user_id = int(raw_id)
+        except (TypeError, ValueError):
+            return
+        IDENTITIES.touched(user_id)
+
+
+def _write_statuses():
+    if STATUS_LOG:
+        with STATUS_LOCK, open(STATUS_LOG, "w", encoding="utf-8") as out:
+            json.dump(STATUSES, out, indent=1, sort_keys=True)
+
+
+atexit.register(_write_statuses)

@@ -85,6 +85,40 @@ async fn redoc_loads_the_document_with_a_configurable_script() {
 }
 
 #[tokio::test]
+async fn redoc_is_served_by_the_service_by_default() {
+    let app = spawn_app().await;
+    let html = app.get("/redoc").await.text().await.expect("body");
+    assert!(
+        html.contains(r#"src="/redoc/redoc.standalone.js""#),
+        "{html}"
+    );
+    let bundle = app.get("/redoc/redoc.standalone.js").await;
+    assert_eq!(bundle.status().as_u16(), 200);
+    let content_type = bundle.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    let etag = bundle.headers()["etag"].to_str().expect("etag").to_owned();
+    assert!(bundle.text().await.expect("body").len() > 500_000);
+    let cached = app
+        .client
+        .get(app.url("/redoc/redoc.standalone.js"))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(cached.status().as_u16(), 304);
+
+    let redirect = app.get("/docs").await;
+    let location = redirect.headers()["location"].to_str().expect("location");
+    assert!(location.contains("validatorUrl=none"), "{location}");
+}
+
+#[tokio::test]
 async fn docs_can_be_turned_off() {
     let app = spawn_app_with(|vars| {
         vars.insert("DOCS_ENABLED".into(), "false".into());

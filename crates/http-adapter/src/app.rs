@@ -277,7 +277,11 @@ mod tests {
             ready["503"]["$ref"],
             "#/components/responses/ServiceUnavailable"
         );
-        assert!(spec["paths"]["/health"]["get"].get("security").is_none());
+        // Public operations say so with an empty requirement.
+        assert_eq!(
+            spec["paths"]["/health"]["get"]["security"],
+            serde_json::json!([])
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Documentation pages: `/openapi.json` (the post-processed document), Swagger UI at
-//! `/docs` (paperclip's bundled copy, served by the service itself) and ReDoc at `/redoc`.
+//! `/docs` (paperclip's bundled copy, served by the service itself) and ReDoc at `/redoc`
+//! (its standalone bundle vendored under `assets/redoc` and embedded in the binary, so the
+//! page works without internet access unless `REDOC_SCRIPT_URL` points elsewhere).
 
 use std::sync::Arc;
 
@@ -31,6 +33,12 @@ pub const SWAGGER_UI_FILES: &[&str] = &[
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// Where the embedded ReDoc bundle is served (the default `REDOC_SCRIPT_URL`).
+pub const REDOC_BUNDLE_PATH: &str = "/redoc/redoc.standalone.js";
+
+/// ReDoc's standalone bundle (the `redoc` npm package, see `assets/redoc/README.md`).
+const REDOC_BUNDLE: &str = include_str!("../assets/redoc/redoc.standalone.js");
 
 /// The serialized OpenAPI document, built once at start-up.
 #[derive(Debug, Clone)]
@@ -105,6 +113,31 @@ async fn redoc(script: web::Data<RedocScript>) -> HttpResponse {
         .body(page)
 }
 
+/// The embedded bundle: immutable for a given build, so cached by its hash.
+async fn redoc_bundle(request: actix_web::HttpRequest) -> HttpResponse {
+    let etag = redoc_bundle_etag();
+    let matches = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    if matches {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(REDOC_BUNDLE)
+}
+
+fn redoc_bundle_etag() -> &'static str {
+    static ETAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ETAG.get_or_init(|| format!("\"{:016x}\"", fnv1a(REDOC_BUNDLE.as_bytes())))
+}
+
 fn html_attribute(raw: &str) -> String {
     raw.replace('&', "&amp;")
         .replace('"', "&quot;")
@@ -115,6 +148,18 @@ fn html_attribute(raw: &str) -> String {
 /// URL of ReDoc's standalone script.
 #[derive(Debug, Clone)]
 pub struct RedocScript(pub String);
+
+/// Swagger UI's entry: its page with the document and without the online validator
+/// badge (which would send the document's URL to validator.swagger.io). Registered before
+/// paperclip's own redirect, which it replaces.
+async fn swagger_ui_entry() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((
+            header::LOCATION,
+            format!("/docs/index.html?url={OPENAPI_PATH}&validatorUrl=none"),
+        ))
+        .finish()
+}
 
 async fn missing_docs_file() -> HttpResponse {
     Problem::for_status(actix_web::http::StatusCode::NOT_FOUND).to_response()
@@ -133,6 +178,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, document: OpenApiDocument, redoc_
         .app_data(web::Data::new(RedocScript(redoc_script)))
         .service(web::resource(OPENAPI_PATH).route(web::get().to(openapi_json)))
         .service(web::resource("/redoc").route(web::get().to(redoc)))
+        .service(web::resource(REDOC_BUNDLE_PATH).route(web::get().to(redoc_bundle)))
+        .service(web::resource("/docs").route(web::get().to(swagger_ui_entry)))
         .service(
             web::resource("/docs/{filename:.*}")
                 .guard(guard::fn_guard(is_unknown_docs_file))
@@ -153,6 +200,13 @@ mod tests {
             a.etag,
             OpenApiDocument::new(&serde_json::json!({"a": 1})).etag
         );
+    }
+
+    #[test]
+    fn the_embedded_redoc_bundle_is_the_standalone_build() {
+        assert!(REDOC_BUNDLE.len() > 500_000, "{} bytes", REDOC_BUNDLE.len());
+        assert!(REDOC_BUNDLE.contains("Redoc"));
+        assert_eq!(redoc_bundle_etag(), redoc_bundle_etag());
     }
 
     #[test]

@@ -152,12 +152,8 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
         }),
     );
 
-    let responses = object_at_map(components, "responses");
-    for status in [
-        400u16, 401, 403, 404, 405, 409, 413, 415, 416, 422, 429, 500, 503,
-    ] {
-        responses.insert(response_name(status), error_response(status));
-    }
+    spec["servers"] =
+        json!([{"url": "/", "description": "The service that serves this document."}]);
 
     let mut documented: Vec<(String, String)> = Vec::new();
     let mut params_used: Vec<(usize, &'static str)> = Vec::new();
@@ -202,6 +198,13 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
             }
         }
     }
+    let used = error_statuses_used(&spec);
+    let responses = object_at_map(object_at(&mut spec, "components"), "responses");
+    responses.clear();
+    for status in used {
+        responses.insert(response_name(status), error_response(status));
+    }
+    add_links(&mut spec);
     let mut ids: Vec<&str> = Vec::new();
     for (index, registry) in registries.iter().enumerate() {
         for entry in &registry.routes {
@@ -352,10 +355,126 @@ fn document_operation(
     }
     if secured {
         operation["security"] = json!([{"bearerAuth": []}, {"oauth2Password": []}]);
-    } else if let Some(object) = operation.as_object_mut() {
-        object.remove("security");
+    } else {
+        // Public: an empty requirement says so (linters read a missing one as forgotten).
+        operation["security"] = json!([]);
     }
     applied
+}
+
+/// The error statuses whose shared response some operation refers to, in order.
+fn error_statuses_used(spec: &Value) -> Vec<u16> {
+    let mut used: Vec<u16> = spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.iter().filter(|(m, _)| is_method(m)).map(|(_, op)| op))
+        .filter_map(|op| op.get("responses").and_then(Value::as_object))
+        .flat_map(|responses| responses.iter())
+        .filter(|(_, response)| response.get("$ref").is_some())
+        .filter_map(|(status, _)| status.parse::<u16>().ok())
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    used
+}
+
+/// The path templates' parameter names, in order (`/a/{x}/b/{y}` gives `x`, `y`).
+fn path_parameters(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// Name of a link to an operation: its id in upper camel case (`get_user` → `GetUser`).
+fn link_name(operation_id: &str) -> String {
+    operation_id
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+/// OpenAPI `links` from each create operation (a `POST` to a collection whose success
+/// body has an `id`) to every operation on one item of that collection
+/// (`{collection}/{item_id}` and the paths below it that take no other parameter): the
+/// new resource's `id` fills the item parameter, so clients and stateful fuzzers can
+/// chain a creation with its reads, changes and deletion.
+fn add_links(spec: &mut Value) {
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return;
+    };
+    let schemas = spec["components"]["schemas"].clone();
+    let mut plans: Vec<(String, String, Map<String, Value>)> = Vec::new();
+    for (collection, item) in paths {
+        let Some(create) = item.get("post") else {
+            continue;
+        };
+        if !path_parameters(collection).is_empty() {
+            continue;
+        }
+        let Some((status, response)) = create
+            .get("responses")
+            .and_then(Value::as_object)
+            .and_then(|r| r.iter().find(|(status, _)| status.starts_with('2')))
+        else {
+            continue;
+        };
+        let schema_name = response["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"));
+        let has_id = schema_name.is_some_and(|name| schemas[name]["properties"]["id"].is_object());
+        if !has_id {
+            continue;
+        }
+        let mut links = Map::new();
+        for (target_path, target_item) in paths {
+            let Some(rest) = target_path
+                .strip_prefix(collection.as_str())
+                .and_then(|r| r.strip_prefix("/{"))
+            else {
+                continue;
+            };
+            let params = path_parameters(target_path);
+            let [param] = params.as_slice() else {
+                continue;
+            };
+            if !rest.starts_with(&format!("{param}}}")) {
+                continue;
+            }
+            let Some(target_item) = target_item.as_object() else {
+                continue;
+            };
+            for (method, target) in target_item.iter().filter(|(m, _)| is_method(m)) {
+                let Some(target_id) = target.get("operationId").and_then(Value::as_str) else {
+                    continue;
+                };
+                links.insert(
+                    link_name(target_id),
+                    json!({
+                        "operationId": target_id,
+                        "parameters": {(*param): "$response.body#/id"},
+                        "description": format!(
+                            "`{target_id}` ({}) on the created resource: its `id` is the `{param}`.",
+                            method.to_ascii_uppercase()
+                        ),
+                    }),
+                );
+            }
+        }
+        if !links.is_empty() {
+            plans.push((collection.clone(), status.clone(), links));
+        }
+    }
+    for (collection, status, links) in plans {
+        spec["paths"][&collection]["post"]["responses"][&status]["links"] = Value::Object(links);
+    }
 }
 
 /// paperclip's v2 → v3 conversion drops the type of response headers, leaving an empty
@@ -631,6 +750,71 @@ mod tests {
             assert!(op["responses"].get(status).is_some(), "missing {status}");
         }
         assert!(op["responses"].get("415").is_none());
+    }
+
+    #[test]
+    fn creates_link_to_the_operations_on_their_item() {
+        let ok = json!({"description": "ok"});
+        let mut spec = json!({
+            "components": {"schemas": {"Thing": {"properties": {"id": {"type": "integer"}}}}},
+            "paths": {
+                "/things": {"post": {"operationId": "create_thing", "responses": {
+                    "201": {"description": "made", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Thing"}}}},
+                    "422": ok.clone()
+                }}},
+                "/things/{thing_id}": {
+                    "get": {"operationId": "get_thing", "responses": {"200": ok.clone()}},
+                    "delete": {"operationId": "delete_thing", "responses": {"204": ok.clone()}}
+                },
+                "/things/{thing_id}/parts": {"get": {"operationId": "list_parts", "responses": {"200": ok.clone()}}},
+                "/things/{thing_id}/parts/{part_id}": {"get": {"operationId": "get_part", "responses": {"200": ok.clone()}}},
+                "/things/by-name/{name}": {"get": {"operationId": "thing_by_name", "responses": {"200": ok}}}
+            }
+        });
+        add_links(&mut spec);
+        let links = spec["paths"]["/things"]["post"]["responses"]["201"]["links"]
+            .as_object()
+            .expect("links");
+        let mut names: Vec<&str> = links.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["DeleteThing", "GetThing", "ListParts"]);
+        assert_eq!(links["GetThing"]["operationId"], "get_thing");
+        assert_eq!(
+            links["DeleteThing"]["parameters"],
+            json!({"thing_id": "$response.body#/id"})
+        );
+        assert!(
+            spec["paths"]["/things"]["post"]["responses"]["422"]
+                .get("links")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_the_shared_error_responses_in_use_are_kept() {
+        let spec = json!({
+            "paths": {"/things": {"get": {
+                "operationId": "list_things",
+                "responses": {"200": {"description": "ok"}}
+            }}}
+        });
+        let built = post_process(
+            spec,
+            &DocsInfo {
+                version: "0".into(),
+            },
+            &[things_registry()],
+        );
+        let responses = built.spec["components"]["responses"]
+            .as_object()
+            .expect("responses");
+        let mut names: Vec<&str> = responses.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["BadRequest", "InternalServerError"]);
+        let op = &built.spec["paths"]["/things"]["get"];
+        assert_eq!(op["security"], json!([]));
+        assert_eq!(built.spec["servers"][0]["url"], "/");
     }
 
     #[test]

@@ -6,11 +6,12 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 /// CSP for API responses: nothing may be loaded or framed.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// CSP for the documentation pages (Swagger UI is served from here; ReDoc's script may
-/// come from its CDN).
+/// CSP for the documentation pages (Swagger UI and ReDoc are served from here; ReDoc's
+/// script may come from its CDN when `REDOC_SCRIPT_URL` says so). Images only from here:
+/// ReDoc's sidebar logo from its CDN is refused, and the page hides it.
 const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.redoc.ly; \
 style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; font-src 'self' data: https://fonts.gstatic.com; \
-img-src 'self' data: https:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'";
+img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'";
 
 /// Paths whose pages run the documentation UIs and so need a looser CSP.
 pub fn is_docs_path(path: &str) -> bool {

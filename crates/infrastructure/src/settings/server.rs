@@ -97,9 +97,9 @@ impl HostPattern {
     }
 }
 
-/// ReDoc's standalone script on its CDN; `REDOC_SCRIPT_URL` points at a self-hosted copy.
-pub const DEFAULT_REDOC_SCRIPT_URL: &str =
-    "https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js";
+/// ReDoc's standalone script as the service itself serves it (embedded in the binary);
+/// `REDOC_SCRIPT_URL` may point at another copy, such as ReDoc's CDN.
+pub const DEFAULT_REDOC_SCRIPT_URL: &str = "/redoc/redoc.standalone.js";
 
 /// The HTTP server's settings.
 #[derive(Debug, Clone)]
