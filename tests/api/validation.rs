@@ -444,3 +444,40 @@ async fn birth_dates_outside_the_bounds_are_refused() {
     let found = details(app.create_user(&body).await).await;
     assert!(has(&found, "birth_date", "type"), "not a date: {found:?}");
 }
+
+#[tokio::test]
+async fn bodies_must_be_objects_and_null_means_the_default() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let created = app
+        .create_video(
+            &jane.access_token,
+            &json!({"title": "Lake", "prompt": "A lake", "duration_seconds": 1}),
+        )
+        .await;
+    assert_eq!(created.status().as_u16(), 202);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id");
+
+    // `resolution` is documented nullable: null means the default.
+    let null_resolution = app
+        .create_video(
+            &jane.access_token,
+            &json!({"title": "Lake", "prompt": "A lake", "resolution": null}),
+        )
+        .await;
+    assert_eq!(null_resolution.status().as_u16(), 202);
+
+    for body in [
+        json!([null, null]),
+        json!(["Lake"]),
+        json!("Lake"),
+        json!(5),
+    ] {
+        let response = app.update_video(id, &jane.access_token, &body).await;
+        assert_eq!(response.status().as_u16(), 422, "{body}");
+    }
+    let array = app.create_user(&json!(["jane", "Jane"])).await;
+    assert_problem(array, 422, "VALIDATION_ERROR").await;
+}

@@ -624,6 +624,12 @@ fn apply_constraints(target: &mut Value, constraints: &[Constraint]) {
             }
             Constraint::Nullable => {
                 object.insert("nullable".into(), json!(true));
+                // OpenAPI 3.0: a nullable closed set must list `null` among its values.
+                if let Some(Value::Array(values)) = object.get_mut("enum")
+                    && !values.contains(&Value::Null)
+                {
+                    values.push(Value::Null);
+                }
             }
             Constraint::DefaultInt(n) => {
                 object.insert("default".into(), json!(n));
