@@ -745,3 +745,33 @@ async fn locations_are_absolute_under_a_configured_public_base_url() {
     assert_eq!(first.headers()["location"], expected.as_str());
     assert_eq!(replay.headers()["location"], expected.as_str());
 }
+
+#[tokio::test]
+async fn a_deleted_users_videos_are_not_found_even_for_admins() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let admin = app.admin().await;
+    let jane = app.user("jane").await;
+    assert_eq!(
+        app.list_user_videos(jane.id, &admin.access_token)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        app.delete_user(jane.id, &admin.access_token)
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    assert_problem(
+        app.list_user_videos(jane.id, &admin.access_token).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}

@@ -180,6 +180,13 @@ pub trait VideoRepository: Send + Sync {
     /// # Errors
     /// A storage failure.
     async fn delete(&self, id: VideoId) -> Result<Option<Video>, RepositoryError>;
+
+    /// Whether the user who would own videos exists (a deleted user's videos are gone
+    /// with the user, and their collection answers 404).
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn owner_exists(&self, owner: UserId) -> Result<bool, RepositoryError>;
 }
 
 /// Why a media operation failed.

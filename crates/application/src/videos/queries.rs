@@ -93,6 +93,9 @@ impl VideoService {
         if actor.id != owner && actor.role != Role::Admin {
             return Err(ListVideosError::OwnerNotFound);
         }
+        if actor.id != owner && !self.videos.owner_exists(owner).await? {
+            return Err(ListVideosError::OwnerNotFound);
+        }
         query.owner_id = Some(owner);
         Ok(self.videos.list(&query).await?)
     }

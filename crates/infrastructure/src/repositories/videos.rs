@@ -334,6 +334,14 @@ impl VideoRepository for SeaOrmVideoRepository {
         Ok(true)
     }
 
+    async fn owner_exists(&self, owner: UserId) -> Result<bool, RepositoryError> {
+        let found = crate::entities::user::Entity::find_by_id(owner.get())
+            .count(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(found > 0)
+    }
+
     async fn delete(&self, id: VideoId) -> Result<Option<Video>, RepositoryError> {
         let Some(video) = self.get(id).await? else {
             return Ok(None);
