@@ -7,7 +7,7 @@
   changes that user, the hooks make a fresh admin. A second admin, the keeper (the
   server's bootstrap admin, whose credentials the fuzzer never sees), promotes it; if the
   fuzzer hits the keeper, the fuzzer's admin makes a fresh keeper.
-- Inputs only the hooks can know, offered now and then in valid cases: fixture videos
+- Inputs only the hooks can know, given to every valid case: fixture videos
   (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID,owner=ID`, made by `seed_fixtures.py`
   before the run) to the file and retry operations, which answer 2xx only for a rendered
   or failed video; a video to delete; an existing username; a live refresh token; the
@@ -19,7 +19,6 @@
 import atexit
 import json
 import os
-import random
 import threading
 import traceback
 import uuid
@@ -273,15 +272,14 @@ def _operation_id(case):
 
 @schemathesis.hook
 def map_case(ctx, case):
-    """Now and then (valid cases only), inputs that only the hooks can know: a fixture
+    """In valid cases, inputs that only the hooks can know: a fixture
     video where only a rendered or failed one answers 2xx, a video of the fuzzer's to
     delete, a live refresh token, the fuzzer's own current password."""
     if not _is_positive(case):
         return case
-    # A refresh token is spent by its first use, so a valid refresh case always gets a
-    # fresh one (else only random tokens reach the route and none can succeed).
-    if _operation_id(case) != "refresh_token" and random.random() >= 0.4:
-        return case
+    # Every valid case of these operations gets the inputs only the hooks know (a spent
+    # refresh token, a random username or video id cannot succeed), so that each of them
+    # is answered with a 2xx in every run; invalid cases stay fully random.
     try:
         return _with_known_inputs(case)
     except Exception:
