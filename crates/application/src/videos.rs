@@ -6,6 +6,7 @@ pub mod create;
 pub mod delete;
 pub mod files;
 pub mod ports;
+pub mod probe;
 pub mod queries;
 pub mod render;
 pub mod render_job;
