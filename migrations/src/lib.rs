@@ -8,6 +8,7 @@ mod m20261124_000002_create_users;
 mod m20261124_000003_create_videos_and_jobs;
 mod m20261201_000004_job_leases_and_periodic_jobs;
 mod m20261201_000005_bind_refresh_tokens_to_token_version;
+mod m20261202_000006_video_codec;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_videos_and_jobs::Migration),
             Box::new(m20261201_000004_job_leases_and_periodic_jobs::Migration),
             Box::new(m20261201_000005_bind_refresh_tokens_to_token_version::Migration),
+            Box::new(m20261202_000006_video_codec::Migration),
         ]
     }
 }

@@ -68,6 +68,7 @@ fn worker_settings(owner: &str, count: usize, lease: Duration) -> WorkerSettings
         lease,
         poll_interval: Duration::from_millis(20),
         shutdown_grace: Duration::from_secs(1),
+        retry_base: vidgen_domain::videos::RETRY_BASE,
     }
 }
 

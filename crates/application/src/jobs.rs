@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vidgen_domain::videos::{JobState, MAX_JOB_ATTEMPTS, VideoId, retry_backoff};
+use vidgen_domain::videos::{JobState, MAX_JOB_ATTEMPTS, VideoId};
 
 use crate::storage::RepositoryError;
 
@@ -73,8 +73,13 @@ pub const PERIODIC_MAX_ATTEMPTS: u32 = MAX_JOB_ATTEMPTS;
 /// which the runtime draws at random), so jobs that failed together do not all come back
 /// at the same instant.
 pub fn retry_delay(attempt: u32, unit: f64) -> Duration {
-    let base = retry_backoff(attempt);
-    base / 2 + base.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
+    retry_delay_from(vidgen_domain::videos::RETRY_BASE, attempt, unit)
+}
+
+/// [`retry_delay`] when the first retry waits `base` (`JOB_RETRY_BASE_MS`).
+pub fn retry_delay_from(base: Duration, attempt: u32, unit: f64) -> Duration {
+    let backoff = vidgen_domain::videos::scaled_backoff(base, attempt);
+    backoff / 2 + backoff.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
 }
 
 /// A job to enqueue.
@@ -266,6 +271,7 @@ pub trait JobQueue: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vidgen_domain::videos::retry_backoff;
 
     #[test]
     fn kinds_round_trip() {

@@ -23,6 +23,9 @@ use crate::clock::Clock;
 use crate::idempotency::{IdempotencyStore, IdempotentCreation};
 use crate::jobs::{JobKind, JobQueue, NewJob};
 use crate::storage::RepositoryError;
+use crate::validation::FieldViolation;
+use crate::webhooks::outbox::WebhookOutbox;
+use vidgen_domain::webhooks::WebhookUrl;
 
 /// Runs the video use cases.
 #[derive(Clone)]
@@ -32,6 +35,7 @@ pub struct VideoService {
     jobs: Arc<dyn JobQueue>,
     media: Arc<dyn MediaStore>,
     clock: Arc<dyn Clock>,
+    webhooks: WebhookOutbox,
 }
 
 impl std::fmt::Debug for VideoService {
@@ -65,7 +69,24 @@ impl VideoService {
             jobs,
             media,
             clock,
+            webhooks: WebhookOutbox::disabled(),
         }
+    }
+
+    /// Accepts `webhook_url`s by `outbox`'s policy (webhooks are off until this is called).
+    #[must_use]
+    pub fn with_webhooks(mut self, outbox: WebhookOutbox) -> Self {
+        self.webhooks = outbox;
+        self
+    }
+
+    /// The webhook URL a request names, or the rule it breaks, reported with the request's
+    /// other field problems.
+    ///
+    /// # Errors
+    /// The violation on `webhook_url`.
+    pub fn check_webhook_url(&self, raw: &str) -> Result<WebhookUrl, FieldViolation> {
+        self.webhooks.check_url(raw)
     }
 
     /// The video, when it exists and `actor` may see it (others' videos are reported as
@@ -78,3 +99,5 @@ impl VideoService {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod tests_support;

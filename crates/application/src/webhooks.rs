@@ -4,6 +4,7 @@
 //! with backoff.
 
 pub mod deliver;
+pub mod outbox;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +17,8 @@ pub struct WebhookMessage {
     pub url: WebhookUrl,
     /// `msg_<...>`: unique per message.
     pub id: String,
-    /// When the message was first made (the signed `webhook-timestamp`).
+    /// When this try is made (the signed `webhook-timestamp`; receivers refuse old ones,
+    /// so each try is stamped anew).
     pub timestamp: DateTime<Utc>,
     /// The JSON body, signed as it is sent.
     pub body: String,

@@ -373,10 +373,22 @@ impl FromStr for JobState {
 /// How many times a job runs before it is given up.
 pub const MAX_JOB_ATTEMPTS: u32 = 3;
 
+/// The first retry's delay by default (`JOB_RETRY_BASE_MS`).
+pub const RETRY_BASE: Duration = Duration::from_secs(2);
+
+/// The longest delay between two attempts.
+pub const RETRY_CAP: Duration = Duration::from_secs(300);
+
 /// Delay before retry number `attempt` (1-based): 2 s, 4 s, 8 s, ... capped at 5 minutes.
 pub fn retry_backoff(attempt: u32) -> Duration {
+    scaled_backoff(RETRY_BASE, attempt)
+}
+
+/// Delay before retry number `attempt` when the first one waits `base`: doubling each
+/// time, capped at [`RETRY_CAP`].
+pub fn scaled_backoff(base: Duration, attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(16);
-    Duration::from_secs((2u64 << exponent).min(300))
+    base.saturating_mul(1 << exponent).min(RETRY_CAP)
 }
 
 /// A video's `progress` when its render is done (percent).
@@ -403,6 +415,8 @@ pub struct Video {
     pub height: Option<u32>,
     pub file_size: Option<u64>,
     pub content_type: Option<String>,
+    /// The video codec (`h264`, `vp9`, ...), once known.
+    pub codec: Option<String>,
     /// Generated names of the stored files (never user input).
     pub media_key: Option<String>,
     pub thumbnail_key: Option<String>,

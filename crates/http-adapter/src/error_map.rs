@@ -334,6 +334,7 @@ impl From<VideoFileError> for ApiError {
                 code: "VIDEO_NOT_READY",
                 message: "The video is not ready yet".into(),
             },
+            VideoFileError::NoThumbnail => Self::NotFound("This video has no thumbnail".into()),
             VideoFileError::Unexpected(source) => Self::Internal(source),
         }
     }
@@ -632,12 +633,14 @@ mod tests {
         let files = vec![
             VideoFileError::NotFound,
             VideoFileError::NotReady,
+            VideoFileError::NoThumbnail,
             VideoFileError::Unexpected(unexpected()),
         ];
         for e in &files {
             match e {
                 VideoFileError::NotFound
                 | VideoFileError::NotReady
+                | VideoFileError::NoThumbnail
                 | VideoFileError::Unexpected(_) => {}
             }
         }

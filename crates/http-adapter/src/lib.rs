@@ -18,6 +18,7 @@ pub mod registry;
 pub mod responses;
 pub mod routes;
 pub mod validation;
+pub mod webhooks;
 
 pub use app::{AppState, CorsOrigins, HttpConfig, build};
 pub use error::ApiError;

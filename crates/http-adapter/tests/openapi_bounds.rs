@@ -120,6 +120,12 @@ fn expected() -> Expected {
         Some(Prompt::MIN_LEN),
         Prompt::MAX_LEN,
     );
+    lengths(
+        &mut map,
+        "VideoCreate.webhook_url",
+        None,
+        vidgen_domain::webhooks::WebhookUrl::MAX_LEN,
+    );
     let duration = "VideoCreate.duration_seconds";
     expect(&mut map, duration, "minimum", json!(DurationSeconds::MIN));
     expect(&mut map, duration, "maximum", json!(DurationSeconds::MAX));

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::idempotency::IdempotencyStore;
@@ -15,7 +16,11 @@ use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
 use vidgen_application::videos::render::VideoRenderer;
 use vidgen_application::videos::render_job::RenderJob;
+use vidgen_application::webhooks::WebhookSender;
+use vidgen_application::webhooks::deliver::DeliverWebhook;
+use vidgen_application::webhooks::outbox::WebhookOutbox;
 use vidgen_domain::users::EmailDomainPolicy;
+use vidgen_http_adapter::webhooks::VideoWebhookBodies;
 use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::media::FsMediaStore;
@@ -26,6 +31,8 @@ use vidgen_infrastructure::repositories::{
     SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
+use vidgen_infrastructure::webhooks::HttpWebhookSender;
+use vidgen_infrastructure::webhooks::signature::WebhookKey;
 
 use crate::startup::StartupError;
 
@@ -117,21 +124,24 @@ impl Services {
             None => Arc::new(Openh264Renderer::new(settings.jobs.workers.max(1))?),
         };
         let keys: Arc<dyn IdempotencyStore> = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
+        let (webhooks, sender) = webhooks(settings)?;
         let video_service = VideoService::new(
             videos.clone(),
             jobs.clone(),
             media.clone(),
             keys.clone(),
             clock.clone(),
-        );
+        )
+        .with_webhooks(webhooks.clone());
         let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
         // One registration per job kind.
-        let registry = JobRegistry::new()
+        let mut registry = JobRegistry::new()
             .with(Arc::new(RenderJob::new(
                 videos,
                 media.clone(),
                 renderer,
                 clock.clone(),
+                webhooks,
             )))?
             .with(Arc::new(CleanupIdempotencyKeys::new(
                 keys,
@@ -145,6 +155,9 @@ impl Services {
                 SweepMedia::DEFAULT_GRACE,
                 SweepMedia::DEFAULT_PERIOD,
             )))?;
+        if let Some(sender) = sender {
+            registry = registry.with(Arc::new(DeliverWebhook::new(sender, clock.clone())))?;
+        }
         Ok(Self {
             users: user_service,
             auth,
@@ -154,4 +167,27 @@ impl Services {
             clock,
         })
     }
+}
+
+/// How long one webhook attempt may take, connection included.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The webhook outbox and sender the settings ask for: both off without `WEBHOOK_SECRET`
+/// (then a `webhook_url` is refused with a clear 422).
+fn webhooks(
+    settings: &Settings,
+) -> Result<(WebhookOutbox, Option<Arc<dyn WebhookSender>>), StartupError> {
+    let Some(secret) = &settings.webhooks.secret else {
+        tracing::info!("webhooks are off: set WEBHOOK_SECRET to enable them");
+        return Ok((WebhookOutbox::disabled(), None));
+    };
+    let key = WebhookKey::parse(secret.expose_secret()).map_err(|_| StartupError::WebhookSecret)?;
+    let sender = HttpWebhookSender::new(key, settings.webhooks.allow_private, WEBHOOK_TIMEOUT);
+    Ok((
+        WebhookOutbox::new(
+            Arc::new(VideoWebhookBodies),
+            settings.webhooks.allow_insecure,
+        ),
+        Some(Arc::new(sender)),
+    ))
 }

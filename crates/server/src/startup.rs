@@ -51,6 +51,8 @@ pub enum StartupError {
     Jobs(#[from] DuplicateHandler),
     #[error("cannot schedule the periodic jobs")]
     Schedule(#[source] RepositoryError),
+    #[error("WEBHOOK_SECRET: must have the form whsec_<base64 of at least 18 bytes>")]
+    WebhookSecret,
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
     Admin(String),
     #[error("cannot listen on {address}")]
@@ -199,6 +201,7 @@ impl Application {
                 lease: Duration::from_secs(settings.jobs.lease_seconds),
                 poll_interval: Duration::from_millis(250),
                 shutdown_grace: Duration::from_secs(settings.server.shutdown_timeout_seconds),
+                retry_base: Duration::from_millis(settings.jobs.retry_base_ms),
             },
             services.jobs,
             services.registry,

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use vidgen_application::clock::Clock;
 use vidgen_application::jobs::{
     ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, JobQueue, JobRegistry,
-    PERIODIC_MAX_ATTEMPTS, retry_delay,
+    PERIODIC_MAX_ATTEMPTS, retry_delay_from,
 };
 use vidgen_application::storage::RepositoryError;
 
@@ -30,6 +30,8 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// How long a running job may continue after a stop was asked for.
     pub shutdown_grace: Duration,
+    /// The delay before a failed job's first retry; each later one doubles it.
+    pub retry_base: Duration,
 }
 
 /// The running workers.
@@ -283,7 +285,8 @@ impl Worker {
         let now = self.clock.now();
         let settled = match (last, handler.period()) {
             (false, _) => {
-                let delay = retry_delay(job.attempt, rand::random::<f64>());
+                let delay =
+                    retry_delay_from(self.settings.retry_base, job.attempt, rand::random::<f64>());
                 self.queue
                     .fail(job.id, &job.lease, &failure.0, Some(after(now, delay)), now)
                     .await
@@ -338,7 +341,7 @@ mod tests {
     #[test]
     fn random_jitter_spreads_retries() {
         let delays: std::collections::HashSet<Duration> = (0..20)
-            .map(|_| retry_delay(3, rand::random::<f64>()))
+            .map(|_| retry_delay_from(Duration::from_secs(2), 3, rand::random::<f64>()))
             .collect();
         assert!(delays.len() > 1, "twenty retries came back together");
     }

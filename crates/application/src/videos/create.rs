@@ -6,6 +6,8 @@ use vidgen_domain::videos::{
     Description, DurationSeconds, GENERATED_FPS, Prompt, Resolution, Title, Video, VideoSource,
 };
 
+use vidgen_domain::webhooks::WebhookUrl;
+
 use super::ports::NewVideo;
 use super::{VideoService, render_job};
 use crate::idempotency::{Created, Fingerprint, IdempotencyError, Keyed};
@@ -19,6 +21,9 @@ pub struct CreateVideo {
     pub prompt: Prompt,
     pub resolution: Resolution,
     pub duration: DurationSeconds,
+    /// Called back when the video completes or fails (checked by
+    /// [`VideoService::check_webhook_url`]).
+    pub webhook_url: Option<WebhookUrl>,
 }
 
 impl Fingerprint for CreateVideo {
@@ -31,6 +36,9 @@ impl Fingerprint for CreateVideo {
             self.prompt.as_ref().to_owned(),
             self.resolution.as_str().to_owned(),
             self.duration.get().to_string(),
+            self.webhook_url
+                .as_ref()
+                .map_or_else(|| "\u{0}".to_owned(), |u| u.as_ref().to_owned()),
         ]
     }
 }
@@ -99,7 +107,7 @@ impl VideoService {
                     resolution: Some(request.resolution),
                     fps: Some(GENERATED_FPS),
                     requested_duration: Some(request.duration),
-                    webhook_url: None,
+                    webhook_url: request.webhook_url.as_ref().map(|u| u.as_ref().to_owned()),
                     created_at: now,
                 };
                 self.videos

@@ -23,6 +23,9 @@ pub enum VideoFileError {
     /// Files asked for before the video is completed.
     #[error("the video is not ready yet")]
     NotReady,
+    /// A completed video without a thumbnail (an upload whose codec is not decoded).
+    #[error("this video has no thumbnail")]
+    NoThumbnail,
     #[error("reading the video failed")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -55,7 +58,8 @@ impl VideoService {
     /// The thumbnail of a completed video.
     ///
     /// # Errors
-    /// As for [`VideoService::content`].
+    /// As for [`VideoService::content`], and `NoThumbnail` for a completed video without
+    /// one.
     pub async fn thumbnail(&self, actor: Actor, id: VideoId) -> Result<VideoFile, VideoFileError> {
         let video = self
             .visible(actor, id)
@@ -66,6 +70,7 @@ impl VideoService {
                 path: self.media.path(&key),
                 content_type: "image/png".into(),
             }),
+            (VideoStatus::Completed, None) => Err(VideoFileError::NoThumbnail),
             _ => Err(VideoFileError::NotReady),
         }
     }

@@ -14,6 +14,7 @@ use vidgen_domain::videos::{
 use crate::idempotency::KeyCompletion;
 use crate::jobs::NewJob;
 use crate::storage::RepositoryError;
+use crate::webhooks::outbox::SettleNotice;
 
 /// A video to store, with the job that will produce it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +40,10 @@ pub struct MediaFacts {
     pub file_size: u64,
     pub content_type: String,
     pub media_key: String,
-    pub thumbnail_key: String,
+    /// `None` when no thumbnail could be made (an upload whose codec is not decoded).
+    pub thumbnail_key: Option<String>,
+    /// The video codec (`h264`, `vp9`, ...), when known.
+    pub codec: Option<String>,
 }
 
 /// Columns a video list may be sorted by.
@@ -151,16 +155,33 @@ pub trait VideoRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), RepositoryError>;
 
-    /// Marks a processing video completed with its files. Returns false when the video is
-    /// gone or no longer processing (the caller then removes the files).
+    /// Marks a processing video completed with its files and, in the same transaction,
+    /// enqueues the job `notice` builds from the completed row (its webhook delivery).
+    /// Returns false when the video is gone or no longer processing (the caller then
+    /// removes the files).
     ///
     /// # Errors
-    /// A storage failure.
+    /// A storage failure (nothing changes then).
     async fn complete(
         &self,
         id: VideoId,
         facts: MediaFacts,
         at: DateTime<Utc>,
+        notice: Option<SettleNotice>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Marks a pending or processing video failed with `error` and, in the same
+    /// transaction, enqueues the job `notice` builds from the failed row. Returns false
+    /// when the video is gone or already settled.
+    ///
+    /// # Errors
+    /// A storage failure (nothing changes then).
+    async fn fail(
+        &self,
+        id: VideoId,
+        error: String,
+        at: DateTime<Utc>,
+        notice: Option<SettleNotice>,
     ) -> Result<bool, RepositoryError>;
 
     /// Moves a failed video back to pending and enqueues `job`, in one transaction.

@@ -38,6 +38,9 @@ pub struct RenderTarget {
     pub thumbnail: PathBuf,
 }
 
+/// The codec of every rendered video: H.264 in MP4, which every browser plays.
+pub const RENDERED_CODEC: &str = "h264";
+
 /// What was rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedVideo {

@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use vidgen_domain::videos::VideoStatus;
 
 use super::ports::{MediaFacts, MediaStore, VideoRepository};
-use super::render::{RenderError, RenderRequest, RenderTarget, VideoRenderer};
+use super::render::{RENDERED_CODEC, RenderError, RenderRequest, RenderTarget, VideoRenderer};
 use crate::clock::Clock;
 /// Re-exported: render failures are job failures.
 pub use crate::jobs::JobFailure;
 use crate::jobs::{ClaimedJob, JobContext, JobHandler, JobKind};
 use crate::storage::RepositoryError;
+use crate::webhooks::outbox::{VideoEvent, WebhookOutbox};
 
 /// Renders the video of a claimed job.
 #[derive(Clone)]
@@ -23,6 +24,7 @@ pub struct RenderJob {
     media: Arc<dyn MediaStore>,
     renderer: Arc<dyn VideoRenderer>,
     clock: Arc<dyn Clock>,
+    webhooks: WebhookOutbox,
 }
 
 impl std::fmt::Debug for RenderJob {
@@ -37,12 +39,14 @@ impl RenderJob {
         media: Arc<dyn MediaStore>,
         renderer: Arc<dyn VideoRenderer>,
         clock: Arc<dyn Clock>,
+        webhooks: WebhookOutbox,
     ) -> Self {
         Self {
             videos,
             media,
             renderer,
             clock,
+            webhooks,
         }
     }
 
@@ -136,36 +140,30 @@ impl RenderJob {
             file_size: rendered.file_size,
             content_type: rendered.content_type.to_owned(),
             media_key: video_key.clone(),
-            thumbnail_key: thumbnail_key.clone(),
+            thumbnail_key: Some(thumbnail_key.clone()),
+            codec: Some(RENDERED_CODEC.to_owned()),
         };
-        if !self
-            .videos
-            .complete(video_id, facts, self.clock.now())
-            .await?
-        {
+        let now = self.clock.now();
+        let notice = self.webhooks.notice(VideoEvent::Completed, now);
+        if !self.videos.complete(video_id, facts, now, notice).await? {
             // Deleted (or cancelled) while rendering: nobody will ever serve these files.
             discard().await;
         }
         Ok(())
     }
 
-    /// Moves the job's video to `status` (from wherever that is allowed), with `error`.
-    async fn settle_video(
-        &self,
-        job: &ClaimedJob,
-        status: VideoStatus,
-        error: Option<String>,
-    ) -> Result<(), RepositoryError> {
+    /// Moves the job's video back to pending, to wait for the next attempt.
+    async fn back_to_pending(&self, job: &ClaimedJob) -> Result<(), RepositoryError> {
         let Some(video_id) = job.video_id else {
             return Ok(());
         };
         self.videos
             .transition(
                 video_id,
-                &VideoStatus::sources_of(status),
-                status,
+                &VideoStatus::sources_of(VideoStatus::Pending),
+                VideoStatus::Pending,
                 0,
-                error,
+                None,
                 self.clock.now(),
             )
             .await?;
@@ -205,7 +203,7 @@ impl JobHandler for RenderJob {
         job: &ClaimedJob,
         _failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        self.settle_video(job, VideoStatus::Pending, None).await
+        self.back_to_pending(job).await
     }
 
     /// The video ends `failed`, showing the reason.
@@ -214,7 +212,28 @@ impl JobHandler for RenderJob {
         job: &ClaimedJob,
         failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        self.settle_video(job, VideoStatus::Failed, Some(failure.0.clone()))
-            .await
+        fail_video(&self.videos, &self.webhooks, self.clock.now(), job, failure).await
     }
+}
+
+/// Ends the job's video `failed` with the job's reason, enqueueing its webhook delivery in
+/// the same transaction (shared by every job kind that produces a video).
+///
+/// # Errors
+/// A storage failure.
+pub(crate) async fn fail_video(
+    videos: &Arc<dyn VideoRepository>,
+    webhooks: &WebhookOutbox,
+    now: chrono::DateTime<chrono::Utc>,
+    job: &ClaimedJob,
+    failure: &JobFailure,
+) -> Result<(), RepositoryError> {
+    let Some(video_id) = job.video_id else {
+        return Ok(());
+    };
+    let notice = webhooks.notice(VideoEvent::Failed, now);
+    videos
+        .fail(video_id, failure.0.clone(), now, notice)
+        .await?;
+    Ok(())
 }

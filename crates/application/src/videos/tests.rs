@@ -24,6 +24,7 @@ use crate::idempotency::{
     Claim, Created, Fingerprint, IdempotencyKey, Keyed, MockIdempotencyStore, StoredResponse,
 };
 use crate::jobs::{ClaimedJob, JobContext, JobHandler, JobId, JobKind, LeaseToken, MockJobQueue};
+use crate::webhooks::outbox::{MockWebhookBodies, WebhookOutbox};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
@@ -72,6 +73,7 @@ fn video(status: VideoStatus, owner: i64) -> Video {
         height: None,
         file_size: None,
         content_type: None,
+        codec: None,
         media_key: (status == VideoStatus::Completed).then(|| "a.mp4".to_owned()),
         thumbnail_key: (status == VideoStatus::Completed).then(|| "a.png".to_owned()),
         error: None,
@@ -88,6 +90,7 @@ struct Ports {
     media: MockMediaStore,
     keys: MockIdempotencyStore,
     renderer: MockVideoRenderer,
+    webhooks: WebhookOutbox,
 }
 
 impl Ports {
@@ -98,6 +101,7 @@ impl Ports {
             media: MockMediaStore::new(),
             keys: MockIdempotencyStore::new(),
             renderer: MockVideoRenderer::new(),
+            webhooks: WebhookOutbox::disabled(),
         }
     }
 
@@ -117,6 +121,7 @@ impl Ports {
             Arc::new(self.media),
             Arc::new(self.renderer),
             clock(),
+            self.webhooks,
         )
     }
 }
@@ -128,6 +133,7 @@ fn request() -> CreateVideo {
         prompt: Prompt::parse("A lake").expect("prompt"),
         resolution: Resolution::P1080,
         duration: DurationSeconds::new(2).expect("duration"),
+        webhook_url: None,
     }
 }
 
@@ -409,8 +415,13 @@ async fn a_render_completes_the_video_with_its_files() {
     ports
         .videos
         .expect_complete()
-        .withf(|_, facts, _| facts.media_key == "key.mp4" && facts.thumbnail_key == "key.png")
-        .returning(|_, _, _| Ok(true));
+        .withf(|_, facts, _, notice| {
+            facts.media_key == "key.mp4"
+                && facts.thumbnail_key.as_deref() == Some("key.png")
+                && facts.codec.as_deref() == Some("h264")
+                && notice.is_none()
+        })
+        .returning(|_, _, _, _| Ok(true));
     let outcome = ports.render_job().run(&JobContext::new(claimed(1))).await;
     assert_eq!(outcome, Ok(()));
 }
@@ -442,17 +453,23 @@ async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
 
     // Early attempts leave the video pending for the retry (the runtime queues the job
     // again); the last fails it with the reason.
-    for (attempt, retried, status) in [
-        (1, true, VideoStatus::Pending),
-        (3, false, VideoStatus::Failed),
-    ] {
+    for (attempt, retried) in [(1, true), (3, false)] {
         let mut ports = Ports::new();
-        ports
-            .videos
-            .expect_transition()
-            .withf(move |_, _, to, _, error, _| *to == status && error.is_some() != retried)
-            .times(1)
-            .returning(|_, _, _, _, _, _| Ok(true));
+        if retried {
+            ports
+                .videos
+                .expect_transition()
+                .withf(|_, _, to, _, error, _| *to == VideoStatus::Pending && error.is_none())
+                .times(1)
+                .returning(|_, _, _, _, _, _| Ok(true));
+        } else {
+            ports
+                .videos
+                .expect_fail()
+                .withf(|_, error, _, _| error == "boom")
+                .times(1)
+                .returning(|_, _, _, _| Ok(true));
+        }
         let handler = ports.render_job();
         let job = claimed(attempt);
         assert_eq!(job.is_last_attempt(), !retried);
@@ -506,7 +523,7 @@ async fn the_files_of_a_video_deleted_while_its_render_finished_are_removed() {
     ports
         .videos
         .expect_complete()
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _, _| Ok(false));
     ports
         .media
         .expect_remove()
@@ -533,4 +550,57 @@ async fn the_render_handler_reports_progress_on_its_video_and_is_not_periodic() 
         .record_progress(&claimed(1), 40)
         .await
         .expect("recorded");
+}
+
+fn webhooks_on() -> WebhookOutbox {
+    let mut bodies = MockWebhookBodies::new();
+    bodies
+        .expect_body()
+        .returning(|event, _, video| format!("{} {}", event.as_str(), video.status.as_str()));
+    WebhookOutbox::new(Arc::new(bodies), false)
+}
+
+#[tokio::test]
+async fn with_webhooks_on_a_final_failure_enqueues_the_delivery_with_the_state_change() {
+    let mut ports = Ports::new();
+    ports.webhooks = webhooks_on();
+    ports
+        .videos
+        .expect_fail()
+        .times(1)
+        .returning(|_, error, _, notice| {
+            let mut failed = video(VideoStatus::Failed, 1);
+            failed.error = Some(error);
+            failed.webhook_url = Some("https://hooks.example.com/v".into());
+            let job = notice.expect("a notice")(&failed).expect("a delivery");
+            assert_eq!(job.kind, JobKind::DeliverWebhook);
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).expect("json");
+            assert_eq!(payload["body"], "video.failed failed");
+            assert_eq!(payload["url"], "https://hooks.example.com/v");
+            Ok(true)
+        });
+    ports
+        .render_job()
+        .on_final_failure(&claimed(3), &JobFailure("boom".into()))
+        .await
+        .expect("recorded");
+}
+
+#[tokio::test]
+async fn webhook_urls_are_accepted_only_when_webhooks_are_on() {
+    let off = Ports::new().service();
+    assert_eq!(
+        off.check_webhook_url("https://hooks.example.com/v")
+            .expect_err("off")
+            .code,
+        "webhooks_disabled"
+    );
+    let on = Ports::new().service().with_webhooks(webhooks_on());
+    assert!(on.check_webhook_url("https://hooks.example.com/v").is_ok());
+    assert_eq!(
+        on.check_webhook_url("ftp://hooks.example.com/v")
+            .expect_err("scheme")
+            .code,
+        "webhook_scheme"
+    );
 }

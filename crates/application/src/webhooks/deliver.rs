@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use vidgen_domain::webhooks::WebhookUrl;
 
 use super::{WebhookMessage, WebhookSender};
+use crate::clock::Clock;
 use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, NewJob};
 use crate::storage::RepositoryError;
 
@@ -51,9 +52,11 @@ pub fn delivery_job(
     })
 }
 
-/// Posts the message of a `deliver_webhook` job.
+/// Posts the message of a `deliver_webhook` job, signed anew at each try (receivers
+/// refuse stale `webhook-timestamp`s; the `webhook-id` and body stay the same).
 pub struct DeliverWebhook {
     sender: Arc<dyn WebhookSender>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for DeliverWebhook {
@@ -63,18 +66,19 @@ impl std::fmt::Debug for DeliverWebhook {
 }
 
 impl DeliverWebhook {
-    pub fn new(sender: Arc<dyn WebhookSender>) -> Self {
-        Self { sender }
+    pub fn new(sender: Arc<dyn WebhookSender>, clock: Arc<dyn Clock>) -> Self {
+        Self { sender, clock }
     }
 }
 
-fn message(job: &ClaimedJob) -> Result<WebhookMessage, JobFailure> {
+/// The job's message, stamped with the time of this try.
+fn message(job: &ClaimedJob, now: DateTime<Utc>) -> Result<WebhookMessage, JobFailure> {
     let payload: Payload = serde_json::from_str(&job.payload)
         .map_err(|e| JobFailure(format!("the delivery's payload is unreadable: {e}")))?;
     Ok(WebhookMessage {
         url: WebhookUrl::from_stored(payload.url),
         id: payload.id,
-        timestamp: payload.timestamp,
+        timestamp: now,
         body: payload.body,
     })
 }
@@ -90,7 +94,7 @@ impl JobHandler for DeliverWebhook {
     }
 
     async fn run(&self, context: &JobContext) -> Result<(), JobFailure> {
-        let message = message(&context.job)?;
+        let message = message(&context.job, self.clock.now())?;
         match self.sender.send(&message).await {
             Ok(status) => {
                 tracing::info!(webhook_id = %message.id, status, "webhook delivered");
@@ -105,7 +109,9 @@ impl JobHandler for DeliverWebhook {
         job: &ClaimedJob,
         failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        let id = message(job).map(|m| m.id).unwrap_or_default();
+        let id = message(job, self.clock.now())
+            .map(|m| m.id)
+            .unwrap_or_default();
         tracing::warn!(webhook_id = %id, reason = %failure, attempts = job.attempt, "webhook delivery given up");
         Ok(())
     }
@@ -131,6 +137,12 @@ mod tests {
         }
     }
 
+    fn clock() -> Arc<crate::clock::MockClock> {
+        let mut clock = crate::clock::MockClock::new();
+        clock.expect_now().returning(|| sample().timestamp);
+        Arc::new(clock)
+    }
+
     fn claimed(job: NewJob, attempt: u32) -> JobContext {
         JobContext::new(ClaimedJob {
             id: JobId(1),
@@ -146,7 +158,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_try_sends_the_same_message_and_a_2xx_ends_the_delivery() {
-        let job = delivery_job(&sample(), None, Utc::now()).expect("job");
+        let mut first = sample();
+        first.timestamp -= chrono::Duration::hours(1);
+        let job = delivery_job(&first, None, Utc::now()).expect("job");
         assert_eq!(job.kind, JobKind::DeliverWebhook);
         assert!(
             job.max_attempts >= 5,
@@ -159,7 +173,7 @@ mod tests {
             .withf(|message| *message == sample())
             .times(2)
             .returning(move |_| answers.pop().unwrap_or(Ok(200)));
-        let handler = DeliverWebhook::new(Arc::new(sender));
+        let handler = DeliverWebhook::new(Arc::new(sender), clock());
         assert_eq!(handler.kind(), JobKind::DeliverWebhook);
         assert_eq!(handler.period(), None);
         let failed = handler.run(&claimed(job.clone(), 1)).await;
@@ -176,7 +190,7 @@ mod tests {
         job.payload = "{not json".into();
         let mut sender = MockWebhookSender::new();
         sender.expect_send().never();
-        let outcome = DeliverWebhook::new(Arc::new(sender))
+        let outcome = DeliverWebhook::new(Arc::new(sender), clock())
             .run(&claimed(job, 1))
             .await;
         assert!(outcome.is_err());

@@ -31,7 +31,7 @@ use crate::error::ApiError;
 use crate::listing::{self, SortBy};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Accepted, ListJson};
-use crate::validation::{ValidJson, ValidPath, ValidQuery};
+use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
 
 /// The collection.
 pub const VIDEOS: &str = "/api/v1/videos";
@@ -277,9 +277,10 @@ async fn create(
     http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
-    body: ValidJson<VideoCreate>,
+    body: JsonBody<VideoCreate>,
 ) -> Result<CreateAnswer, ApiError> {
-    let request = body.into_inner().try_into_domain()?;
+    let (body, shape_errors) = body.into_parts();
+    let request = body.try_into_domain(&videos, shape_errors)?;
     let keyed = idempotency_key(&http)?.map(|key| Keyed {
         key,
         route: CREATE_ROUTE,

@@ -22,6 +22,7 @@ pub struct Model {
     pub height: Option<i32>,
     pub file_size: Option<i64>,
     pub content_type: Option<String>,
+    pub codec: Option<String>,
     pub media_key: Option<String>,
     pub thumbnail_key: Option<String>,
     pub error: Option<String>,

@@ -14,6 +14,7 @@ use vidgen_application::storage::RepositoryError;
 use vidgen_application::videos::ports::{
     MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
 };
+use vidgen_application::webhooks::outbox::SettleNotice;
 use vidgen_domain::listing::{Paged, SortOrder};
 use vidgen_domain::users::UserId;
 use vidgen_domain::videos::{
@@ -34,6 +35,35 @@ pub struct SeaOrmVideoRepository {
 impl SeaOrmVideoRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    /// Runs the update that settles a video and, when it moved the row, enqueues the job
+    /// `notice` builds from the settled row, in one transaction.
+    async fn settle(
+        &self,
+        id: VideoId,
+        update: sea_orm::UpdateMany<Videos>,
+        notice: Option<SettleNotice>,
+    ) -> Result<bool, RepositoryError> {
+        let tx = self.db.begin().await.map_err(storage)?;
+        let moved = update.exec(&tx).await.map_err(storage)?.rows_affected == 1;
+        if !moved {
+            tx.rollback().await.map_err(storage)?;
+            return Ok(false);
+        }
+        if let Some(notice) = notice {
+            let row = Videos::find_by_id(id.get())
+                .one(&tx)
+                .await
+                .map_err(storage)?
+                .map(to_video)
+                .transpose()?;
+            if let Some(job) = row.as_ref().and_then(|video| notice(video)) {
+                job_row(job, id.get()).insert(&tx).await.map_err(storage)?;
+            }
+        }
+        tx.commit().await.map_err(storage)?;
+        Ok(true)
     }
 }
 
@@ -76,6 +106,7 @@ fn to_video(row: video::Model) -> Result<Video, RepositoryError> {
         height: row.height.and_then(|h| u32::try_from(h).ok()),
         file_size: row.file_size.and_then(|s| u64::try_from(s).ok()),
         content_type: row.content_type,
+        codec: row.codec,
         media_key: row.media_key,
         thumbnail_key: row.thumbnail_key,
         error: row.error,
@@ -277,8 +308,9 @@ impl VideoRepository for SeaOrmVideoRepository {
         id: VideoId,
         facts: MediaFacts,
         at: DateTime<Utc>,
+        notice: Option<SettleNotice>,
     ) -> Result<bool, RepositoryError> {
-        let result = Videos::update_many()
+        let update = Videos::update_many()
             .col_expr(Column::Status, Expr::value(VideoStatus::Completed.as_str()))
             .col_expr(Column::Progress, Expr::value(100i16))
             .col_expr(Column::Duration, Expr::value(facts.duration))
@@ -295,17 +327,33 @@ impl VideoRepository for SeaOrmVideoRepository {
                 Expr::value(i64::try_from(facts.file_size).unwrap_or(i64::MAX)),
             )
             .col_expr(Column::ContentType, Expr::value(facts.content_type))
+            .col_expr(Column::Codec, Expr::value(facts.codec))
             .col_expr(Column::MediaKey, Expr::value(facts.media_key))
             .col_expr(Column::ThumbnailKey, Expr::value(facts.thumbnail_key))
             .col_expr(Column::Error, Expr::value(Option::<String>::None))
             .col_expr(Column::UpdatedAt, Expr::value(at))
             .col_expr(Column::CompletedAt, Expr::value(at))
             .filter(Column::Id.eq(id.get()))
-            .filter(Column::Status.eq(VideoStatus::Processing.as_str()))
-            .exec(&self.db)
-            .await
-            .map_err(storage)?;
-        Ok(result.rows_affected == 1)
+            .filter(Column::Status.eq(VideoStatus::Processing.as_str()));
+        self.settle(id, update, notice).await
+    }
+
+    async fn fail(
+        &self,
+        id: VideoId,
+        error: String,
+        at: DateTime<Utc>,
+        notice: Option<SettleNotice>,
+    ) -> Result<bool, RepositoryError> {
+        let from = VideoStatus::sources_of(VideoStatus::Failed);
+        let update = Videos::update_many()
+            .col_expr(Column::Status, Expr::value(VideoStatus::Failed.as_str()))
+            .col_expr(Column::Progress, Expr::value(0i16))
+            .col_expr(Column::Error, Expr::value(Some(error)))
+            .col_expr(Column::UpdatedAt, Expr::value(at))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.is_in(from.iter().map(|s| s.as_str())));
+        self.settle(id, update, notice).await
     }
 
     async fn retry_with_job(

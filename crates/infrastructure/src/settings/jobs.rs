@@ -11,6 +11,9 @@ pub struct JobSettings {
     /// `JOB_LEASE_SECONDS`: how long a worker's claim on a job lasts without renewal
     /// (renewed every third).
     pub lease_seconds: u64,
+    /// `JOB_RETRY_BASE_MS`: the delay before a failed job's first retry (renders, webhook
+    /// deliveries); each later retry doubles it, with jitter, up to five minutes.
+    pub retry_base_ms: u64,
 }
 
 impl JobSettings {
@@ -22,9 +25,11 @@ impl JobSettings {
         let mut r = source.reader();
         let workers: usize = r.number("JOB_WORKERS", 2, 0, 64);
         let lease_seconds: u64 = r.number("JOB_LEASE_SECONDS", 60, 3, 3600);
+        let retry_base_ms: u64 = r.number("JOB_RETRY_BASE_MS", 2000, 10, 60_000);
         r.finish(Self {
             workers,
             lease_seconds,
+            retry_base_ms,
         })
     }
 }
@@ -40,6 +45,7 @@ mod tests {
         let s = JobSettings::read(&source(&[])).unwrap();
         assert_eq!(s.workers, 2);
         assert_eq!(s.lease_seconds, 60);
+        assert_eq!(s.retry_base_ms, 2000);
     }
 
     #[test]
@@ -49,6 +55,8 @@ mod tests {
             ("JOB_WORKERS", "65"),
             ("JOB_LEASE_SECONDS", "1"),
             ("JOB_LEASE_SECONDS", "soon"),
+            ("JOB_RETRY_BASE_MS", "5"),
+            ("JOB_RETRY_BASE_MS", "later"),
         ];
         for (name, value) in cases {
             let p = problems_of(JobSettings::read(&source(&[(name, value)])));

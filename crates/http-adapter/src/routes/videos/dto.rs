@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use garde::Validate;
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
+use vidgen_application::videos::VideoService;
 use vidgen_application::videos::create::CreateVideo;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_application::videos::update::UpdateVideo;
@@ -11,13 +12,14 @@ use vidgen_domain::videos::{
     Description, DurationSeconds, PROGRESS_MAX, Prompt, Resolution, Title, Video, VideoSource,
     VideoStatus,
 };
+use vidgen_domain::webhooks::WebhookUrl;
 
 use super::{video_content_path, video_thumbnail_path};
-use crate::error::FieldError;
+use crate::error::{ApiError, FieldError};
 use crate::listing::SortBy;
 use crate::registry::{Constraint as C, FieldDoc, ParamDoc};
 use crate::routes::users::dto::positive_id;
-use crate::validation::{Validated, garde_errors, rule};
+use crate::validation::{Validated, garde_errors, merge, rule};
 
 fn valid_title(value: &str, _: &()) -> garde::Result {
     Title::parse(value)
@@ -84,6 +86,13 @@ pub struct VideoCreate {
     #[openapi(example = "5")]
     #[garde(inner(custom(valid_duration)))]
     pub duration_seconds: Option<i64>,
+    /// Called back (Standard Webhooks, signed with `WEBHOOK_SECRET`) when the video
+    /// completes or fails: `https` (plain `http` only with `ALLOW_INSECURE_WEBHOOKS`), no
+    /// user name or password, not resolving to an internal address (checked at
+    /// delivery). Refused with `webhooks_disabled` when the server has no signing key.
+    #[openapi(example = "\"https://hooks.example.com/vidgen\"")]
+    #[garde(skip)]
+    pub webhook_url: Option<String>,
 }
 
 impl Validated for VideoCreate {
@@ -92,12 +101,41 @@ impl Validated for VideoCreate {
     }
 }
 
+/// The webhook URL of a request, checked by the service's policy; its problem joins the
+/// request's other field problems.
+pub fn webhook_url(
+    videos: &VideoService,
+    raw: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<WebhookUrl> {
+    let raw = raw?;
+    match videos.check_webhook_url(raw) {
+        Ok(url) => Some(url),
+        Err(violation) => {
+            errors.push(violation.into());
+            None
+        }
+    }
+}
+
 fn parsed<T, E>(result: Result<T, E>, field: &str) -> Result<T, FieldError> {
     result.map_err(|_| FieldError::new(field, "invalid value", "invalid"))
 }
 
 impl VideoCreate {
-    pub fn try_into_domain(self) -> Result<CreateVideo, FieldError> {
+    /// The request, or one 422 with the shape errors, the field rules and the webhook
+    /// policy's verdict together.
+    pub fn try_into_domain(
+        self,
+        videos: &VideoService,
+        shape_errors: Vec<FieldError>,
+    ) -> Result<CreateVideo, ApiError> {
+        let mut rule_errors = self.field_errors();
+        let webhook_url = webhook_url(videos, self.webhook_url.as_deref(), &mut rule_errors);
+        let errors = merge(shape_errors, rule_errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
         Ok(CreateVideo {
             title: parsed(Title::parse(&self.title), "title")?,
             description: self
@@ -111,6 +149,7 @@ impl VideoCreate {
                 .map(|d| parsed(DurationSeconds::new(d), "duration_seconds"))
                 .transpose()?
                 .unwrap_or_default(),
+            webhook_url,
         })
     }
 }
@@ -235,6 +274,9 @@ pub struct VideoResponse {
     pub height: Option<i64>,
     pub file_size: Option<i64>,
     pub content_type: Option<String>,
+    /// The video codec (`h264`, `hevc`, `vp8`, `vp9`, `av1`, ...), once known.
+    #[openapi(example = "\"h264\"")]
+    pub codec: Option<String>,
     /// Where to download the video, once completed.
     pub content_url: Option<String>,
     /// Where to get the thumbnail, once completed.
@@ -263,8 +305,10 @@ impl From<Video> for VideoResponse {
             height: video.height.map(i64::from),
             file_size: video.file_size.and_then(|s| i64::try_from(s).ok()),
             content_type: video.content_type,
+            codec: video.codec,
             content_url: completed.then(|| video_content_path(video.id)),
-            thumbnail_url: completed.then(|| video_thumbnail_path(video.id)),
+            thumbnail_url: (completed && video.thumbnail_key.is_some())
+                .then(|| video_thumbnail_path(video.id)),
             error: video.error,
             created_at: video.created_at,
             updated_at: video.updated_at,
@@ -350,6 +394,11 @@ const DURATION: &[C] = &[
 ];
 const RESOLUTION: &[C] = &[C::DefaultText(Resolution::DEFAULT.as_str()), C::Nullable];
 const PROGRESS: &[C] = &[C::Minimum(0), C::Maximum(PROGRESS_MAX as i64)];
+const WEBHOOK_URL: &[C] = &[
+    C::MaxLength(WebhookUrl::MAX_LEN as u64),
+    C::Format("uri"),
+    C::Nullable,
+];
 
 /// Constraints of the video wire types.
 pub const FIELD_DOCS: &[FieldDoc] = &[
@@ -377,6 +426,11 @@ pub const FIELD_DOCS: &[FieldDoc] = &[
         schema: "VideoCreate",
         field: "resolution",
         constraints: RESOLUTION,
+    },
+    FieldDoc {
+        schema: "VideoCreate",
+        field: "webhook_url",
+        constraints: WEBHOOK_URL,
     },
     FieldDoc {
         schema: "VideoUpdate",

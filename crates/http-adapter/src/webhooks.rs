@@ -1,0 +1,112 @@
+//! The body of a webhook message: `{"type", "timestamp", "data"}` with the video exactly
+//! as the API's `VideoResponse` shows it, so receivers parse one shape everywhere.
+
+use chrono::{DateTime, Utc};
+use paperclip::actix::Apiv2Schema;
+use serde::Serialize;
+use vidgen_application::webhooks::outbox::{VideoEvent, WebhookBodies};
+use vidgen_domain::videos::Video;
+
+use crate::routes::videos::dto::VideoResponse;
+
+/// The kind of event a webhook message reports.
+#[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]
+pub enum WebhookEventType {
+    #[serde(rename = "video.completed")]
+    VideoCompleted,
+    #[serde(rename = "video.failed")]
+    VideoFailed,
+}
+
+impl From<VideoEvent> for WebhookEventType {
+    fn from(event: VideoEvent) -> Self {
+        match event {
+            VideoEvent::Completed => Self::VideoCompleted,
+            VideoEvent::Failed => Self::VideoFailed,
+        }
+    }
+}
+
+/// A webhook message, POSTed to a video's `webhook_url` when it completes or fails, with
+/// the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and
+/// `webhook-signature`.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct WebhookEvent {
+    /// `video.completed` or `video.failed`.
+    #[serde(rename = "type")]
+    pub event_type: WebhookEventType,
+    /// When the video settled.
+    pub timestamp: DateTime<Utc>,
+    /// The video as `GET /api/v1/videos/{video_id}` shows it at that moment.
+    pub data: VideoResponse,
+}
+
+/// [`WebhookBodies`] rendering [`WebhookEvent`]s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VideoWebhookBodies;
+
+impl WebhookBodies for VideoWebhookBodies {
+    fn body(&self, event: VideoEvent, timestamp: DateTime<Utc>, video: &Video) -> String {
+        let message = WebhookEvent {
+            event_type: event.into(),
+            timestamp,
+            data: VideoResponse::from(video.clone()),
+        };
+        // A struct of strings, numbers and timestamps always serializes.
+        serde_json::to_string(&message).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use vidgen_domain::users::UserId;
+    use vidgen_domain::videos::{Title, VideoId, VideoSource, VideoStatus};
+
+    use super::*;
+
+    #[test]
+    fn the_body_carries_the_event_the_moment_and_the_video_as_the_api_shows_it() {
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+            .single()
+            .expect("time");
+        let video = Video {
+            id: VideoId::new(9).expect("id"),
+            owner_id: UserId::new(2).expect("owner"),
+            title: Title::parse("Lake").expect("title"),
+            description: None,
+            prompt: None,
+            source: VideoSource::Upload,
+            status: VideoStatus::Failed,
+            progress: 0,
+            resolution: None,
+            fps: None,
+            requested_duration: None,
+            duration: None,
+            width: None,
+            height: None,
+            file_size: None,
+            content_type: None,
+            codec: None,
+            media_key: None,
+            thumbnail_key: None,
+            error: Some("not a video".into()),
+            webhook_url: Some("https://hooks.example.com/v".into()),
+            created_at: at,
+            updated_at: at,
+            completed_at: None,
+        };
+        let body = VideoWebhookBodies.body(VideoEvent::Failed, at, &video);
+        let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(json["type"], "video.failed");
+        assert_eq!(json["timestamp"], "2026-03-01T09:00:00Z");
+        assert_eq!(json["data"]["id"], 9);
+        assert_eq!(json["data"]["status"], "failed");
+        assert_eq!(json["data"]["error"], "not a video");
+        assert!(
+            json["data"].get("webhook_url").is_none(),
+            "the URL itself is not echoed"
+        );
+    }
+}
