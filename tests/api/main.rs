@@ -17,3 +17,4 @@ mod outage;
 mod users;
 mod validation;
 mod videos;
+mod webhooks;

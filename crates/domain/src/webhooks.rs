@@ -64,6 +64,24 @@ impl WebhookUrl {
         Ok(Self(url.to_string()))
     }
 
+    /// Whether the URL names an internal target by itself, before any lookup: an internal
+    /// IP literal (see [`is_internal_address`]) or `localhost`. Other hosts are checked
+    /// when a delivery resolves them.
+    pub fn names_internal_host(&self) -> bool {
+        match url::Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+        {
+            Some(url::Host::Ipv4(ip)) => is_internal_address(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => is_internal_address(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
+            None => false,
+        }
+    }
+
     /// A URL read back from storage, where it was validated when it was stored.
     pub fn from_stored(raw: String) -> Self {
         Self(raw)
@@ -142,6 +160,23 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_hosts_named_in_the_url_are_recognised_before_any_lookup() {
+        for (raw, internal) in [
+            ("https://127.0.0.1/h", true),
+            ("https://[::1]:8443/h", true),
+            ("https://169.254.169.254/latest", true),
+            ("https://10.1.2.3/h", true),
+            ("https://localhost/h", true),
+            ("https://api.LOCALHOST./h", true),
+            ("https://93.184.216.34/h", false),
+            ("https://hooks.example.com/h", false),
+        ] {
+            let url = WebhookUrl::parse(raw, false).expect(raw);
+            assert_eq!(url.names_internal_host(), internal, "{raw}");
+        }
+    }
 
     #[test]
     fn webhook_urls_follow_the_contract() {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use vidgen_application::idempotency::{IdempotencyKey, KEY_TTL_HOURS};
 use vidgen_domain::listing::Page;
 
-use crate::registry::{self, Constraint, ParamDoc, Registry, RouteEntry};
+use crate::registry::{self, CallbackDoc, Constraint, ParamDoc, Registry, RouteEntry};
 
 /// Facts about the service shown in the document's `info`.
 #[derive(Debug, Clone)]
@@ -156,6 +156,7 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
         json!([{"url": "/", "description": "The service that serves this document."}]);
 
     let mut documented: Vec<(String, String)> = Vec::new();
+    let mut callbacks: Vec<CallbackDoc> = Vec::new();
     let mut params_used: Vec<(usize, &'static str)> = Vec::new();
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -190,12 +191,25 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
                         json!({"description": "Not modified: `If-None-Match` matched the current `ETag`."}),
                     );
                 }
+                if let Some(callback) = entry.callback {
+                    callbacks.push(callback);
+                    operation["callbacks"] = callback_document(&callback);
+                }
                 operation["operationId"] = json!(entry.operation_id);
                 operation["tags"] = json!([owner.tag]);
                 for name in document_operation(operation, entry, &owner.params) {
                     params_used.push((index, name));
                 }
             }
+        }
+    }
+    let schemas = object_at_map(object_at(&mut spec, "components"), "schemas");
+    for callback in callbacks {
+        let schema = (callback.schema)()
+            .to_string()
+            .replace("#/definitions/", "#/components/schemas/");
+        if let Ok(schema) = serde_json::from_str(&schema) {
+            schemas.insert(callback.schema_name.into(), schema);
         }
     }
     let used = error_statuses_used(&spec);
@@ -363,6 +377,39 @@ fn document_operation(
 }
 
 /// The error statuses whose shared response some operation refers to, in order.
+/// The `callbacks` object of an operation with `callback`.
+fn callback_document(callback: &CallbackDoc) -> Value {
+    let headers: Vec<Value> = callback
+        .headers
+        .iter()
+        .map(|(name, description)| {
+            json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}})
+        })
+        .collect();
+    json!({
+        callback.name: {
+            callback.url: {
+                "post": {
+                    "summary": callback.summary,
+                    "description": callback.description,
+                    "parameters": headers,
+                    "requestBody": {
+                        "required": true,
+                        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", callback.schema_name)}}},
+                    },
+                    // The message is authenticated by its signature, not by a credential.
+                    "security": [],
+                    "responses": {
+                        "2XX": {"description": "Received: the delivery ends."},
+                        "4XX": {"description": "Refused: the delivery is tried again later."},
+                        "default": {"description": "Any other answer (or none within 10 s): the delivery is tried again later."},
+                    },
+                }
+            }
+        }
+    })
+}
+
 fn error_statuses_used(spec: &Value) -> Vec<u16> {
     let mut used: Vec<u16> = spec
         .get("paths")

@@ -75,7 +75,25 @@ pub struct RouteEntry {
     pub binary: Option<&'static str>,
     /// Takes an optional `Idempotency-Key` header.
     pub idempotency_key: bool,
+    /// A request this operation makes back to the client later (an OpenAPI callback).
+    pub callback: Option<CallbackDoc>,
     route: RouteFactory,
+}
+
+/// An outgoing request an operation leads to, documented as an OpenAPI callback.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackDoc {
+    /// The callback's name (`videoSettled`).
+    pub name: &'static str,
+    /// The runtime expression of the URL (`{$request.body#/webhook_url}`).
+    pub url: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// The request body's component schema: its name and its JSON schema builder.
+    pub schema_name: &'static str,
+    pub schema: fn() -> serde_json::Value,
+    /// Headers the request carries: name and description.
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 impl fmt::Debug for RouteEntry {
@@ -114,6 +132,7 @@ impl RouteEntry {
             form_body: false,
             binary: None,
             idempotency_key: false,
+            callback: None,
             route: Arc::new(move || web::method(route_method.clone()).to(handler.clone())),
         }
     }
@@ -165,6 +184,12 @@ impl RouteEntry {
     #[must_use]
     pub fn with_idempotency_key(mut self) -> Self {
         self.idempotency_key = true;
+        self
+    }
+
+    #[must_use]
+    pub fn with_callback(mut self, callback: CallbackDoc) -> Self {
+        self.callback = Some(callback);
         self
     }
 

@@ -7,7 +7,44 @@ use serde::Serialize;
 use vidgen_application::webhooks::outbox::{VideoEvent, WebhookBodies};
 use vidgen_domain::videos::Video;
 
+use crate::registry::CallbackDoc;
 use crate::routes::videos::dto::VideoResponse;
+
+/// The webhook a video with a `webhook_url` gets when it settles, as an OpenAPI callback
+/// of the operations that accept the URL.
+pub const SETTLED_CALLBACK: CallbackDoc = CallbackDoc {
+    name: "videoSettled",
+    url: "{$request.body#/webhook_url}",
+    summary: "The video completed or failed",
+    description: "Sent once per completion or failure to the video's `webhook_url`, following the Standard Webhooks specification: verify `webhook-signature` over `<webhook-id>.<webhook-timestamp>.<raw body>` with the `WEBHOOK_SECRET` key (see docs/webhooks.md). Retried with exponential backoff and jitter, six tries in all, with the same `webhook-id`; redirects are not followed.",
+    schema_name: "WebhookEvent",
+    schema: event_schema,
+    headers: &[
+        (
+            "webhook-id",
+            "Unique per message (`msg_...`), the same on every retry.",
+        ),
+        ("webhook-timestamp", "Unix seconds of this attempt."),
+        (
+            "webhook-signature",
+            "`v1,<base64 HMAC-SHA256>` of `<id>.<timestamp>.<body>`.",
+        ),
+    ],
+};
+
+fn event_schema() -> serde_json::Value {
+    use paperclip::v2::schema::Apiv2Schema as _;
+    let mut schema = serde_json::to_value(WebhookEvent::raw_schema()).unwrap_or_default();
+    // The video is the API's own VideoResponse: refer to it rather than a copy.
+    if let Some(data) = schema.pointer_mut("/properties/data") {
+        let description = data.get("description").cloned().unwrap_or_default();
+        *data = serde_json::json!({
+            "allOf": [{"$ref": "#/definitions/VideoResponse"}],
+            "description": description,
+        });
+    }
+    schema
+}
 
 /// The kind of event a webhook message reports.
 #[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]

@@ -187,6 +187,7 @@ fn webhooks(
         WebhookOutbox::new(
             Arc::new(VideoWebhookBodies),
             settings.webhooks.allow_insecure,
+            settings.webhooks.allow_private,
         ),
         Some(Arc::new(sender)),
     ))

@@ -557,7 +557,7 @@ fn webhooks_on() -> WebhookOutbox {
     bodies
         .expect_body()
         .returning(|event, _, video| format!("{} {}", event.as_str(), video.status.as_str()));
-    WebhookOutbox::new(Arc::new(bodies), false)
+    WebhookOutbox::new(Arc::new(bodies), false, false)
 }
 
 #[tokio::test]

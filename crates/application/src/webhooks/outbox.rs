@@ -50,6 +50,7 @@ pub const WEBHOOK_URL_FIELD: &str = "webhook_url";
 pub struct WebhookOutbox {
     bodies: Option<Arc<dyn WebhookBodies>>,
     allow_insecure: bool,
+    allow_private: bool,
 }
 
 impl std::fmt::Debug for WebhookOutbox {
@@ -57,6 +58,7 @@ impl std::fmt::Debug for WebhookOutbox {
         f.debug_struct("WebhookOutbox")
             .field("enabled", &self.bodies.is_some())
             .field("allow_insecure", &self.allow_insecure)
+            .field("allow_private", &self.allow_private)
             .finish()
     }
 }
@@ -67,15 +69,17 @@ impl WebhookOutbox {
         Self {
             bodies: None,
             allow_insecure: false,
+            allow_private: false,
         }
     }
 
     /// Webhooks on, bodies rendered by `bodies`; plain `http` URLs only when
-    /// `allow_insecure`.
-    pub fn new(bodies: Arc<dyn WebhookBodies>, allow_insecure: bool) -> Self {
+    /// `allow_insecure`, internal targets only when `allow_private`.
+    pub fn new(bodies: Arc<dyn WebhookBodies>, allow_insecure: bool, allow_private: bool) -> Self {
         Self {
             bodies: Some(bodies),
             allow_insecure,
+            allow_private,
         }
     }
 
@@ -96,8 +100,16 @@ impl WebhookOutbox {
                 "webhooks are not enabled on this server (no WEBHOOK_SECRET is set)",
             ));
         }
-        WebhookUrl::parse(raw, self.allow_insecure)
-            .map_err(|e| FieldViolation::new(WEBHOOK_URL_FIELD, e.code(), e.to_string()))
+        let url = WebhookUrl::parse(raw, self.allow_insecure)
+            .map_err(|e| FieldViolation::new(WEBHOOK_URL_FIELD, e.code(), e.to_string()))?;
+        if !self.allow_private && url.names_internal_host() {
+            return Err(FieldViolation::new(
+                WEBHOOK_URL_FIELD,
+                "webhook_internal_address",
+                "must not point to a loopback, private or otherwise internal address",
+            ));
+        }
+        Ok(url)
     }
 
     /// What to enqueue when a video settles with `event` at `at` (nothing when webhooks
@@ -156,7 +168,7 @@ mod tests {
         bodies
             .expect_body()
             .returning(|event, _, video| format!("{}:{}", event.as_str(), video.id));
-        WebhookOutbox::new(Arc::new(bodies), false)
+        WebhookOutbox::new(Arc::new(bodies), false, false)
     }
 
     #[test]
@@ -214,6 +226,12 @@ mod tests {
                 .expect_err("credentials")
                 .code,
             "webhook_credentials"
+        );
+        assert_eq!(
+            on.check_url("https://127.0.0.1:9/x")
+                .expect_err("internal")
+                .code,
+            "webhook_internal_address"
         );
         let off = WebhookOutbox::disabled()
             .check_url("https://hooks.example.com/x")

@@ -73,7 +73,8 @@ pub fn registry() -> Registry {
     .route(
         R::secured(Method::POST, VIDEOS, "create_video", create)
             .maps::<CreateVideoError>()
-            .with_idempotency_key(),
+            .with_idempotency_key()
+            .with_callback(crate::webhooks::SETTLED_CALLBACK),
     )
     .route(R::secured(Method::GET, VIDEOS, "list_videos", list).maps::<ListVideosError>())
     .route(R::secured(Method::GET, VIDEO, "get_video", get).maps::<GetVideoError>())

@@ -58,7 +58,7 @@ impl SeaOrmVideoRepository {
                 .map_err(storage)?
                 .map(to_video)
                 .transpose()?;
-            if let Some(job) = row.as_ref().and_then(|video| notice(video)) {
+            if let Some(job) = row.as_ref().and_then(notice) {
                 job_row(job, id.get()).insert(&tx).await.map_err(storage)?;
             }
         }
