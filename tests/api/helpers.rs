@@ -366,6 +366,10 @@ pub mod paths {
         api("/videos")
     }
 
+    pub fn video_upload() -> String {
+        api("/videos/upload")
+    }
+
     pub fn video(id: impl Display) -> String {
         format!("{API}/videos/{id}")
     }
@@ -594,6 +598,27 @@ impl TestApp {
     pub async fn create_video(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
         self.send(reqwest::Method::POST, &paths::videos(), token, Some(body))
             .await
+    }
+
+    /// `POST /videos/upload` with `form`, and an `Idempotency-Key` when given.
+    pub async fn upload_video(
+        &self,
+        token: &str,
+        form: reqwest::multipart::Form,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(&paths::video_upload()))
+            .bearer_auth(token)
+            .multipart(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST upload: {e}"))
     }
 
     /// `GET /videos?query` (`query` may be empty).

@@ -7,11 +7,13 @@ pub mod delete;
 pub mod files;
 pub mod ports;
 pub mod probe;
+pub mod process_upload;
 pub mod queries;
 pub mod render;
 pub mod render_job;
 pub mod retry;
 pub mod update;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use vidgen_domain::users::policy::{Access, Actor};
 use vidgen_domain::videos::{MAX_JOB_ATTEMPTS, Video, VideoId, can_access_video};
 
 use self::ports::{MediaStore, VideoRepository};
+use self::probe::MediaProbe;
 use crate::clock::Clock;
 use crate::idempotency::{IdempotencyStore, IdempotentCreation};
 use crate::jobs::{JobKind, JobQueue, NewJob};
@@ -36,6 +39,7 @@ pub struct VideoService {
     media: Arc<dyn MediaStore>,
     clock: Arc<dyn Clock>,
     webhooks: WebhookOutbox,
+    uploads: Option<upload::Uploads>,
 }
 
 impl std::fmt::Debug for VideoService {
@@ -70,7 +74,18 @@ impl VideoService {
             media,
             clock,
             webhooks: WebhookOutbox::disabled(),
+            uploads: None,
         }
+    }
+
+    /// Accepts uploads of at most `max_bytes`, recognised and probed by `probe`.
+    #[must_use]
+    pub fn with_uploads(mut self, probe: Arc<dyn MediaProbe>, max_bytes: u64) -> Self {
+        self.uploads = Some(upload::Uploads {
+            probe,
+            limit: max_bytes,
+        });
+        self
     }
 
     /// Accepts `webhook_url`s by `outbox`'s policy (webhooks are off until this is called).

@@ -23,6 +23,7 @@ use vidgen_application::videos::files::VideoFileError;
 use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
 use vidgen_application::videos::retry::RetryVideoError;
 use vidgen_application::videos::update::UpdateVideoError;
+use vidgen_application::videos::upload::{UploadFileError, UploadVideoError};
 
 use crate::error::{ApiError, FieldError};
 
@@ -277,6 +278,38 @@ impl From<CreateVideoError> for ApiError {
     }
 }
 
+impl From<UploadVideoError> for ApiError {
+    fn from(error: UploadVideoError) -> Self {
+        match error {
+            UploadVideoError::Forbidden => Self::Forbidden(error.to_string()),
+            UploadVideoError::KeyMismatch => Self::invalid_field(
+                "Idempotency-Key",
+                "this key was already used for a different request",
+                "idempotency_key_reused",
+            ),
+            UploadVideoError::KeyInProgress => Self::Conflict {
+                code: "CONFLICT",
+                message: "A request with this Idempotency-Key is still in progress".into(),
+            },
+            UploadVideoError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<UploadFileError> for ApiError {
+    fn from(error: UploadFileError) -> Self {
+        match error {
+            UploadFileError::TooLarge { limit } => {
+                Self::PayloadTooLarge(format!("The upload exceeds {limit} bytes"))
+            }
+            UploadFileError::Unsupported => Self::UnsupportedMediaType(
+                "The file is not an MP4, MOV or WebM video (decided from its bytes)".into(),
+            ),
+            UploadFileError::Storage(source) => Self::Internal(Box::new(source)),
+        }
+    }
+}
+
 impl From<GetVideoError> for ApiError {
     fn from(error: GetVideoError) -> Self {
         match error {
@@ -342,6 +375,14 @@ impl From<VideoFileError> for ApiError {
 
 impl MappedErrors for CreateVideoError {
     const STATUSES: &'static [u16] = &[403, 409, 422, 500];
+}
+
+impl MappedErrors for UploadVideoError {
+    const STATUSES: &'static [u16] = &[403, 409, 422, 500];
+}
+
+impl MappedErrors for UploadFileError {
+    const STATUSES: &'static [u16] = &[413, 415, 500];
 }
 
 impl MappedErrors for GetVideoError {
@@ -571,6 +612,36 @@ mod tests {
             }
         }
         check(create);
+
+        let upload = vec![
+            UploadVideoError::Forbidden,
+            UploadVideoError::KeyMismatch,
+            UploadVideoError::KeyInProgress,
+            UploadVideoError::Unexpected(unexpected()),
+        ];
+        for e in &upload {
+            match e {
+                UploadVideoError::Forbidden
+                | UploadVideoError::KeyMismatch
+                | UploadVideoError::KeyInProgress
+                | UploadVideoError::Unexpected(_) => {}
+            }
+        }
+        check(upload);
+
+        let file = vec![
+            UploadFileError::TooLarge { limit: 1 },
+            UploadFileError::Unsupported,
+            UploadFileError::Storage(std::io::Error::other("disk")),
+        ];
+        for e in &file {
+            match e {
+                UploadFileError::TooLarge { .. }
+                | UploadFileError::Unsupported
+                | UploadFileError::Storage(_) => {}
+            }
+        }
+        check(file);
 
         let get = vec![
             GetVideoError::NotFound,

@@ -261,6 +261,21 @@ fn document_operation(
         .get("parameters")
         .and_then(Value::as_array)
         .is_some_and(|p| !p.is_empty());
+    if let Some(schema) = entry.multipart {
+        let schema = schema();
+        let encoding = schema
+            .get("x-encoding")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let mut schema = schema;
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("x-encoding");
+        }
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": {"multipart/form-data": {"schema": schema, "encoding": encoding}},
+        });
+    }
     let has_body = operation.get("requestBody").is_some();
     let secured = entry.secured
         || operation

@@ -77,6 +77,9 @@ pub struct RouteEntry {
     pub idempotency_key: bool,
     /// A request this operation makes back to the client later (an OpenAPI callback).
     pub callback: Option<CallbackDoc>,
+    /// The body is `multipart/form-data`: the schema of its parts (an object schema,
+    /// built from the same constants the handler checks).
+    pub multipart: Option<fn() -> serde_json::Value>,
     route: RouteFactory,
 }
 
@@ -133,6 +136,7 @@ impl RouteEntry {
             binary: None,
             idempotency_key: false,
             callback: None,
+            multipart: None,
             route: Arc::new(move || web::method(route_method.clone()).to(handler.clone())),
         }
     }
@@ -184,6 +188,12 @@ impl RouteEntry {
     #[must_use]
     pub fn with_idempotency_key(mut self) -> Self {
         self.idempotency_key = true;
+        self
+    }
+
+    #[must_use]
+    pub fn with_multipart(mut self, schema: fn() -> serde_json::Value) -> Self {
+        self.multipart = Some(schema);
         self
     }
 

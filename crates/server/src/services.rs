@@ -14,6 +14,8 @@ use vidgen_application::jobs::{JobQueue, JobRegistry};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
+use vidgen_application::videos::probe::MediaProbe;
+use vidgen_application::videos::process_upload::ProcessUpload;
 use vidgen_application::videos::render::VideoRenderer;
 use vidgen_application::videos::render_job::RenderJob;
 use vidgen_application::webhooks::WebhookSender;
@@ -25,6 +27,7 @@ use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueToken
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
+use vidgen_infrastructure::probe::FileMediaProbe;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
     CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
@@ -125,6 +128,7 @@ impl Services {
         };
         let keys: Arc<dyn IdempotencyStore> = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
         let (webhooks, sender) = webhooks(settings)?;
+        let probe: Arc<dyn MediaProbe> = Arc::new(FileMediaProbe::new());
         let video_service = VideoService::new(
             videos.clone(),
             jobs.clone(),
@@ -132,14 +136,22 @@ impl Services {
             keys.clone(),
             clock.clone(),
         )
-        .with_webhooks(webhooks.clone());
+        .with_webhooks(webhooks.clone())
+        .with_uploads(probe.clone(), settings.media.max_upload_bytes);
         let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
         // One registration per job kind.
         let mut registry = JobRegistry::new()
             .with(Arc::new(RenderJob::new(
-                videos,
+                videos.clone(),
                 media.clone(),
                 renderer,
+                clock.clone(),
+                webhooks.clone(),
+            )))?
+            .with(Arc::new(ProcessUpload::new(
+                videos,
+                media.clone(),
+                probe,
                 clock.clone(),
                 webhooks,
             )))?

@@ -108,6 +108,7 @@ impl VideoService {
                     fps: Some(GENERATED_FPS),
                     requested_duration: Some(request.duration),
                     webhook_url: request.webhook_url.as_ref().map(|u| u.as_ref().to_owned()),
+                    media_key: None,
                     created_at: now,
                 };
                 self.videos

@@ -28,6 +28,8 @@ pub struct NewVideo {
     pub fps: Option<u32>,
     pub requested_duration: Option<DurationSeconds>,
     pub webhook_url: Option<String>,
+    /// The stored file of an upload (a render's file is known only once it is done).
+    pub media_key: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,6 +2,7 @@
 //! files, and retries. Handlers parse, call one use case and map the result.
 
 pub mod dto;
+pub mod upload;
 
 use std::collections::BTreeMap;
 
@@ -32,11 +33,14 @@ use crate::listing::{self, SortBy};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Accepted, ListJson};
 use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
+use vidgen_application::videos::upload::{UploadFileError, UploadVideoError};
 
 /// The collection.
 pub const VIDEOS: &str = "/api/v1/videos";
 /// The route an `Idempotency-Key` of a create is scoped to.
 pub const CREATE_ROUTE: &str = "POST /api/v1/videos";
+/// Uploads.
+pub const VIDEO_UPLOAD: &str = "/api/v1/videos/upload";
 /// One video.
 pub const VIDEO: &str = "/api/v1/videos/{video_id}";
 /// A video's file.
@@ -74,6 +78,14 @@ pub fn registry() -> Registry {
         R::secured(Method::POST, VIDEOS, "create_video", create)
             .maps::<CreateVideoError>()
             .with_idempotency_key()
+            .with_callback(crate::webhooks::SETTLED_CALLBACK),
+    )
+    .route(
+        R::secured(Method::POST, VIDEO_UPLOAD, "upload_video", upload::upload)
+            .maps::<UploadVideoError>()
+            .maps::<UploadFileError>()
+            .with_idempotency_key()
+            .with_multipart(upload::form_schema)
             .with_callback(crate::webhooks::SETTLED_CALLBACK),
     )
     .route(R::secured(Method::GET, VIDEOS, "list_videos", list).maps::<ListVideosError>())

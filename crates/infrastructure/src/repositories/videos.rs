@@ -167,6 +167,7 @@ impl VideoRepository for SeaOrmVideoRepository {
                 .requested_duration
                 .and_then(|d| i32::try_from(d.get()).ok())),
             webhook_url: Set(new.webhook_url),
+            media_key: Set(new.media_key),
             created_at: Set(new.created_at),
             updated_at: Set(new.created_at),
             ..Default::default()

@@ -1,0 +1,374 @@
+//! Uploading a video: the file is written to a staging file as it arrives (never held
+//! whole in memory), its type decided from its first bytes and its size capped as it
+//! grows; then the video and its `process_upload` job are stored together, optionally
+//! under an idempotency key. A staged file nobody took over is removed when dropped, so
+//! an interrupted or refused upload leaves nothing behind.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use vidgen_domain::users::{User, UserStatus};
+use vidgen_domain::videos::{Description, MAX_JOB_ATTEMPTS, Title, Video, VideoSource};
+use vidgen_domain::webhooks::WebhookUrl;
+
+use super::VideoService;
+use super::ports::{MediaStore, NewVideo};
+use super::probe::{MediaProbe, SNIFF_BYTES, Sniffed, UploadFormat};
+use crate::idempotency::{Created, Fingerprint, IdempotencyError, Keyed};
+use crate::jobs::{JobKind, NewJob};
+use crate::storage::RepositoryError;
+
+/// Why a file was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadFileError {
+    /// The file passed the size limit (nothing of it is kept).
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The bytes are not an MP4, MOV or WebM video (whatever the name or declared type).
+    #[error("the file is not an MP4, MOV or WebM video")]
+    Unsupported,
+    /// The staging file could not be written.
+    #[error("the upload could not be stored")]
+    Storage(#[source] std::io::Error),
+}
+
+/// A file being received.
+pub struct UploadSink {
+    media: Arc<dyn MediaStore>,
+    probe: Arc<dyn MediaProbe>,
+    limit: u64,
+    head: Vec<u8>,
+    staged: Option<Staging>,
+    size: u64,
+    hasher: Sha256,
+}
+
+struct Staging {
+    key: String,
+    format: UploadFormat,
+    file: tokio::io::BufWriter<tokio::fs::File>,
+}
+
+/// Bytes gathered before each write to the staging file.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+impl std::fmt::Debug for UploadSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSink")
+            .field("size", &self.size)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadSink {
+    /// Takes the next chunk of the file.
+    ///
+    /// # Errors
+    /// `TooLarge` as soon as the file passes the limit, `Unsupported` as soon as its
+    /// first bytes tell it is not a video upload, `Storage` when writing fails. The
+    /// staging file is removed in each case (when the sink is dropped).
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadFileError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(UploadFileError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(chunk);
+        if let Some(staging) = &mut self.staged {
+            return staging
+                .file
+                .write_all(chunk)
+                .await
+                .map_err(UploadFileError::Storage);
+        }
+        self.head.extend_from_slice(chunk);
+        self.decide(false).await
+    }
+
+    /// Decides the type once enough bytes arrived (or the file ended), then opens the
+    /// staging file and writes what was held back.
+    async fn decide(&mut self, complete: bool) -> Result<(), UploadFileError> {
+        let format = match self.probe.sniff(&self.head, complete) {
+            Sniffed::Format(format) => format,
+            Sniffed::NeedMore if !complete && self.head.len() < SNIFF_BYTES => return Ok(()),
+            Sniffed::NeedMore | Sniffed::Unsupported => return Err(UploadFileError::Unsupported),
+        };
+        let key = self.media.new_key(format.extension());
+        let file = tokio::fs::File::create(self.media.staging_path(&key))
+            .await
+            .map_err(UploadFileError::Storage)?;
+        // From here on the file exists: the sink's drop removes it unless handed over.
+        let head = std::mem::take(&mut self.head);
+        let staging = self.staged.insert(Staging {
+            key,
+            format,
+            file: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+        });
+        staging
+            .file
+            .write_all(&head)
+            .await
+            .map_err(UploadFileError::Storage)
+    }
+
+    /// The whole file arrived.
+    ///
+    /// # Errors
+    /// `Unsupported` for an empty file or one whose bytes are no video upload;
+    /// `Storage` when the staging file cannot be flushed.
+    pub async fn finish(mut self) -> Result<StagedUpload, UploadFileError> {
+        if self.staged.is_none() {
+            self.decide(true).await?;
+        }
+        let Some(mut staging) = self.staged.take() else {
+            return Err(UploadFileError::Unsupported);
+        };
+        let flushed = async {
+            staging.file.flush().await?;
+            staging.file.get_ref().sync_all().await
+        }
+        .await;
+        let staged = StagedUpload {
+            media: self.media.clone(),
+            key: staging.key,
+            format: staging.format,
+            size: self.size,
+            sha256: std::mem::take(&mut self.hasher)
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            committed: false,
+        };
+        flushed.map_err(UploadFileError::Storage)?;
+        Ok(staged)
+    }
+}
+
+impl Drop for UploadSink {
+    fn drop(&mut self) {
+        if let Some(staging) = &self.staged {
+            remove_now(&self.media.staging_path(&staging.key));
+        }
+    }
+}
+
+/// Removes a file at once (drop cannot wait); a missing file is fine, and the media
+/// sweep removes what a failure here leaves.
+fn remove_now(path: &std::path::Path) {
+    if let Err(error) = std::fs::remove_file(path)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %error, "could not remove a staged upload");
+    }
+}
+
+/// A received file in staging, removed when dropped unless it was stored.
+pub struct StagedUpload {
+    media: Arc<dyn MediaStore>,
+    key: String,
+    pub format: UploadFormat,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes (part of an idempotent request's fingerprint).
+    pub sha256: String,
+    committed: bool,
+}
+
+impl std::fmt::Debug for StagedUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedUpload")
+            .field("key", &self.key)
+            .field("format", &self.format)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StagedUpload {
+    /// The file now belongs to a stored video: dropping this no longer removes it.
+    fn stored(&mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for StagedUpload {
+    fn drop(&mut self) {
+        if !self.committed {
+            remove_now(&self.media.staging_path(&self.key));
+        }
+    }
+}
+
+/// An upload's fields, already well-formed.
+#[derive(Debug)]
+pub struct UploadVideo {
+    pub title: Title,
+    pub description: Option<Description>,
+    pub webhook_url: Option<WebhookUrl>,
+    pub file: StagedUpload,
+}
+
+impl Fingerprint for UploadVideo {
+    fn fingerprint_fields(&self) -> Vec<String> {
+        let absent = || "\u{0}".to_owned();
+        vec![
+            self.title.as_ref().to_owned(),
+            self.description
+                .as_ref()
+                .map_or_else(absent, |d| d.as_ref().to_owned()),
+            self.webhook_url
+                .as_ref()
+                .map_or_else(absent, |u| u.as_ref().to_owned()),
+            self.file.sha256.clone(),
+            self.file.size.to_string(),
+        ]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadVideoError {
+    /// The caller may not create videos yet (e-mail not verified).
+    #[error("verify your e-mail address before uploading videos")]
+    Forbidden,
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyMismatch,
+    #[error("a request with this Idempotency-Key is still in progress")]
+    KeyInProgress,
+    #[error("storing the upload failed")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<RepositoryError> for UploadVideoError {
+    fn from(error: RepositoryError) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
+impl From<IdempotencyError<RepositoryError>> for UploadVideoError {
+    fn from(error: IdempotencyError<RepositoryError>) -> Self {
+        match error {
+            IdempotencyError::KeyMismatch => Self::KeyMismatch,
+            IdempotencyError::KeyInProgress => Self::KeyInProgress,
+            IdempotencyError::Store(source) | IdempotencyError::Create(source) => {
+                Self::Unexpected(Box::new(source))
+            }
+        }
+    }
+}
+
+/// What a `process_upload` job stores.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct UploadPayload {
+    pub format: String,
+}
+
+/// The job that probes an uploaded file.
+fn process_upload_job(format: UploadFormat, now: chrono::DateTime<chrono::Utc>) -> NewJob {
+    let payload = serde_json::to_string(&UploadPayload {
+        format: format.as_str().to_owned(),
+    })
+    .unwrap_or_default();
+    NewJob {
+        kind: JobKind::ProcessUpload,
+        video_id: None,
+        payload,
+        max_attempts: MAX_JOB_ATTEMPTS,
+        run_after: now,
+    }
+}
+
+impl VideoService {
+    /// Largest upload accepted (`MAX_UPLOAD_BYTES`).
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.uploads.as_ref().map_or(0, |u| u.limit)
+    }
+
+    /// A sink for the file of an upload.
+    ///
+    /// # Errors
+    /// `Storage` when uploads are not set up on this service.
+    pub fn upload_sink(&self) -> Result<UploadSink, UploadFileError> {
+        let Some(uploads) = &self.uploads else {
+            return Err(UploadFileError::Storage(std::io::Error::other(
+                "uploads are not configured",
+            )));
+        };
+        Ok(UploadSink {
+            media: self.media.clone(),
+            probe: uploads.probe.clone(),
+            limit: uploads.limit,
+            head: Vec::with_capacity(SNIFF_BYTES),
+            staged: None,
+            size: 0,
+            hasher: Sha256::new(),
+        })
+    }
+
+    /// Stores an uploaded video (pending) with the job that probes it. The file is moved
+    /// into place first and removed again if storing fails; with an idempotency key, a
+    /// retry of the same upload gets the first answer (and its file is dropped).
+    ///
+    /// # Errors
+    /// `Forbidden` while the caller's e-mail is unverified; `KeyMismatch` /
+    /// `KeyInProgress` for a reused key.
+    #[tracing::instrument(skip_all, fields(user_id = %owner.id, size = request.file.size))]
+    pub async fn upload(
+        &self,
+        owner: &User,
+        mut request: UploadVideo,
+        keyed: Option<Keyed<Video>>,
+    ) -> Result<Created<Video>, UploadVideoError> {
+        if owner.status == UserStatus::PendingVerification {
+            return Err(UploadVideoError::Forbidden);
+        }
+        let now = self.clock.now();
+        let key = request.file.key.clone();
+        let format = request.file.format;
+        let video = NewVideo {
+            owner_id: owner.id,
+            title: request.title.clone(),
+            description: request.description.clone(),
+            prompt: None,
+            source: VideoSource::Upload,
+            resolution: None,
+            fps: None,
+            requested_duration: None,
+            webhook_url: request.webhook_url.as_ref().map(|u| u.as_ref().to_owned()),
+            media_key: Some(key.clone()),
+            created_at: now,
+        };
+        let created = self
+            .idempotent
+            .run(owner.id, &request, keyed, |completion| async {
+                self.media
+                    .commit(&key)
+                    .await
+                    .map_err(RepositoryError::new)?;
+                match self
+                    .videos
+                    .create_with_job(video, process_upload_job(format, now), completion)
+                    .await
+                {
+                    Ok(video) => Ok(video),
+                    Err(error) => {
+                        let _ = self.media.remove(&key).await;
+                        Err(error)
+                    }
+                }
+            })
+            .await?;
+        if let Created::New(video) = &created {
+            request.file.stored();
+            tracing::info!(video_id = %video.id, "upload queued for processing");
+        }
+        Ok(created)
+    }
+}
+
+/// Upload settings of the video service.
+#[derive(Clone)]
+pub(crate) struct Uploads {
+    pub probe: Arc<dyn MediaProbe>,
+    pub limit: u64,
+}

@@ -1,0 +1,311 @@
+//! `POST /api/v1/videos/upload`: a `multipart/form-data` body with the parts `file`,
+//! `title` and optional `description` and `webhook_url`. The file streams into the
+//! service's upload sink as it arrives; the request is cut off with 413 as soon as it
+//! passes `MAX_UPLOAD_BYTES` and with 415 as soon as its first bytes are not a video.
+
+use std::collections::BTreeMap;
+use std::future::{Ready, ready};
+
+use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use paperclip::actix::{OperationModifier, api_v2_operation};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
+use paperclip::v2::schema::Apiv2Schema;
+use serde_json::{Value, json};
+use vidgen_application::idempotency::{Created, Keyed, StoredResponse};
+use vidgen_application::videos::VideoService;
+use vidgen_application::videos::upload::{StagedUpload, UploadFileError, UploadSink, UploadVideo};
+use vidgen_domain::videos::{Description, Title, Video};
+use vidgen_domain::webhooks::WebhookUrl;
+
+use super::dto::{VideoResponse, webhook_url};
+use super::{CreateAnswer, idempotency_key, video_path};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, FieldError};
+use crate::responses::Accepted;
+
+/// The idempotency scope of uploads.
+pub const UPLOAD_ROUTE: &str = "POST /api/v1/videos/upload";
+
+/// Largest text part (title, description, webhook URL) read into memory.
+const MAX_TEXT_PART: usize = 64 * 1024;
+
+/// Room for the multipart framing and the text parts beside the file.
+const FORM_OVERHEAD: u64 = 256 * 1024;
+
+/// The raw `multipart/form-data` body of an upload (415 for any other media type; 413
+/// when `Content-Length` already says it is too large).
+pub struct UploadForm(Multipart);
+
+impl std::fmt::Debug for UploadForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadForm").finish_non_exhaustive()
+    }
+}
+
+impl FromRequest for UploadForm {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+            });
+        if !is_form {
+            return ready(Err(ApiError::UnsupportedMediaType(
+                "Uploads are sent as multipart/form-data".into(),
+            )));
+        }
+        let limit = req
+            .app_data::<web::Data<VideoService>>()
+            .map_or(0, |videos| videos.max_upload_bytes());
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+            return ready(Err(too_large(limit)));
+        }
+        ready(Ok(Self(Multipart::new(req.headers(), payload.take()))))
+    }
+}
+
+impl Apiv2Schema for UploadForm {}
+
+impl OperationModifier for UploadForm {
+    fn update_parameter(_: &mut DefaultOperationRaw) {}
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
+}
+
+fn too_large(limit: u64) -> ApiError {
+    UploadFileError::TooLarge { limit }.into()
+}
+
+/// The parts of an upload form as they arrived.
+#[derive(Default)]
+struct Parts {
+    file: Option<StagedUpload>,
+    title: Option<String>,
+    description: Option<String>,
+    webhook_url: Option<String>,
+    errors: Vec<FieldError>,
+}
+
+/// A malformed form (framing, a part without a name, an interrupted body) is a 400.
+fn malformed(error: &actix_multipart::MultipartError) -> ApiError {
+    ApiError::BadRequest {
+        code: "BAD_REQUEST",
+        message: format!("Malformed multipart body: {error}"),
+    }
+}
+
+/// Reads a text part, at most [`MAX_TEXT_PART`] bytes.
+async fn text(field: &mut actix_multipart::Field, name: &str) -> Result<Option<String>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| malformed(&e))?;
+        if bytes.len() + chunk.len() > MAX_TEXT_PART {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "The form part {name} exceeds {MAX_TEXT_PART} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(bytes).ok())
+}
+
+/// Streams the file part into a new sink.
+async fn file(
+    videos: &VideoService,
+    field: &mut actix_multipart::Field,
+) -> Result<StagedUpload, ApiError> {
+    let mut sink: UploadSink = videos.upload_sink()?;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| malformed(&e))?;
+        sink.write(&chunk).await?;
+    }
+    Ok(sink.finish().await?)
+}
+
+async fn read_parts(videos: &VideoService, mut form: Multipart) -> Result<Parts, ApiError> {
+    let mut parts = Parts::default();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| malformed(&e))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let slot = match name.as_str() {
+            "file" if parts.file.is_none() => {
+                parts.file = Some(file(videos, &mut field).await?);
+                continue;
+            }
+            "title" => &mut parts.title,
+            "description" => &mut parts.description,
+            "webhook_url" => &mut parts.webhook_url,
+            _ => {
+                // Drain it so the next part can be read, and report it.
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(|e| malformed(&e))?;
+                }
+                let message = if name == "file" {
+                    "only one file per upload"
+                } else {
+                    "unknown field"
+                };
+                parts
+                    .errors
+                    .push(FieldError::new(name, message, "unknown_field"));
+                continue;
+            }
+        };
+        match text(&mut field, &name).await? {
+            Some(value) if slot.is_none() => *slot = Some(value),
+            Some(_) => parts
+                .errors
+                .push(FieldError::new(name, "sent more than once", "duplicate")),
+            None => parts
+                .errors
+                .push(FieldError::new(name, "must be UTF-8 text", "type")),
+        }
+    }
+    Ok(parts)
+}
+
+/// Every problem of the form's fields at once, or the upload to store.
+fn validate(videos: &VideoService, parts: Parts) -> Result<UploadVideo, ApiError> {
+    let Parts {
+        file,
+        title,
+        description,
+        webhook_url: raw_url,
+        mut errors,
+    } = parts;
+    let mut field_rule = |field: &str, result: Result<(), (String, String)>| {
+        if let Err((code, message)) = result {
+            errors.push(FieldError::new(field, message, code));
+        }
+    };
+    let title = match title {
+        Some(raw) => match Title::parse(&raw) {
+            Ok(title) => Some(title),
+            Err(e) => {
+                field_rule("title", Err((e.code().to_owned(), e.to_string())));
+                None
+            }
+        },
+        None => {
+            field_rule("title", Err(("missing".into(), "field required".into())));
+            None
+        }
+    };
+    // An empty description is no description, as in a browser form left blank.
+    let description = match description.filter(|d| !d.is_empty()) {
+        Some(raw) => match Description::parse(&raw) {
+            Ok(description) => Some(description),
+            Err(e) => {
+                field_rule("description", Err((e.code().to_owned(), e.to_string())));
+                None
+            }
+        },
+        None => None,
+    };
+    if file.is_none() {
+        field_rule("file", Err(("missing".into(), "field required".into())));
+    }
+    let mut url_errors = Vec::new();
+    let url: Option<WebhookUrl> = webhook_url(
+        videos,
+        raw_url.as_deref().filter(|u| !u.is_empty()),
+        &mut url_errors,
+    );
+    errors.extend(url_errors);
+    errors.sort_by(|a, b| (a.code == "missing", &a.field).cmp(&(b.code == "missing", &b.field)));
+    match (title, file) {
+        (Some(title), Some(file)) if errors.is_empty() => Ok(UploadVideo {
+            title,
+            description,
+            webhook_url: url,
+            file,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Upload a video
+///
+/// A `multipart/form-data` body: `file` (an MP4, MOV or WebM video, recognised by its
+/// bytes, never by its name or declared type; at most `MAX_UPLOAD_BYTES`), `title`, and
+/// optional `description` and `webhook_url`, validated like `VideoCreate` with every
+/// problem reported per field. The file is streamed to storage as it arrives; a larger
+/// file is cut off with 413, anything but a video with 415, and nothing is kept. Answers
+/// 202 with the pending video: a job then reads its real duration, frame size and codec,
+/// makes a thumbnail (H.264), and completes it, or fails it with a readable `error` when
+/// the file cannot be parsed. `Idempotency-Key` works as on `POST /api/v1/videos`.
+#[api_v2_operation]
+pub async fn upload(
+    http: HttpRequest,
+    current: CurrentUser,
+    videos: web::Data<VideoService>,
+    form: UploadForm,
+) -> Result<CreateAnswer, ApiError> {
+    let keyed = idempotency_key(&http)?.map(|key| Keyed {
+        key,
+        route: UPLOAD_ROUTE,
+        respond: Box::new(|video: &Video| StoredResponse {
+            status: 202,
+            body: serde_json::to_string(&VideoResponse::from(video.clone())).unwrap_or_default(),
+            location: Some(video_path(video.id)),
+        }),
+    });
+    let parts = read_parts(&videos, form.0).await?;
+    let request = validate(&videos, parts)?;
+    match videos.upload(&current.0, request, keyed).await? {
+        Created::New(video) => Ok(CreateAnswer::New(Box::new(Accepted {
+            location: video_path(video.id),
+            body: video.into(),
+        }))),
+        Created::Replay(stored) => Ok(CreateAnswer::Replay(stored)),
+    }
+}
+
+/// The form's schema in the OpenAPI document, bounds from the domain's constants.
+pub fn form_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["file", "title"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "The video: MP4/MOV (ISO base media) or WebM, decided from its bytes; at most `MAX_UPLOAD_BYTES` (default 100 MiB).",
+            },
+            "title": {
+                "type": "string",
+                "minLength": Title::MIN_LEN,
+                "maxLength": Title::MAX_LEN,
+                "description": "The video's title.",
+                "example": "Morning on the lake",
+            },
+            "description": {
+                "type": "string",
+                "maxLength": Description::MAX_LEN,
+                "description": "What the video shows (empty: none).",
+            },
+            "webhook_url": {
+                "type": "string",
+                "format": "uri",
+                "maxLength": WebhookUrl::MAX_LEN,
+                "description": "Called back when the video completes or fails, as for `VideoCreate`.",
+            },
+        },
+        "x-encoding": {"file": {"contentType": "video/mp4, video/quicktime, video/webm"}},
+    })
+}
