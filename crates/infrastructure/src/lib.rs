@@ -8,6 +8,7 @@ pub mod auth;
 pub mod database;
 pub mod media;
 pub mod passwords;
+pub mod probe;
 pub mod redact;
 pub mod render;
 pub mod repositories;
