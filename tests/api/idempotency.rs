@@ -81,6 +81,7 @@ fn new_video(now: DateTime<Utc>) -> NewVideo {
         fps: None,
         requested_duration: None,
         webhook_url: None,
+        media_key: None,
         created_at: now,
     }
 }

@@ -134,7 +134,12 @@ async fn an_uploaded_mp4_gets_its_real_duration_size_and_thumbnail() {
     let before = media_files(&app).len();
     let deleted = app.delete_video(id, &jane.access_token).await;
     assert_eq!(deleted.status().as_u16(), 204);
-    assert_eq!(media_files(&app).len(), before - 2, "{:?}", media_files(&app));
+    assert_eq!(
+        media_files(&app).len(),
+        before - 2,
+        "{:?}",
+        media_files(&app)
+    );
 }
 
 #[tokio::test]
@@ -216,7 +221,10 @@ async fn a_truncated_mp4_ends_failed_with_a_reason_and_the_api_keeps_serving() {
     assert!(!reason.is_empty() && !reason.contains('/'), "{reason}");
     assert_eq!(app.get("/health").await.status().as_u16(), 200);
     assert_eq!(
-        app.get_video(id, &jane.access_token).await.status().as_u16(),
+        app.get_video(id, &jane.access_token)
+            .await
+            .status()
+            .as_u16(),
         200
     );
 }
@@ -238,8 +246,8 @@ async fn raw_upload(
     let (mut reader, mut writer) = stream.into_split();
     let answer = tokio::spawn(async move {
         let mut received = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut received))
-            .await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut received)).await;
         String::from_utf8_lossy(&received)
             .lines()
             .next()
@@ -292,7 +300,12 @@ async fn an_oversize_upload_is_cut_off_with_413_and_leaves_no_file() {
         )
         .await;
     let body = assert_problem(response, 413, "PAYLOAD_TOO_LARGE").await;
-    assert!(body["message"].as_str().expect("message").contains("100000"));
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("100000")
+    );
 
     // Streamed without a length: cut off as soon as the file passes the limit.
     let boundary = "vidgenboundary";
