@@ -11,7 +11,7 @@
   (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID,owner=ID`, made by `seed_fixtures.py`
   before the run) to the file and retry operations, which answer 2xx only for a rendered
   or failed video; a video to delete; an existing username; a live refresh token; the
-  fuzzer's own password.
+  fuzzer's own password; a real video file (the WebM fixture) for uploads.
 - Every answer's status is recorded per operation in `VIDGEN_STATUS_LOG` (JSON), which
   `check_coverage.py` reads after the run.
 """
@@ -301,6 +301,12 @@ def _with_known_inputs(case):
         if video_id is not None:
             parameters["video_id"] = video_id
             case.path_parameters = parameters
+    elif operation == "upload_video":
+        # Random bytes are never a video: a valid case uploads the project's WebM fixture.
+        body = dict(case.body) if isinstance(case.body, dict) else {}
+        body["file"] = UPLOAD_FIXTURE
+        body.pop("webhook_url", None)
+        case.body = body
     elif operation == "get_user_by_username":
         parameters["username"] = IDENTITIES.fuzzer_username()
         case.path_parameters = parameters
@@ -319,6 +325,10 @@ def _with_known_inputs(case):
                      "confirm_password": new_password}
     return case
 
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures",
+                       "sample.webm"), "rb") as _fixture:
+    UPLOAD_FIXTURE = _fixture.read()
 
 STATUSES = {}
 STATUS_LOCK = threading.Lock()
