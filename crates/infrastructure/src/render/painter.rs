@@ -11,13 +11,15 @@ use super::text::{Face, Fonts, Placement, TextLayer};
 
 /// Text sizes (ascent to descent) and margins, as fractions of the frame height.
 pub mod size {
-    /// The title on its card, at most and at least.
+    /// The title on its card, at most.
     pub const TITLE_CARD: f32 = 0.10;
+    /// The title on its card, at least (when it needs several lines).
     pub const TITLE_CARD_MIN: f32 = 0.065;
     /// The title above the captions.
     pub const HEADER: f32 = 0.065;
-    /// Captions, at most and at least.
+    /// Captions, at most.
     pub const CAPTION: f32 = 0.055;
+    /// Captions, at least (when a caption needs many lines).
     pub const CAPTION_MIN: f32 = 0.045;
     /// Margin kept clear on every side (of the height vertically, of the width across).
     pub const SAFE: f32 = 0.05;

@@ -30,22 +30,29 @@ pub enum Shot {
 /// after `end` (see [`Plan::opacity`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cue {
+    /// What the scene shows.
     pub shot: Shot,
+    /// Its first frame.
     pub start: u32,
+    /// The frame after its last.
     pub end: u32,
 }
 
 /// How much of the prompt was kept when it had to be cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shortened {
+    /// Words (or pieces of very long words) shown.
     pub kept_words: usize,
+    /// Words in the prompt.
     pub total_words: usize,
 }
 
 /// The timeline of one video.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The title card, then the captions, back to back from frame 0 to the last.
     pub cues: Vec<Cue>,
+    /// Set when the prompt was cut to fit the duration.
     pub shortened: Option<Shortened>,
     fades: Vec<u32>,
 }

@@ -13,7 +13,9 @@ pub const ELLIPSIS: char = '\u{2026}';
 /// The embedded faces: regular for captions, bold for titles.
 #[derive(Debug, Clone)]
 pub struct Fonts {
+    /// DejaVu Sans.
     pub regular: FontRef<'static>,
+    /// DejaVu Sans Bold.
     pub bold: FontRef<'static>,
 }
 
@@ -171,11 +173,17 @@ impl<'a> Face<'a> {
 /// (`x`, `y`) in the frame (both even).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextLayer {
+    /// Left edge in the frame (even).
     pub x: usize,
+    /// Top edge in the frame (even).
     pub y: usize,
+    /// Width of the masks (even).
     pub width: usize,
+    /// Height of the masks (even).
     pub height: usize,
+    /// Text coverage per pixel, 0..=255.
     pub alpha: Vec<u8>,
+    /// Halo opacity per pixel, 0..=255.
     pub shadow: Vec<u8>,
     /// How much each chroma sample is pulled to grey (white text and black halo alike).
     pub chroma: Vec<u8>,
