@@ -225,25 +225,26 @@ impl Painter {
         }
         self.background(canvas, index, &visible);
         let to_byte = |opacity: f32| (opacity.clamp(0.0, 1.0) * 255.0).round() as u8;
-        let mut header_opacity = 0.0;
-        for &(cue, opacity) in &visible {
+        let mut captions = 0.0;
+        for &(cue, weight) in &visible {
             if let Shot::Caption(text) = &self.plan.cues[cue].shot {
-                header_opacity += opacity;
+                captions += weight;
                 if self.layers[cue].is_none() {
                     self.layers[cue] = Some(self.caption_layer(text));
                 }
             }
         }
+        // The title above the captions comes in with the first and stays.
         if let Some(header) = &self.header {
-            canvas.composite(header, to_byte(header_opacity));
+            canvas.composite(header, to_byte(2.0 * captions - 1.0));
         }
-        for &(cue, opacity) in &visible {
+        for &(cue, _) in &visible {
             let layer = match self.plan.cues[cue].shot {
                 Shot::Title => Some(&self.title_card),
                 Shot::Caption(_) => self.layers[cue].as_ref(),
             };
             if let Some(layer) = layer {
-                canvas.composite(layer, to_byte(opacity));
+                canvas.composite(layer, to_byte(self.plan.text_opacity(cue, index)));
             }
         }
     }

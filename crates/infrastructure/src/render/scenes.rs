@@ -13,7 +13,7 @@ pub const CHUNK_WORDS: usize = 12;
 /// A word longer than this counts (and may be cut) as several, in characters.
 pub const LONGEST_WORD: usize = 24;
 /// Length of a crossfade, in tenths of a second (shorter for short scenes).
-const FADE_TENTHS: u32 = 4;
+const FADE_TENTHS: u32 = 6;
 /// The title card's share of the video: at most this many seconds, at most a quarter.
 const TITLE_SECONDS: u32 = 2;
 
@@ -193,10 +193,10 @@ impl Plan {
         self.fades.get(index).copied().unwrap_or(0)
     }
 
-    /// How visible cue `index` is at `frame`, 0.0..=1.0. Crossfading cues add up to 1.
-    pub fn opacity(&self, index: usize, frame: u32) -> f32 {
+    /// How far cue `index` has come in (0.0 to 1.0) and gone out (0.0 to 1.0) at `frame`.
+    fn ramps(&self, index: usize, frame: u32) -> (f32, f32) {
         let Some(cue) = self.cues.get(index) else {
-            return 0.0;
+            return (0.0, 1.0);
         };
         let ramp = |from: u32, length: u32| {
             if length == 0 {
@@ -217,7 +217,22 @@ impl Plan {
         } else {
             ramp(cue.end - fade_out / 2, fade_out)
         };
+        (shown, hidden)
+    }
+
+    /// The weight of cue `index`'s background at `frame`, 0.0..=1.0: crossfading cues
+    /// add up to 1.
+    pub fn opacity(&self, index: usize, frame: u32) -> f32 {
+        let (shown, hidden) = self.ramps(index, frame);
         (shown - hidden).max(0.0)
+    }
+
+    /// The opacity of cue `index`'s text at `frame`: the outgoing text fades out in the
+    /// first half of a crossfade and the incoming one fades in during the second, so
+    /// two captions never overlap at full strength.
+    pub fn text_opacity(&self, index: usize, frame: u32) -> f32 {
+        let (shown, hidden) = self.ramps(index, frame);
+        (2.0 * shown - 1.0).min(1.0 - 2.0 * hidden).clamp(0.0, 1.0)
     }
 
     /// The frames `[from, to)` where cue `index` is fully visible.
@@ -318,10 +333,19 @@ mod tests {
             let total: f32 = (0..plan.cues.len()).map(|i| plan.opacity(i, frame)).sum();
             assert!((total - 1.0).abs() < 1e-4, "frame {frame}: {total}");
         }
+        for frame in 0..96 {
+            let texts: Vec<f32> = (0..plan.cues.len())
+                .map(|i| plan.text_opacity(i, frame))
+                .filter(|&o| o > 0.0)
+                .collect();
+            assert!(texts.len() <= 1, "frame {frame}: texts overlap {texts:?}");
+        }
         assert_eq!(plan.opacity(0, 0), 1.0);
+        assert_eq!(plan.text_opacity(0, 0), 1.0);
         assert_eq!(plan.opacity(2, 95), 1.0);
+        assert_eq!(plan.text_opacity(2, 95), 1.0);
         let thumbnail = plan.thumbnail();
-        assert_eq!(plan.opacity(1, thumbnail), 1.0);
+        assert_eq!(plan.text_opacity(1, thumbnail), 1.0);
         let (from, to) = plan.held(1);
         assert!(from > plan.cues[1].start && to < plan.cues[1].end);
     }
