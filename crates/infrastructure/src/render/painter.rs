@@ -9,7 +9,8 @@ use super::pipeline::{PipelineError, Spec};
 use super::scenes::{Plan, Shot};
 use super::text::{Face, Fonts, Placement, TextLayer};
 
-/// Text sizes (ascent to descent) and margins, as fractions of the frame height.
+/// Text sizes (pixels per em, as CSS's `font-size`) and margins, as fractions of the
+/// frame height.
 pub mod size {
     /// The title on its card, at most.
     pub const TITLE_CARD: f32 = 0.10;
@@ -177,14 +178,14 @@ impl Painter {
         &self.plan
     }
 
-    /// Where the title card's text is: (x, y, width, height).
-    pub fn title_card_bounds(&self) -> (usize, usize, usize, usize) {
-        self.title_card.bounds()
+    /// The title card's text.
+    pub fn title_card(&self) -> &TextLayer {
+        &self.title_card
     }
 
-    /// Where the title above the captions is, when there is a title.
-    pub fn header_bounds(&self) -> Option<(usize, usize, usize, usize)> {
-        self.header.as_ref().map(TextLayer::bounds)
+    /// The title above the captions, when there is a title.
+    pub fn header(&self) -> Option<&TextLayer> {
+        self.header.as_ref()
     }
 
     /// `text` laid out and rasterised as a caption.

@@ -40,23 +40,32 @@ pub struct Face<'a> {
 }
 
 impl<'a> Face<'a> {
-    /// `font` at `px` pixels from the top of its ascenders to the bottom of its descenders.
-    pub fn new(font: &'a FontRef<'static>, px: f32) -> Self {
+    /// `font` at `em` pixels per em (the size CSS calls `font-size`).
+    pub fn new(font: &'a FontRef<'static>, em: f32) -> Self {
+        let units = font.units_per_em().unwrap_or(1000.0);
+        let px = em.max(1.0) * font.height_unscaled() / units;
         Self {
             font,
             scale: PxScale::from(px.max(1.0)),
         }
     }
 
-    /// The size in pixels (ascent to descent).
-    pub fn px(&self) -> f32 {
-        self.scale.y
+    /// The `ab_glyph` scale: pixels from the top of the ascenders to the bottom of the
+    /// descenders.
+    pub fn scale(&self) -> PxScale {
+        self.scale
+    }
+
+    /// The size in pixels per em.
+    pub fn em(&self) -> f32 {
+        let units = self.font.units_per_em().unwrap_or(1000.0);
+        self.scale.y * units / self.font.height_unscaled().max(1.0)
     }
 
     /// Distance between the baselines of two lines.
     pub fn line_height(&self) -> f32 {
         let scaled = self.font.as_scaled(self.scale);
-        (scaled.height() + scaled.line_gap()).max(self.scale.y) * 1.1
+        (scaled.height() + scaled.line_gap()).max(self.scale.y) * 1.05
     }
 
     /// The glyph drawn for `c`: its own, else [`FALLBACK`]'s, else `?`'s, so that a
@@ -204,7 +213,7 @@ impl TextLayer {
     /// Rasterises `lines` with `face`, each line centred on `at.centre_x`.
     pub fn draw(face: &Face<'_>, lines: &[String], at: Placement) -> Self {
         let scaled = face.font.as_scaled(face.scale);
-        let halo = (face.px() / 14.0).ceil().max(1.0) as usize;
+        let halo = (face.em() / 14.0).ceil().max(1.0) as usize;
         let pad = halo + 2;
         let shaped: Vec<_> = lines.iter().map(|line| face.shape(line)).collect();
         let widest = shaped.iter().map(|(_, w)| *w).fold(0.0f32, f32::max);

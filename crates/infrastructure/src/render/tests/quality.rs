@@ -63,7 +63,7 @@ async fn every_scene_shows_its_whole_caption_legibly_and_scenes_differ() {
     render_ok(request, dir.path()).await;
     let pictures = decode_luma(&dir.path().join("video.mp4.part"));
     assert!(
-        has_legible_text(&pictures[0], 1280, painter.title_card_bounds()),
+        has_legible_text(&pictures[0], 1280, painter.title_card().bounds()),
         "the title card"
     );
     let captions = captions_of(&plan);
@@ -133,7 +133,7 @@ async fn the_thumbnail_shows_the_title_and_the_first_caption() {
         has_legible_text(&luma, 1280, painter.caption_layer(&first).bounds()),
         "caption"
     );
-    let header = painter.header_bounds().expect("a title");
+    let header = painter.header().expect("a title").bounds();
     assert!(has_legible_text(&luma, 1280, header), "title");
 }
 
@@ -155,7 +155,7 @@ async fn the_same_request_gives_the_same_bytes() {
 /// The font's own rasterisation of `text` on one line, straight from `ab_glyph`, into a
 /// mask the size of `layer` with the pen where the layer put it.
 fn reference_mask(
-    face_px: f32,
+    face_px: ab_glyph::PxScale,
     text: &str,
     layer: &text::TextLayer,
     origin: (f32, f32),
@@ -207,13 +207,13 @@ fn accented_greek_and_cyrillic_text_is_drawn_with_the_fonts_own_glyphs() {
         let width = face.width(sample);
         let ascent = {
             use ab_glyph::{Font, ScaleFont};
-            fonts.regular.as_scaled(40.0).ascent()
+            fonts.regular.as_scaled(face.scale()).ascent()
         };
         let origin = (
             400.0 - width / 2.0 - layer.x as f32,
             100.0 + ascent - layer.y as f32,
         );
-        let reference = reference_mask(40.0, sample, &layer, origin);
+        let reference = reference_mask(face.scale(), sample, &layer, origin);
         let ink: u64 = reference.iter().map(|&v| u64::from(v)).sum();
         assert!(ink > 255 * 200, "{sample}: the reference has ink");
         let off: u64 = layer
@@ -308,6 +308,20 @@ async fn a_huge_prompt_in_a_short_video_is_shortened_not_refused() {
     assert!(last.ends_with(text::ELLIPSIS), "{last}");
 }
 
+/// Rows from the top of the first line's ink to its bottom (ascenders to descenders).
+fn first_line_ink(layer: &text::TextLayer) -> usize {
+    let inked: Vec<bool> = layer
+        .alpha
+        .chunks_exact(layer.width)
+        .map(|row| row.iter().any(|&v| v >= 128))
+        .collect();
+    inked
+        .iter()
+        .skip_while(|&&inked| !inked)
+        .take_while(|&&inked| inked)
+        .count()
+}
+
 #[test]
 fn layout_keeps_text_inside_the_safe_area_at_the_same_proportions() {
     let long_word = "Pneumonoultramicroscopicsilicovolcanoconiosis".repeat(3);
@@ -324,13 +338,18 @@ fn layout_keeps_text_inside_the_safe_area_at_the_same_proportions() {
         let painter = Painter::new(&spec).expect("painter");
         let (w, h) = (width as f64, height as f64);
         let mut layers = vec![
-            painter.title_card_bounds(),
-            painter.header_bounds().expect("title"),
+            painter.title_card().bounds(),
+            painter.header().expect("title").bounds(),
         ];
+        let header = first_line_ink(painter.header().expect("title")) as f64 / h;
+        assert!(
+            header >= 0.06,
+            "{height}p: the title is {header} of the height"
+        );
         for (_, text) in captions_of(painter.plan()) {
             let layer = painter.caption_layer(&text);
-            let lines = layer.height as f64 / h;
-            assert!(lines > 0.04, "{text}: {lines}");
+            let ink = first_line_ink(&layer) as f64 / h;
+            assert!(ink >= 0.04, "{height}p: {text} is {ink} of the height");
             layers.push(layer.bounds());
         }
         for (x, y, lw, lh) in &layers {
