@@ -84,6 +84,69 @@ fn fit<'a>(
     (face, lines)
 }
 
+/// The title's two layers, and the band below the header left for captions.
+struct Titles {
+    card: TextLayer,
+    header: Option<TextLayer>,
+    caption_area: (f32, f32),
+}
+
+impl Titles {
+    fn draw(fonts: &Fonts, title: &str, width: usize, height: usize) -> Self {
+        let (left, top, safe_width, safe_height) = safe_area(width, height);
+        let centre_x = left + safe_width / 2.0;
+        let h = height as f32;
+        let (face, lines) = fit(
+            &fonts.bold,
+            title,
+            sizes(size::TITLE_CARD, size::TITLE_CARD_MIN, h),
+            safe_width,
+            safe_height,
+            size::TITLE_LINES,
+        );
+        let block = face.line_height() * lines.len() as f32;
+        let card = TextLayer::draw(
+            &face,
+            &lines,
+            Placement {
+                centre_x,
+                top: top + (safe_height - block).max(0.0) / 2.0,
+            },
+        );
+        let mut caption_top = top;
+        let header = (!title.is_empty()).then(|| {
+            let face = Face::new(&fonts.bold, size::HEADER * h);
+            let lines = face.layout(title, safe_width, 1).unwrap_or_default();
+            caption_top += face.line_height() + size::SAFE * h / 2.0;
+            TextLayer::draw(&face, &lines, Placement { centre_x, top })
+        });
+        Self {
+            card,
+            header,
+            caption_area: (caption_top, top + safe_height),
+        }
+    }
+}
+
+/// Logs (without failing) when the title or captions use characters the font lacks.
+fn warn_of_missing_glyphs(fonts: &Fonts, title: &str, plan: &Plan) {
+    let face = Face::new(&fonts.regular, 10.0);
+    let missing = std::iter::once(title)
+        .chain(plan.cues.iter().filter_map(|cue| match &cue.shot {
+            Shot::Caption(text) => Some(text.as_str()),
+            Shot::Title => None,
+        }))
+        .flat_map(str::chars)
+        .filter(|&c| !face.covers(c))
+        .count();
+    if missing > 0 {
+        tracing::warn!(
+            missing,
+            "characters missing from the font are drawn as a replacement mark"
+        );
+    }
+}
+
 impl Painter {
     /// Plans the scenes and draws the title layers; logs when the prompt had to be cut
     /// (in the caller's span, which names the job) and when the font lacks characters.
@@ -103,50 +166,9 @@ impl Painter {
             );
         }
         let palette = Palette::from_prompt(&spec.prompt);
-        let (left, top, safe_width, safe_height) = safe_area(width, height);
-        let centre_x = left + safe_width / 2.0;
-        let h = height as f32;
-
         let title = spec.title.trim();
-        let (face, lines) = fit(
-            &fonts.bold,
-            title,
-            sizes(size::TITLE_CARD, size::TITLE_CARD_MIN, h),
-            safe_width,
-            safe_height,
-            size::TITLE_LINES,
-        );
-        let block = face.line_height() * lines.len() as f32;
-        let title_card = TextLayer::draw(
-            &face,
-            &lines,
-            Placement {
-                centre_x,
-                top: top + (safe_height - block).max(0.0) / 2.0,
-            },
-        );
-        let mut caption_top = top;
-        let header = (!title.is_empty()).then(|| {
-            let face = Face::new(&fonts.bold, size::HEADER * h);
-            let lines = face.layout(title, safe_width, 1).unwrap_or_default();
-            caption_top += face.line_height() + size::SAFE * h / 2.0;
-            TextLayer::draw(&face, &lines, Placement { centre_x, top })
-        });
-        let missing: usize = std::iter::once(title)
-            .chain(plan.cues.iter().filter_map(|cue| match &cue.shot {
-                Shot::Caption(text) => Some(text.as_str()),
-                Shot::Title => None,
-            }))
-            .flat_map(str::chars)
-            .filter(|&c| !Face::new(&fonts.regular, 10.0).covers(c))
-            .count();
-        if missing > 0 {
-            tracing::warn!(
-                missing,
-                "characters missing from the font are drawn as a replacement mark"
-            );
-        }
-
+        let titles = Titles::draw(&fonts, title, width, height);
+        warn_of_missing_glyphs(&fonts, title, &plan);
         let period = 2 * (width + height);
         let bands = (0..plan.cues.len())
             .map(|index| palette.band(index, period, width + height))
@@ -156,7 +178,7 @@ impl Painter {
             width,
             height,
             fps: spec.fps.max(1),
-            caption_area: (caption_top, top + safe_height),
+            caption_area: titles.caption_area,
             plan,
             palette,
             period,
@@ -167,8 +189,8 @@ impl Painter {
                 v: vec![0; (width + height) / 2],
             },
             fonts,
-            title_card,
-            header,
+            title_card: titles.card,
+            header: titles.header,
             layers,
         })
     }
