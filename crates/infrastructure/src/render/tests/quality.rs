@@ -322,6 +322,49 @@ fn first_line_ink(layer: &text::TextLayer) -> usize {
         .count()
 }
 
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn cutting_the_prompt_is_logged_in_the_jobs_span() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let spec = Spec {
+        title: "T".into(),
+        prompt: "word ".repeat(3000),
+        width: 1280,
+        height: 720,
+        fps: 24,
+        duration_seconds: 5,
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("job", job_id = 42).entered();
+        Painter::new(&spec).expect("painter");
+    });
+    let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+    assert!(log.contains("captions shortened"), "{log}");
+    assert!(log.contains("job_id=42"), "{log}");
+    assert!(log.contains("total_words=3000"), "{log}");
+}
+
 #[test]
 fn layout_keeps_text_inside_the_safe_area_at_the_same_proportions() {
     let long_word = "Pneumonoultramicroscopicsilicovolcanoconiosis".repeat(3);
