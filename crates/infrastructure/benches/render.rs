@@ -44,7 +44,13 @@ fn main() {
         };
         let pipeline_fps = f64::from(rendered.frame_count) / started.elapsed().as_secs_f64();
 
-        let painter = Painter::new(&spec);
+        let mut painter = match Painter::new(&spec) {
+            Ok(painter) => painter,
+            Err(error) => {
+                eprintln!("cannot draw: {error}");
+                return;
+            }
+        };
         let frames: Vec<Canvas> = (0..spec.frame_count())
             .map(|index| {
                 let mut canvas = Canvas::new(width, height);

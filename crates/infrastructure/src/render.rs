@@ -1,6 +1,10 @@
-//! [`VideoRenderer`] in process: the prompt's text drawn with a bitmap font onto YUV
-//! frames, encoded with OpenH264 (built from source by the `openh264` crate) and muxed
-//! into a fast-start MP4 by muxide. No external program or system library is needed.
+//! [`VideoRenderer`] in process: the prompt cut into scenes (a title card, then its
+//! sentences as captions) drawn in anti-aliased vector type (DejaVu Sans, embedded) over
+//! a background whose colours and motion come from the prompt, onto YUV frames, encoded
+//! with OpenH264 (built from source by the `openh264` crate) and muxed into a fast-start
+//! MP4 by muxide. No external program, system font or system library is needed.
+//!
+//! The same request always gives the same bytes.
 //!
 //! Rendering runs on a pool of its own (`threads` wide, at the lowest scheduling
 //! priority), never on the async workers. A render stops between frames when its cancel
@@ -9,7 +13,11 @@
 //! not a build from source such as this one.
 
 mod canvas;
+mod painter;
+mod palette;
 mod pipeline;
+mod scenes;
+mod text;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -21,8 +29,9 @@ use vidgen_application::videos::render::{
     VideoRenderer,
 };
 
-pub use canvas::{Canvas, Yuv, wrap};
-pub use pipeline::{Painter, PipelineError, Spec, encode_frames, render, write_png};
+pub use canvas::{Canvas, Yuv};
+pub use painter::Painter;
+pub use pipeline::{PipelineError, Spec, encode_frames, render, write_png};
 
 /// Why the renderer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +110,7 @@ fn render_blocking(
 ) -> Result<RenderedVideo, RenderError> {
     let spec = spec_of(request);
     let frames = spec.frame_count();
-    // The thumbnail: a frame a second after the title card, with text on screen.
-    let thumbnail_index = (spec.fps * 2).min(frames.saturating_sub(1));
+    let thumbnail_index = spec.thumbnail_frame().min(frames.saturating_sub(1));
     let mut thumbnail = None;
     let output = render(
         &spec,
@@ -118,9 +126,9 @@ fn render_blocking(
     .map_err(|error| match error {
         PipelineError::Invalid(reason) => RenderError::InvalidRequest(reason),
         PipelineError::Cancelled => RenderError::Cancelled,
-        PipelineError::Encoder(reason) | PipelineError::Muxer(reason) => {
-            RenderError::Encoder(reason)
-        }
+        PipelineError::Encoder(reason)
+        | PipelineError::Muxer(reason)
+        | PipelineError::Font(reason) => RenderError::Encoder(reason),
         PipelineError::Io(error) => RenderError::Io(error),
     })?;
     let written = thumbnail

@@ -1,7 +1,7 @@
-//! A planar YUV 4:2:0 frame to draw on: solid fills, rectangles and bitmap text from the
-//! `font8x8` crate (no system fonts), scaled to the frame.
+//! A planar YUV 4:2:0 frame to draw on: a background copied row by row from a diagonal
+//! colour band, and text layers composited at an opacity.
 
-use font8x8::UnicodeFonts;
+use super::text::TextLayer;
 
 /// A colour in BT.601 limited-range YUV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,21 @@ impl Yuv {
     }
 }
 
+/// Luma of text and of its halo.
+const TEXT_LUMA: u32 = 235;
+const HALO_LUMA: u32 = 16;
+
+/// A diagonal band of colour, one sample per luma column (`y`) and per chroma column
+/// (`u`, `v`): row `r` of a frame shows the band from `r` on (or from `height - 1 - r`
+/// when the band leans the other way), so the background is a 45-degree gradient that
+/// moves when the band is taken from a later offset.
+#[derive(Debug, Clone, Default)]
+pub struct Band {
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+}
+
 /// One frame's planes.
 #[derive(Debug, Clone)]
 pub struct Canvas {
@@ -34,24 +49,8 @@ pub struct Canvas {
     pub v: Vec<u8>,
 }
 
-/// The glyph for a character: ASCII, Latin-1, Greek, box drawing...; `?` otherwise.
-fn glyph(c: char) -> [u8; 8] {
-    font8x8::BASIC_FONTS
-        .get(c)
-        .or_else(|| font8x8::LATIN_FONTS.get(c))
-        .or_else(|| font8x8::GREEK_FONTS.get(c))
-        .or_else(|| font8x8::MISC_FONTS.get(c))
-        .or_else(|| font8x8::BASIC_FONTS.get('?'))
-        .unwrap_or([0; 8])
-}
-
-/// Width in pixels of one glyph cell at `scale`.
-pub const fn cell_width(scale: usize) -> usize {
-    8 * scale
-}
-
 impl Canvas {
-    /// A frame of even dimensions.
+    /// A black frame of even dimensions.
     pub fn new(width: usize, height: usize) -> Self {
         let chroma = (width / 2) * (height / 2);
         Self {
@@ -63,112 +62,77 @@ impl Canvas {
         }
     }
 
-    /// A vertical gradient from `top` to `bottom` luma, with constant chroma.
-    pub fn gradient(&mut self, top: Yuv, bottom: Yuv) {
-        let rows = self.height.max(1);
-        for row in 0..self.height {
-            let t = row * 256 / rows;
-            let mix = |a: u8, b: u8| ((usize::from(a) * (256 - t) + usize::from(b) * t) >> 8) as u8;
-            let start = row * self.width;
-            self.y[start..start + self.width].fill(mix(top.y, bottom.y));
-            if row % 2 == 0 {
-                let cw = self.width / 2;
-                let c = (row / 2) * cw;
-                self.u[c..c + cw].fill(mix(top.u, bottom.u));
-                self.v[c..c + cw].fill(mix(top.v, bottom.v));
-            }
-        }
-    }
-
-    /// Fills a rectangle, clipped to the frame.
-    pub fn fill_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: Yuv) {
-        let x_end = (x + w).min(self.width);
-        let y_end = (y + h).min(self.height);
-        if x >= x_end || y >= y_end {
+    /// Fills the frame from `band`, which holds at least `width + height` luma samples
+    /// and half as many chroma samples; `lean` mirrors the diagonal.
+    pub fn fill_diagonal(&mut self, band: &Band, lean: bool) {
+        let (w, h) = (self.width, self.height);
+        if band.y.len() < w + h || band.u.len() < (w + h) / 2 || band.v.len() < (w + h) / 2 {
             return;
         }
-        for row in y..y_end {
-            self.y[row * self.width + x..row * self.width + x_end].fill(color.y);
+        for row in 0..h {
+            let from = if lean { h - 1 - row } else { row };
+            self.y[row * w..(row + 1) * w].copy_from_slice(&band.y[from..from + w]);
         }
-        let cw = self.width / 2;
-        for row in (y / 2)..y_end.div_ceil(2).min(self.height / 2) {
-            let start = row * cw + x / 2;
-            let end = row * cw + x_end.div_ceil(2).min(cw);
-            self.u[start..end].fill(color.u);
-            self.v[start..end].fill(color.v);
+        let (cw, ch) = (w / 2, h / 2);
+        for row in 0..ch {
+            let from = if lean { ch - 1 - row } else { row };
+            self.u[row * cw..(row + 1) * cw].copy_from_slice(&band.u[from..from + cw]);
+            self.v[row * cw..(row + 1) * cw].copy_from_slice(&band.v[from..from + cw]);
         }
     }
 
-    /// Draws one character with its top-left corner at (x, y).
-    pub fn draw_char(&mut self, x: usize, y: usize, c: char, scale: usize, color: Yuv) {
-        let bitmap = glyph(c);
-        for (gy, bits) in bitmap.iter().enumerate() {
-            if *bits == 0 {
+    /// Draws `layer` (white text over its dark halo) at `opacity` (0..=255), clipped to
+    /// the frame.
+    pub fn composite(&mut self, layer: &TextLayer, opacity: u8) {
+        if opacity == 0 || layer.x >= self.width || layer.y >= self.height {
+            return;
+        }
+        let opacity = u32::from(opacity);
+        let columns = layer.width.min(self.width - layer.x);
+        let rows = layer.height.min(self.height - layer.y);
+        for row in 0..rows {
+            let (start, end) = layer.spans[row];
+            let end = end.min(columns);
+            if start >= end {
                 continue;
             }
-            for gx in 0..8 {
-                if bits & (1 << gx) != 0 {
-                    self.fill_rect(x + gx * scale, y + gy * scale, scale, scale, color);
+            let from = row * layer.width;
+            let to = (layer.y + row) * self.width + layer.x;
+            let target = &mut self.y[to + start..to + end];
+            let alpha = &layer.alpha[from + start..from + end];
+            let shadow = &layer.shadow[from + start..from + end];
+            for ((pixel, &a), &s) in target.iter_mut().zip(alpha).zip(shadow) {
+                let s = u32::from(s) * opacity / 255;
+                let a = u32::from(a) * opacity / 255;
+                let mut value = u32::from(*pixel);
+                value = (value * (255 - s) + HALO_LUMA * s) / 255;
+                value = (value * (255 - a) + TEXT_LUMA * a) / 255;
+                *pixel = value as u8;
+            }
+        }
+        let (cw, lw) = (self.width / 2, layer.width / 2);
+        let (cx, cy) = (layer.x / 2, layer.y / 2);
+        for row in 0..rows / 2 {
+            let (start, _) = layer.spans[row * 2];
+            let (start2, _) = layer.spans[row * 2 + 1];
+            let first = start.min(start2) / 2;
+            let to = (cy + row) * cw + cx;
+            let from = row * lw;
+            for col in first..columns / 2 {
+                let weight = u32::from(layer.chroma[from + col]) * opacity / 255;
+                if weight == 0 {
+                    continue;
+                }
+                for plane in [&mut self.u, &mut self.v] {
+                    let value = u32::from(plane[to + col]);
+                    plane[to + col] = ((value * (255 - weight) + 128 * weight) / 255) as u8;
                 }
             }
         }
-    }
-
-    /// Draws a string on one line; returns the x after the last character.
-    pub fn draw_text(&mut self, x: usize, y: usize, text: &str, scale: usize, color: Yuv) -> usize {
-        let mut cursor = x;
-        for c in text.chars() {
-            if c != ' ' {
-                self.draw_char(cursor, y, c, scale, color);
-            }
-            cursor += cell_width(scale);
-        }
-        cursor
     }
 
     /// Mean luma, for tests and thumbnails.
     pub fn mean_luma(&self) -> f64 {
         self.y.iter().map(|&v| f64::from(v)).sum::<f64>() / self.y.len().max(1) as f64
     }
-}
-
-/// Breaks `text` into lines of at most `columns` characters, at spaces where possible.
-/// Runs of white space (including newlines) count as one space, except that blank lines
-/// (paragraph breaks) are kept.
-pub fn wrap(text: &str, columns: usize) -> Vec<String> {
-    let columns = columns.max(1);
-    let mut lines = Vec::new();
-    for paragraph in text.split("\n\n") {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            let mut word: Vec<char> = word.chars().collect();
-            while word.len() > columns {
-                if !line.is_empty() {
-                    lines.push(std::mem::take(&mut line));
-                }
-                lines.push(word.drain(..columns).collect());
-            }
-            let word: String = word.into_iter().collect();
-            let needed = if line.is_empty() {
-                word.chars().count()
-            } else {
-                line.chars().count() + 1 + word.chars().count()
-            };
-            if needed > columns && !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&word);
-        }
-        if !line.is_empty() {
-            lines.push(line);
-        }
-        lines.push(String::new());
-    }
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines
 }

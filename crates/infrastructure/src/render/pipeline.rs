@@ -1,4 +1,4 @@
-//! The synchronous render pipeline: draw each frame, encode it with OpenH264, mux the
+//! The synchronous render pipeline: draw each frame (see [`Painter`]), encode it with OpenH264, mux the
 //! stream into a fast-start MP4 with muxide.
 
 use std::fs::File;
@@ -13,7 +13,9 @@ use openh264::encoder::{
 };
 use openh264::formats::YUVSlices;
 
-use super::canvas::{Canvas, Yuv, cell_width, wrap};
+use super::canvas::Canvas;
+use super::painter::Painter;
+use super::scenes::Plan;
 
 /// What to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub enum PipelineError {
     Encoder(String),
     #[error("muxer: {0}")]
     Muxer(String),
+    #[error("font: {0}")]
+    Font(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -77,111 +81,14 @@ impl Spec {
         Ok(())
     }
 
+    /// Frames in the video.
     pub fn frame_count(&self) -> u32 {
         self.fps * self.duration_seconds
     }
-}
 
-/// Draws frame `index` of `spec`: a title card first, then the prompt revealed word by
-/// word over a slowly shifting gradient, with a progress bar.
-#[derive(Debug)]
-pub struct Painter {
-    spec: Spec,
-    lines: Vec<String>,
-    title_lines: Vec<String>,
-    scale: usize,
-    margin: usize,
-    title_frames: u32,
-    total_chars: usize,
-}
-
-const WHITE: Yuv = Yuv {
-    y: 235,
-    u: 128,
-    v: 128,
-};
-
-impl Painter {
-    pub fn new(spec: &Spec) -> Self {
-        let scale = (spec.height / 180).max(1);
-        let margin = spec.width / 16;
-        let columns = (spec.width - 2 * margin) / cell_width(scale);
-        let rows = (spec.height - 2 * margin) / (10 * scale);
-        let mut lines = wrap(&spec.prompt, columns);
-        if lines.len() > rows.saturating_sub(1) {
-            lines.truncate(rows.saturating_sub(1).max(1));
-            if let Some(last) = lines.last_mut() {
-                let keep = columns.saturating_sub(3);
-                *last = last.chars().take(keep).collect::<String>() + "...";
-            }
-        }
-        let title_scale = scale * 2;
-        let title_columns = (spec.width - 2 * margin) / cell_width(title_scale);
-        let mut title_lines = wrap(&spec.title, title_columns);
-        title_lines.truncate(3);
-        let frames = spec.frame_count();
-        let title_frames = spec.fps.min(frames / 3).max(1);
-        let total_chars = lines.iter().map(|l| l.chars().count()).sum();
-        Self {
-            spec: spec.clone(),
-            lines,
-            title_lines,
-            scale,
-            margin,
-            title_frames,
-            total_chars,
-        }
-    }
-
-    pub fn paint(&self, canvas: &mut Canvas, index: u32) {
-        let frames = self.spec.frame_count().max(1);
-        // The gradient drifts over the video: visible motion even on a still frame.
-        let phase = (index * 255 / frames) as u8;
-        canvas.gradient(
-            Yuv::from_rgb(12, 18 + phase / 8, 48 + phase / 4),
-            Yuv::from_rgb(40 + phase / 4, 16, 72),
-        );
-        let bar = (self.spec.width as u64 * u64::from(index + 1) / u64::from(frames)) as usize;
-        canvas.fill_rect(
-            0,
-            self.spec.height - self.scale * 2,
-            bar,
-            self.scale * 2,
-            Yuv::from_rgb(90, 200, 255),
-        );
-
-        if index < self.title_frames {
-            let title_scale = self.scale * 2;
-            let block = self.title_lines.len() * 10 * title_scale;
-            let mut y = (self.spec.height.saturating_sub(block)) / 2;
-            for line in &self.title_lines {
-                let width = line.chars().count() * cell_width(title_scale);
-                let x = self.spec.width.saturating_sub(width) / 2;
-                canvas.draw_text(x, y, line, title_scale, WHITE);
-                y += 10 * title_scale;
-            }
-            return;
-        }
-
-        // Reveal the prompt over 80% of the remaining frames, then hold it.
-        let reveal_frames = ((frames - self.title_frames) * 4 / 5).max(1);
-        let elapsed = index - self.title_frames + 1;
-        let shown = if elapsed >= reveal_frames {
-            self.total_chars
-        } else {
-            self.total_chars * elapsed as usize / reveal_frames as usize
-        };
-        let mut remaining = shown;
-        let mut y = self.margin;
-        for line in &self.lines {
-            if remaining == 0 {
-                break;
-            }
-            let visible: String = line.chars().take(remaining).collect();
-            remaining = remaining.saturating_sub(line.chars().count());
-            canvas.draw_text(self.margin, y, &visible, self.scale, WHITE);
-            y += 10 * self.scale;
-        }
+    /// The frame to keep as the thumbnail: the title and the first caption fully shown.
+    pub fn thumbnail_frame(&self) -> u32 {
+        Plan::new(&self.prompt, self.fps, self.frame_count()).thumbnail()
     }
 }
 
@@ -255,7 +162,7 @@ pub fn render(
             .build()
             .map_err(|e| PipelineError::Muxer(e.to_string()))?;
         let mut encoder = encoder_for(spec)?;
-        let painter = Painter::new(spec);
+        let mut painter = Painter::new(spec)?;
         let mut canvas = Canvas::new(spec.width, spec.height);
         let frames = spec.frame_count();
         let mut reported = 0u8;

@@ -11,6 +11,8 @@ use openh264::formats::YUVSource;
 
 use super::*;
 
+mod quality;
+
 struct Recorder(Mutex<Vec<u8>>);
 
 impl RenderProgress for Recorder {
@@ -373,30 +375,4 @@ async fn impossible_requests_are_refused() {
         );
         assert!(!dir.path().join("video.mp4.part").exists(), "{name}");
     }
-}
-
-#[test]
-fn long_prompts_wrap_and_stay_on_screen() {
-    let lines = wrap("one two three four five six seven eight nine ten", 10);
-    assert!(lines.iter().all(|l| l.chars().count() <= 10), "{lines:?}");
-    assert_eq!(
-        lines.join(" "),
-        "one two three four five six seven eight nine ten"
-    );
-    let broken = wrap("abcdefghijklmnopqrstuvwxyz", 10);
-    assert_eq!(broken, vec!["abcdefghij", "klmnopqrst", "uvwxyz"]);
-    let paragraphs = wrap("first\n\nsecond", 20);
-    assert_eq!(paragraphs, vec!["first", "", "second"]);
-    let spec = Spec {
-        title: "T".into(),
-        prompt: "word ".repeat(5000),
-        width: 1280,
-        height: 720,
-        fps: 24,
-        duration_seconds: 1,
-    };
-    let painter = Painter::new(&spec);
-    let mut canvas = Canvas::new(1280, 720);
-    painter.paint(&mut canvas, 23);
-    assert!(canvas.mean_luma() > 16.0);
 }
