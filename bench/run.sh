@@ -5,7 +5,8 @@
 #   GET /health, GET /api/v1/users/me, GET /api/v1/users?limit=20 (1000 users seeded),
 #   POST /api/v1/users/login, the bare-actix JWT baseline, and GET /health and
 #   GET /api/v1/users/me while logins overflow the bounded hashing queue (with the logins'
-#   p99 and share of 503s).
+#   p99 and share of 503s), and a 100 MiB upload against a disk copy (with the server's
+#   memory growth during it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -132,6 +133,47 @@ sleep 2
 run "GET /health during two renders" -c 8 -d 8s "http://127.0.0.1:$PORT/health"
 run "GET /api/v1/users/me during two renders" -c 8 -d 8s -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
 stop_server
+
+# Upload of a 100 MiB file on loopback against copying it on the same disk (both end with
+# an fsync), and the server's resident memory while it streams the upload to disk.
+echo "upload of 100 MiB against a disk copy"
+start_server JOB_WORKERS=0
+user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
+python3 - "$work/upload.mp4" <<'PY'
+import os, sys
+with open(sys.argv[1], "wb") as out:
+    out.write(b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2")
+    chunk = os.urandom(1 << 20)
+    for _ in range(100):
+        out.write(chunk)
+PY
+sync
+copy_start=$(date +%s.%N)
+dd if="$work/upload.mp4" of="$work/copy.mp4" bs=1M conv=fsync status=none
+copy_end=$(date +%s.%N)
+rm -f "$work/copy.mp4"
+server_pid="$(cat "$work/server.pid")"
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+rss_before="$(rss_kib)"
+(peak="$rss_before"; while kill -0 "$server_pid" 2>/dev/null && [ ! -e "$work/upload.done" ]; do
+   now="$(rss_kib)"; [ "$now" -gt "$peak" ] && peak="$now"; echo "$peak" >"$work/rss.peak"; sleep 0.02; done) &
+sampler=$!
+upload_seconds="$(taskset -c 0 curl -fsS -o "$work/upload.json" -w '%{time_total}' \
+  -H "Authorization: Bearer $user_token" -F title=Bench -F "file=@$work/upload.mp4;type=video/mp4" \
+  "http://127.0.0.1:$PORT/api/v1/videos/upload")"
+touch "$work/upload.done"; wait "$sampler" || true
+rss_peak="$(cat "$work/rss.peak")"
+stop_server
+python3 - "$copy_start" "$copy_end" "$upload_seconds" "$rss_before" "$rss_peak" <<'PY' | tee -a "$results"
+import sys
+copy = float(sys.argv[2]) - float(sys.argv[1])
+upload = float(sys.argv[3])
+before, peak = int(sys.argv[4]), int(sys.argv[5])
+mib = 100 + 24 / (1 << 20)
+print(f"disk copy (dd, fsync)                    {mib / copy:10.0f} MiB/s")
+print(f"POST /api/v1/videos/upload (100 MiB)     {mib / upload:10.0f} MiB/s  ({100 * copy / upload:.0f}% of the copy; target: at least 50%)")
+print(f"server resident memory during the upload {(peak - before) / 1024:10.1f} MiB more (target: under 32 MiB)")
+PY
 
 taskset -c 1 ./target/release/examples/jwt_baseline "$BASELINE_PORT" "$SECRET" >/dev/null 2>&1 &
 echo $! >"$work/baseline.pid"
