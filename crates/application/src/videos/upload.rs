@@ -372,3 +372,6 @@ pub(crate) struct Uploads {
     pub probe: Arc<dyn MediaProbe>,
     pub limit: u64,
 }
+
+#[cfg(test)]
+mod tests;
