@@ -544,3 +544,28 @@ async fn the_document_describes_the_webhook_as_a_callback_of_video_creation() {
     assert_eq!(url["maxLength"], 2048);
     assert_eq!(url["format"], "uri");
 }
+
+#[tokio::test]
+async fn an_uploaded_video_reports_its_completion_too() {
+    let receiver = Receiver::start(&[]).await;
+    let app = app_with_webhooks().await;
+    let jane = app.user("jane").await;
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Uploaded")
+        .text("webhook_url", receiver.url.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(include_bytes!("../fixtures/sample.webm").to_vec())
+                .file_name("clip.webm"),
+        );
+    let response = app.upload_video(&jane.access_token, form, None).await;
+    assert_eq!(response.status().as_u16(), 202);
+    let id = json(response).await["id"].as_i64().expect("id");
+    let deliveries = receiver.wait_for(1).await;
+    let event = deliveries[0].json();
+    assert_eq!(event["type"], "video.completed");
+    assert_eq!(event["data"]["id"], id);
+    assert_eq!(event["data"]["source"], "upload");
+    assert_eq!(event["data"]["content_type"], "video/webm");
+    verify_with_reference_library(&deliveries);
+}
