@@ -9,6 +9,7 @@
 //! - For H.264, the first key frame is decoded with OpenH264 and written as a PNG of the
 //!   frame's size. A thumbnail that fails is logged, not an error of the probe.
 
+mod budget;
 mod isobmff;
 mod sniff;
 mod thumbnail;
@@ -27,6 +28,32 @@ pub const MAX_SIDE: u32 = 8192;
 
 /// The largest key frame read for a thumbnail.
 const MAX_KEY_FRAME_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Opens `path` for a parser, behind a buffer and a [`budget::Budgeted`] reader allowing
+/// `file_size * size_factor + extra_bytes` bytes and `seeks + file_size / 16` seeks.
+fn open_budgeted(
+    path: &Path,
+    file_size: u64,
+    size_factor: u64,
+    extra_bytes: u64,
+    seeks: u64,
+) -> Result<
+    (
+        std::io::BufReader<budget::Budgeted<std::fs::File>>,
+        budget::Exhausted,
+    ),
+    ProbeError,
+> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let (budgeted, exhausted) = budget::Budgeted::new(
+        file,
+        file_size
+            .saturating_mul(size_factor)
+            .saturating_add(extra_bytes),
+        seeks.saturating_add(file_size / 16),
+    );
+    Ok((std::io::BufReader::new(budgeted), exhausted))
+}
 
 /// See the module docs. Holds no state: one is enough for the whole process.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,27 +137,43 @@ fn probe_blocking(
     if file_size == 0 {
         return Err(ProbeError("the file is empty".into()));
     }
-    let (facts, wrote_thumbnail) = match format {
+    let (mut facts, wrote_thumbnail) = match format {
         UploadFormat::Mp4 | UploadFormat::QuickTime => {
             let mut opened = isobmff::open(file, file_size, format)?;
-            let wrote = opened.facts.codec == "h264" && make_thumbnail(&mut opened, thumbnail);
-            (opened.facts, wrote)
+            let picture = if opened.facts.codec == "h264" {
+                make_thumbnail(&mut opened, thumbnail)
+            } else {
+                None
+            };
+            (opened.facts, picture)
         }
-        UploadFormat::WebM => (webm::probe(file, file_size)?, false),
+        UploadFormat::WebM => (webm::probe(file, file_size)?, None),
     };
+    // The decoded picture is the truth when the container says otherwise.
+    if let Some((width, height)) = wrote_thumbnail
+        && (width, height) != (facts.width, facts.height)
+    {
+        tracing::warn!(
+            container = %format_args!("{}x{}", facts.width, facts.height),
+            picture = %format_args!("{width}x{height}"),
+            "the container's frame size differs from the picture's"
+        );
+        facts.width = width;
+        facts.height = height;
+    }
     Ok(ProbedMedia {
         duration: facts.duration,
         width: facts.width,
         height: facts.height,
         codec: facts.codec,
         file_size,
-        thumbnail: wrote_thumbnail,
+        thumbnail: wrote_thumbnail.is_some(),
     })
 }
 
-/// Writes the thumbnail of an H.264 track; on any failure (a panic included) logs why,
-/// leaves no file and answers false.
-fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> bool {
+/// Writes the thumbnail of an H.264 track and answers the picture's size; on any failure
+/// (a panic included) logs why, leaves no file and answers `None`.
+fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> Option<(u32, u32)> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         opened
             .key_frame()
@@ -138,11 +181,11 @@ fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> bool {
     }))
     .unwrap_or_else(|_| Err("the decoder panicked".into()));
     match outcome {
-        Ok(()) => true,
+        Ok(size) => Some(size),
         Err(reason) => {
             tracing::warn!(%reason, "no thumbnail for the upload");
             let _ = std::fs::remove_file(path);
-            false
+            None
         }
     }
 }
@@ -154,7 +197,7 @@ fn check_size(width: u32, height: u32) -> Result<(), ProbeError> {
     }
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(ProbeError(format!(
-            "the video is {width}x{height} pixels; at most {MAX_SIDE} pixels on a side are accepted"
+            "the video's frames are {width} pixels wide and {height} high; at most {MAX_SIDE} pixels on a side are accepted"
         )));
     }
     Ok(())

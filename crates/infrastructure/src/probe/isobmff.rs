@@ -9,11 +9,17 @@ use std::path::Path;
 use mp4::{BoxHeader, FourCC, Mp4Reader, Mp4Track, TrackType};
 use vidgen_application::videos::probe::{ProbeError, UploadFormat};
 
-use super::{Facts, KeyFrame, MAX_KEY_FRAME_BYTES, check_size, damaged, named, unreadable};
+use super::budget::Budgeted;
+use super::{Facts, KeyFrame, MAX_KEY_FRAME_BYTES, check_size, damaged, named, open_budgeted};
+
+/// What reading may cost, beyond twice the file's size (the boxes, then one key frame):
+/// a buffer refill after each of some thousands of seeks.
+const EXTRA_BYTES: u64 = 64 * 1024 * 1024;
+const SEEKS: u64 = 200_000;
 
 /// An opened MP4 or QuickTime file and its video track.
 pub(super) struct Opened {
-    reader: Mp4Reader<BufReader<File>>,
+    reader: Mp4Reader<BufReader<Budgeted<File>>>,
     track_id: u32,
     file_size: u64,
     /// What was read.
@@ -39,8 +45,8 @@ pub(super) fn open(
     file_size: u64,
     format: UploadFormat,
 ) -> Result<Opened, ProbeError> {
-    let file = File::open(path).map_err(|e| unreadable(&e))?;
-    let reader = Mp4Reader::read_header(BufReader::new(file), file_size).map_err(|error| {
+    let (file, _) = open_budgeted(path, file_size, 2, EXTRA_BYTES, SEEKS)?;
+    let reader = Mp4Reader::read_header(file, file_size).map_err(|error| {
         tracing::info!(%error, "the mp4 parser refused the upload");
         damaged(format)
     })?;
@@ -182,7 +188,7 @@ fn seconds(units: u64, timescale: u32) -> Option<f64> {
 
 /// The playing time: the movie's duration (`mvhd`, which counts edit lists), else that
 /// of a fragmented movie (`mehd`), else the video track's media duration (`mdhd`).
-fn duration(reader: &Mp4Reader<BufReader<File>>, track: &Mp4Track) -> Option<f64> {
+fn duration<R>(reader: &Mp4Reader<R>, track: &Mp4Track) -> Option<f64> {
     let mvhd = &reader.moov.mvhd;
     let fragmented = reader
         .moov
