@@ -187,9 +187,11 @@ fn seconds(units: u64, timescale: u32) -> Option<f64> {
 }
 
 /// The playing time: the movie's duration (`mvhd`, which counts edit lists), else that
-/// of a fragmented movie (`mehd`), else the video track's media duration (`mdhd`).
+/// of a fragmented movie (`mehd`), else the video track's media duration (`mdhd`), else
+/// the sum of its fragments' sample durations.
 fn duration<R>(reader: &Mp4Reader<R>, track: &Mp4Track) -> Option<f64> {
     let mvhd = &reader.moov.mvhd;
+    let mdhd = &track.trak.mdia.mdhd;
     let fragmented = reader
         .moov
         .mvex
@@ -198,13 +200,29 @@ fn duration<R>(reader: &Mp4Reader<R>, track: &Mp4Track) -> Option<f64> {
         .map_or(0, |mehd| mehd.fragment_duration);
     seconds(mvhd.duration, mvhd.timescale)
         .or_else(|| seconds(fragmented, mvhd.timescale))
-        .or_else(|| {
-            seconds(
-                track.trak.mdia.mdhd.duration,
-                track.trak.mdia.mdhd.timescale,
-            )
-        })
+        .or_else(|| seconds(mdhd.duration, mdhd.timescale))
+        .or_else(|| seconds(fragment_units(track), mdhd.timescale))
         .filter(|d| d.is_finite())
+}
+
+/// The media time the track's fragments cover, in its timescale's units.
+fn fragment_units(track: &Mp4Track) -> u64 {
+    track
+        .trafs
+        .iter()
+        .filter_map(|traf| {
+            let trun = traf.trun.as_ref()?;
+            Some(if trun.sample_durations.is_empty() {
+                let each = traf
+                    .tfhd
+                    .default_sample_duration
+                    .unwrap_or(track.default_sample_duration);
+                u64::from(trun.sample_count).saturating_mul(u64::from(each))
+            } else {
+                trun.sample_durations.iter().map(|&d| u64::from(d)).sum()
+            })
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// The codec of the sample entries the `mp4` crate parses.

@@ -13,9 +13,16 @@ use vidgen_application::videos::render::{
 use super::*;
 use crate::render::Openh264Renderer;
 
-/// The WebM fixture made by the project (see its README for how and what it holds).
+/// A fixture made by the project (see `tests/fixtures/README.md` for how and what it
+/// holds).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
 fn webm_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sample.webm")
+    fixture("sample.webm")
 }
 
 /// Renders a `seconds`-long 1280x720 video at 24 fps into `dir`.
@@ -407,6 +414,74 @@ async fn probes_the_webm_fixture() {
         }
     );
     assert!(!thumbnail.exists(), "no thumbnail for VP9");
+}
+
+/// Sniffs a fixture and probes it as what it sniffed as.
+async fn probe_fixture(name: &str, dir: &Path) -> (UploadFormat, ProbedMedia, PathBuf) {
+    let path = fixture(name);
+    let bytes = std::fs::read(&path).expect("the fixture");
+    let Sniffed::Format(format) = FileMediaProbe::new().sniff(&bytes[..SNIFF_BYTES], false) else {
+        panic!("{name} did not sniff as a video");
+    };
+    let thumbnail = dir.join(format!("{name}.png"));
+    let probed = probe(&path, format, &thumbnail).await.expect(name);
+    assert_eq!(probed.file_size, bytes.len() as u64, "{name}");
+    assert_eq!(probed.thumbnail, thumbnail.exists(), "{name}");
+    (format, probed, thumbnail)
+}
+
+#[tokio::test]
+async fn probes_other_real_world_shapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let (format, mov, thumbnail) = probe_fixture("sample.mov", dir.path()).await;
+    assert_eq!(format, UploadFormat::QuickTime);
+    assert_eq!(
+        (
+            mov.duration,
+            mov.width,
+            mov.height,
+            mov.codec.as_str(),
+            mov.thumbnail
+        ),
+        (2.0, 640, 360, "h264", true),
+        "QuickTime"
+    );
+    let png = png::Decoder::new(BufReader::new(
+        std::fs::File::open(&thumbnail).expect("thumbnail"),
+    ))
+    .read_info()
+    .expect("a PNG");
+    assert_eq!((png.info().width, png.info().height), (640, 360));
+
+    // The sample entry is `hvc1`, which the mp4 crate does not parse.
+    let (format, hevc, _) = probe_fixture("hevc.mp4", dir.path()).await;
+    assert_eq!(format, UploadFormat::Mp4);
+    assert_eq!(
+        (
+            hevc.duration,
+            hevc.width,
+            hevc.height,
+            hevc.codec.as_str(),
+            hevc.thumbnail
+        ),
+        (2.0, 640, 360, "hevc", false),
+        "HEVC"
+    );
+
+    // Fragmented: no sample tables in the moov, the duration comes from the fragments.
+    let (format, fragmented, _) = probe_fixture("fragmented.mp4", dir.path()).await;
+    assert_eq!(format, UploadFormat::Mp4);
+    assert_eq!(
+        (
+            fragmented.duration,
+            fragmented.width,
+            fragmented.height,
+            fragmented.codec.as_str()
+        ),
+        (2.0, 640, 360, "h264"),
+        "fragmented"
+    );
 }
 
 #[tokio::test]
