@@ -45,6 +45,9 @@ pub(super) fn open(
     file_size: u64,
     format: UploadFormat,
 ) -> Result<Opened, ProbeError> {
+    if !top_level_boxes_fit(path, file_size) {
+        return Err(damaged(format));
+    }
     let (file, _) = open_budgeted(path, file_size, 2, EXTRA_BYTES, SEEKS)?;
     let reader = Mp4Reader::read_header(file, file_size).map_err(|error| {
         tracing::info!(%error, "the mp4 parser refused the upload");
@@ -154,6 +157,48 @@ impl Opened {
             sample: sample.bytes.to_vec(),
         })
     }
+}
+
+/// Whether the top-level boxes tile the file exactly. The `mp4` crate only checks that
+/// no box is larger than the whole file, so a file cut inside its last box (the `mdat`
+/// of a fast-start MP4, the last fragment of a fragmented one) would pass.
+fn top_level_boxes_fit(path: &Path, file_size: u64) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut reader = BufReader::new(file);
+    let mut at = 0u64;
+    while at < file_size {
+        let Ok(header) = BoxHeader::read(&mut reader) else {
+            return false;
+        };
+        let Some(header_length) = reader
+            .stream_position()
+            .ok()
+            .and_then(|p| p.checked_sub(at))
+        else {
+            return false;
+        };
+        let box_end = match header.size {
+            // "To the end of the file".
+            0 => return true,
+            size if size < 8 => return false,
+            // The crate's size counts an 8-byte header (a 64-bit size is 8 bytes more).
+            size => at.saturating_add(size).saturating_add(header_length - 8),
+        };
+        if box_end > file_size {
+            return false;
+        }
+        let Ok(skip) = i64::try_from(box_end - at - header_length) else {
+            return false;
+        };
+        // Within the buffer when the box is small: no reading, no system call.
+        if reader.seek_relative(skip).is_err() {
+            return false;
+        }
+        at = box_end;
+    }
+    true
 }
 
 /// The sample tables must describe data inside the file: a truncated or damaged file

@@ -485,6 +485,25 @@ async fn probes_other_real_world_shapes() {
 }
 
 #[tokio::test]
+async fn every_fixture_cut_short_anywhere_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["sample.webm", "sample.mov", "fragmented.mp4", "hevc.mp4"] {
+        let bytes = std::fs::read(fixture(name)).expect("the fixture");
+        let Sniffed::Format(format) = FileMediaProbe::new().sniff(&bytes[..SNIFF_BYTES], false)
+        else {
+            panic!("{name} did not sniff as a video");
+        };
+        for percent in [1, 5, 10, 25, 50, 75, 90, 99] {
+            let cut = dir.path().join(format!("{name}-{percent}"));
+            std::fs::write(&cut, &bytes[..bytes.len() * percent / 100]).expect("write");
+            let outcome = probe(&cut, format, &dir.path().join("t.png")).await;
+            let error = outcome.expect_err(&format!("{name} cut at {percent}%"));
+            assert_readable(&error, dir.path());
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_truncated_webm_is_refused() {
     let bytes = std::fs::read(webm_fixture()).expect("the fixture");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -502,18 +521,21 @@ async fn a_truncated_mp4_is_refused_with_a_readable_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (video, _) = render_720p(dir.path(), 1).await;
     let bytes = std::fs::read(&video).expect("video");
-    let half = dir.path().join("half.mp4");
-    std::fs::write(&half, &bytes[..bytes.len() / 2]).expect("write");
-    let thumbnail = dir.path().join("t.png");
-    let error = probe(&half, UploadFormat::Mp4, &thumbnail)
-        .await
-        .expect_err("half an MP4");
-    assert_eq!(
-        error.0,
-        "the file is not a valid MP4 video: it is truncated or damaged"
-    );
-    assert_readable(&error, dir.path());
-    assert!(!thumbnail.exists());
+    // Half: the mdat claims more than the whole file; 99%: only the end is missing.
+    for (name, length) in [("half", bytes.len() / 2), ("99%", bytes.len() * 99 / 100)] {
+        let cut = dir.path().join(format!("{name}.mp4"));
+        std::fs::write(&cut, &bytes[..length]).expect("write");
+        let thumbnail = dir.path().join(format!("{name}.png"));
+        let error = probe(&cut, UploadFormat::Mp4, &thumbnail)
+            .await
+            .expect_err(name);
+        assert_eq!(
+            error.0, "the file is not a valid MP4 video: it is truncated or damaged",
+            "{name}"
+        );
+        assert_readable(&error, dir.path());
+        assert!(!thumbnail.exists(), "{name}");
+    }
 }
 
 #[tokio::test]
