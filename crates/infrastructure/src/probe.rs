@@ -6,8 +6,12 @@
 //!   `matroska-demuxer`, seeking and streaming (never a whole file in memory), on
 //!   tokio's blocking pool. A frame size above [`MAX_SIDE`] is refused before anything
 //!   is decoded, and a panic in a parser becomes a [`ProbeError`].
+//!   Parsers read through a budget (see `budget`), so one that loops on crafted input
+//!   fails in bounded time.
 //! - For H.264, the first key frame is decoded with OpenH264 and written as a PNG of the
-//!   frame's size. A thumbnail that fails is logged, not an error of the probe.
+//!   frame's size. A thumbnail that fails is logged, not an error of the probe. The
+//!   decoder bounds the picture itself: OpenH264 refuses a sequence parameter set larger
+//!   than the highest H.264 level allows (36,864 macroblocks, about 4096x2304).
 
 mod budget;
 mod isobmff;
@@ -28,32 +32,6 @@ pub const MAX_SIDE: u32 = 8192;
 
 /// The largest key frame read for a thumbnail.
 const MAX_KEY_FRAME_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Opens `path` for a parser, behind a buffer and a [`budget::Budgeted`] reader allowing
-/// `file_size * size_factor + extra_bytes` bytes and `seeks + file_size / 16` seeks.
-fn open_budgeted(
-    path: &Path,
-    file_size: u64,
-    size_factor: u64,
-    extra_bytes: u64,
-    seeks: u64,
-) -> Result<
-    (
-        std::io::BufReader<budget::Budgeted<std::fs::File>>,
-        budget::Exhausted,
-    ),
-    ProbeError,
-> {
-    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
-    let (budgeted, exhausted) = budget::Budgeted::new(
-        file,
-        file_size
-            .saturating_mul(size_factor)
-            .saturating_add(extra_bytes),
-        seeks.saturating_add(file_size / 16),
-    );
-    Ok((std::io::BufReader::new(budgeted), exhausted))
-}
 
 /// See the module docs. Holds no state: one is enough for the whole process.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,9 +5,23 @@
 //! one, seeks back to the same box again and again when a box nested in a container
 //! (such as `stbl`) declares a size of 0.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A buffered file read through a budget.
+pub(super) type Reader = BufReader<Budgeted<File>>;
+
+/// Opens `path` to be read for at most `bytes` bytes and `seeks` seeks in all.
+///
+/// # Errors
+/// The file cannot be opened.
+pub(super) fn open(path: &Path, bytes: u64, seeks: u64) -> io::Result<(Reader, Exhausted)> {
+    let (budgeted, exhausted) = Budgeted::new(File::open(path)?, bytes, seeks);
+    Ok((BufReader::new(budgeted), exhausted))
+}
 
 /// See the module docs.
 #[derive(Debug)]

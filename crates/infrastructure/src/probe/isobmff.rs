@@ -9,17 +9,18 @@ use std::path::Path;
 use mp4::{BoxHeader, FourCC, Mp4Reader, Mp4Track, TrackType};
 use vidgen_application::videos::probe::{ProbeError, UploadFormat};
 
-use super::budget::Budgeted;
-use super::{Facts, KeyFrame, MAX_KEY_FRAME_BYTES, check_size, damaged, named, open_budgeted};
+use super::budget;
+use super::{Facts, KeyFrame, MAX_KEY_FRAME_BYTES, check_size, damaged, named, unreadable};
 
-/// What reading may cost, beyond twice the file's size (the boxes, then one key frame):
-/// a buffer refill after each of some thousands of seeks.
+/// What reading may cost beyond twice the file's size (the boxes, then one key frame): a
+/// buffer refill after each of some thousands of seeks.
 const EXTRA_BYTES: u64 = 64 * 1024 * 1024;
+/// Seeks allowed, beyond one per 16 bytes of file.
 const SEEKS: u64 = 200_000;
 
 /// An opened MP4 or QuickTime file and its video track.
 pub(super) struct Opened {
-    reader: Mp4Reader<BufReader<Budgeted<File>>>,
+    reader: Mp4Reader<budget::Reader>,
     track_id: u32,
     file_size: u64,
     /// What was read.
@@ -48,7 +49,12 @@ pub(super) fn open(
     if !top_level_boxes_fit(path, file_size) {
         return Err(damaged(format));
     }
-    let (file, _) = open_budgeted(path, file_size, 2, EXTRA_BYTES, SEEKS)?;
+    let (file, _) = budget::open(
+        path,
+        file_size.saturating_mul(2).saturating_add(EXTRA_BYTES),
+        SEEKS.saturating_add(file_size / 16),
+    )
+    .map_err(|e| unreadable(&e))?;
     let reader = Mp4Reader::read_header(file, file_size).map_err(|error| {
         tracing::info!(%error, "the mp4 parser refused the upload");
         damaged(format)

@@ -10,8 +10,9 @@ use std::path::Path;
 use matroska_demuxer::{DemuxError, Frame, MatroskaFile, TrackType};
 use vidgen_application::videos::probe::{ProbeError, SNIFF_BYTES, UploadFormat};
 
+use super::budget;
 use super::sniff::{ebml_header_end, element_header};
-use super::{Facts, check_size, damaged, open_budgeted, unreadable};
+use super::{Facts, check_size, damaged, unreadable};
 
 /// The ID of the Segment element, which holds everything after the EBML header.
 const SEGMENT_ID: u64 = 0x1853_8067;
@@ -19,6 +20,7 @@ const NANOS_PER_SECOND: f64 = 1e9;
 /// What reading may cost beyond four times the file's size: the demuxer seeks to every
 /// block, and the buffer refills after each seek.
 const EXTRA_BYTES: u64 = 256 * 1024 * 1024;
+/// Seeks allowed, beyond one per 16 bytes of file.
 const SEEKS: u64 = 1_000_000;
 
 /// Reads the facts of the WebM file at `path` (`file_size` bytes long).
@@ -27,7 +29,12 @@ const SEEKS: u64 = 1_000_000;
 /// A readable reason when the file is not a whole, playable WebM video.
 pub(super) fn probe(path: &Path, file_size: u64) -> Result<Facts, ProbeError> {
     check_segment_size(path, file_size)?;
-    let (file, exhausted) = open_budgeted(path, file_size, 4, EXTRA_BYTES, SEEKS)?;
+    let (file, exhausted) = budget::open(
+        path,
+        file_size.saturating_mul(4).saturating_add(EXTRA_BYTES),
+        SEEKS.saturating_add(file_size / 16),
+    )
+    .map_err(|e| unreadable(&e))?;
     let mut mkv = MatroskaFile::open(file).map_err(refused)?;
     if mkv.ebml_header().doc_type().trim_end_matches('\0') != "webm" {
         return Err(ProbeError(
