@@ -504,6 +504,51 @@ async fn every_fixture_cut_short_anywhere_is_refused() {
 }
 
 #[tokio::test]
+async fn a_webm_without_a_declared_duration_is_timed_by_its_frames() {
+    let mut bytes = std::fs::read(webm_fixture()).expect("the fixture");
+    // Turn the segment's Duration element (ID 0x4489, 8-byte float) into a Void
+    // element of the same length, as muxers that cannot seek back leave it.
+    let at = find(&bytes, &[0x44, 0x89, 0x88], 0);
+    bytes.splice(at..at + 11, [0xEC, 0x89].into_iter().chain([0; 9]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("live.webm");
+    std::fs::write(&file, &bytes).expect("write");
+    let probed = probe(&file, UploadFormat::WebM, &dir.path().join("t.png"))
+        .await
+        .expect("probe");
+    assert!(
+        (probed.duration - 2.0).abs() < 1.0 / 24.0,
+        "48 frames at 24 fps: {}",
+        probed.duration
+    );
+    assert_ne!(
+        probed.duration, 2.0,
+        "not the declared duration: {}",
+        probed.duration
+    );
+    assert_eq!((probed.width, probed.height), (640, 360));
+}
+
+#[tokio::test]
+async fn a_webm_without_a_video_track_is_refused() {
+    let mut bytes = std::fs::read(webm_fixture()).expect("the fixture");
+    // TrackType (ID 0x83) 1, video, becomes 2, audio.
+    let at = find(
+        &bytes,
+        &[0x83, 0x81, 0x01],
+        find(&bytes, &[0x16, 0x54, 0xAE, 0x6B], 0),
+    );
+    bytes[at + 2] = 0x02;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("audio.webm");
+    std::fs::write(&file, &bytes).expect("write");
+    let error = probe(&file, UploadFormat::WebM, &dir.path().join("t.png"))
+        .await
+        .expect_err("no video");
+    assert_eq!(error.0, "the file has no video track");
+}
+
+#[tokio::test]
 async fn a_truncated_webm_is_refused() {
     let bytes = std::fs::read(webm_fixture()).expect("the fixture");
     let dir = tempfile::tempdir().expect("tempdir");
