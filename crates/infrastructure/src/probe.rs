@@ -97,13 +97,22 @@ fn probe_guarded(
     format: UploadFormat,
     thumbnail: &Path,
 ) -> Result<ProbedMedia, ProbeError> {
-    catch_unwind(AssertUnwindSafe(|| probe_blocking(file, format, thumbnail))).unwrap_or_else(
-        |_| {
-            tracing::error!("a media parser panicked on an upload");
-            let _ = std::fs::remove_file(thumbnail);
-            Err(failed(format))
-        },
-    )
+    unpanicked(format, thumbnail, || {
+        probe_blocking(file, format, thumbnail)
+    })
+}
+
+/// Runs `probe`; if it panics, logs it, removes any thumbnail and answers an error.
+fn unpanicked<T>(
+    format: UploadFormat,
+    thumbnail: &Path,
+    probe: impl FnOnce() -> Result<T, ProbeError>,
+) -> Result<T, ProbeError> {
+    catch_unwind(AssertUnwindSafe(probe)).unwrap_or_else(|_| {
+        tracing::error!("a media parser panicked on an upload");
+        let _ = std::fs::remove_file(thumbnail);
+        Err(failed(format))
+    })
 }
 
 fn probe_blocking(

@@ -751,6 +751,19 @@ async fn a_key_frame_that_cannot_be_decoded_costs_only_the_thumbnail() {
 }
 
 #[test]
+fn a_panicking_parser_becomes_a_readable_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let thumbnail = dir.path().join("half-written.png");
+    let outcome: Result<(), ProbeError> = unpanicked(UploadFormat::QuickTime, &thumbnail, || {
+        std::fs::write(&thumbnail, b"partial").expect("write");
+        panic!("a parser bug");
+    });
+    let error = outcome.expect_err("the panic");
+    assert_eq!(error.0, "the file could not be read as a QuickTime video");
+    assert!(!thumbnail.exists(), "the half-written thumbnail is removed");
+}
+
+#[test]
 fn codec_names() {
     for (fourcc, name) in [
         (b"avc1", "h264"),
