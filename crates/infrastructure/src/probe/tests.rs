@@ -304,8 +304,8 @@ fn sniffing_decides_from_the_bytes() {
     for (name, head, complete, expected) in cases {
         assert_eq!(probe.sniff(&head, complete), expected, "{name}");
     }
-    // A name or a declared type never counts: an MP4 head is MP4 whatever the caller
-    // thinks, and more than SNIFF_BYTES of undecided bytes is a decision.
+    // SNIFF_BYTES always decide: an ftyp box larger than that is no real one, even while
+    // more bytes could come.
     let mut long = vec![0u8; SNIFF_BYTES];
     long[4..8].copy_from_slice(b"ftyp");
     long[..4].copy_from_slice(&(SNIFF_BYTES as u32 * 2).to_be_bytes());
