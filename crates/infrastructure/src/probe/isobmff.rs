@@ -78,7 +78,21 @@ pub(super) fn open(
         .get(&track_id)
         .ok_or_else(|| damaged(format))?;
 
-    let (width, height) = (u32::from(track.width()), u32::from(track.height()));
+    let stsd = &track.trak.mdia.minf.stbl.stsd;
+    // The frame size is the sample entry's (the track header's is the display size).
+    let raw_entry = (known_codec(track).is_none())
+        .then(|| raw_sample_entry(path, index))
+        .flatten();
+    let (width, height) = match (&stsd.hev1, &stsd.vp09, &raw_entry) {
+        (Some(hev1), _, _) => (hev1.width, hev1.height),
+        (None, Some(vp09), _) => (vp09.width, vp09.height),
+        (None, None, Some(entry)) if entry.width > 0 && entry.height > 0 => {
+            (entry.width, entry.height)
+        }
+        // avc1's size, else the track header's.
+        _ => (track.width(), track.height()),
+    };
+    let (width, height) = (u32::from(width), u32::from(height));
     check_size(width, height)?;
 
     if track.sample_count() == 0 {
@@ -91,11 +105,10 @@ pub(super) fn open(
     let duration = duration(&reader, track)
         .ok_or_else(|| ProbeError("the video has no playing time".into()))?;
 
-    let codec = match known_codec(track) {
-        Some(codec) => codec.to_owned(),
-        None => raw_sample_entry(path, index)
-            .map(|fourcc| named(&fourcc))
-            .unwrap_or_else(|| "unknown".to_owned()),
+    let codec = match (known_codec(track), raw_entry) {
+        (Some(codec), _) => codec.to_owned(),
+        (None, Some(entry)) => named(&entry.fourcc),
+        (None, None) => "unknown".to_owned(),
     };
 
     let facts = Facts {
@@ -290,10 +303,18 @@ fn known_codec(track: &Mp4Track) -> Option<&'static str> {
     }
 }
 
-/// The four-character code of the first sample entry of the `index`th track, for the
-/// codecs the `mp4` crate does not parse (`hvc1`, `av01`, `vp08`, ProRes...). Walks the
-/// boxes with the crate's `BoxHeader`.
-fn raw_sample_entry(path: &Path, index: usize) -> Option<[u8; 4]> {
+/// The first sample entry of a track, as far as the codec and frame size go.
+#[derive(Debug, Clone, Copy)]
+struct SampleEntry {
+    fourcc: [u8; 4],
+    width: u16,
+    height: u16,
+}
+
+/// The first sample entry of the `index`th track, for the codecs the `mp4` crate does
+/// not parse (`hvc1`, `av01`, `vp08`, ProRes...). Walks the boxes with the crate's
+/// `BoxHeader`.
+fn raw_sample_entry(path: &Path, index: usize) -> Option<SampleEntry> {
     let mut file = BufReader::new(File::open(path).ok()?);
     let end = file.seek(SeekFrom::End(0)).ok()?;
     let (start, end) = child(&mut file, 0, end, b"moov", 0)?;
@@ -306,7 +327,15 @@ fn raw_sample_entry(path: &Path, index: usize) -> Option<[u8; 4]> {
     let entry = start.checked_add(8).filter(|&e| e < end)?;
     file.seek(SeekFrom::Start(entry)).ok()?;
     let header = BoxHeader::read(&mut file).ok()?;
-    Some(FourCC::from(header.name).value)
+    // A visual sample entry: 6 reserved bytes, the data reference index, 16 bytes
+    // pre-defined or reserved, then the width and the height.
+    let mut fields = [0u8; 28];
+    file.read_exact(&mut fields).ok()?;
+    Some(SampleEntry {
+        fourcc: FourCC::from(header.name).value,
+        width: u16::from_be_bytes([fields[24], fields[25]]),
+        height: u16::from_be_bytes([fields[26], fields[27]]),
+    })
 }
 
 /// The data range of the `nth` box named `name` among the boxes between `start` and
