@@ -6,9 +6,14 @@
 //!   `matroska-demuxer`, seeking and streaming (never a whole file in memory), on
 //!   tokio's blocking pool. A frame size above [`MAX_SIDE`] is refused before anything
 //!   is decoded, and a panic in a parser becomes a [`ProbeError`].
+//!   Parsers read through a budget (see `budget`), so one that loops on crafted input
+//!   fails in bounded time.
 //! - For H.264, the first key frame is decoded with OpenH264 and written as a PNG of the
-//!   frame's size. A thumbnail that fails is logged, not an error of the probe.
+//!   frame's size. A thumbnail that fails is logged, not an error of the probe. The
+//!   decoder bounds the picture itself: OpenH264 refuses a sequence parameter set larger
+//!   than the highest H.264 level allows (36,864 macroblocks, about 4096x2304).
 
+mod budget;
 mod isobmff;
 mod sniff;
 mod thumbnail;
@@ -92,13 +97,22 @@ fn probe_guarded(
     format: UploadFormat,
     thumbnail: &Path,
 ) -> Result<ProbedMedia, ProbeError> {
-    catch_unwind(AssertUnwindSafe(|| probe_blocking(file, format, thumbnail))).unwrap_or_else(
-        |_| {
-            tracing::error!("a media parser panicked on an upload");
-            let _ = std::fs::remove_file(thumbnail);
-            Err(failed(format))
-        },
-    )
+    unpanicked(format, thumbnail, || {
+        probe_blocking(file, format, thumbnail)
+    })
+}
+
+/// Runs `probe`; if it panics, logs it, removes any thumbnail and answers an error.
+fn unpanicked<T>(
+    format: UploadFormat,
+    thumbnail: &Path,
+    probe: impl FnOnce() -> Result<T, ProbeError>,
+) -> Result<T, ProbeError> {
+    catch_unwind(AssertUnwindSafe(probe)).unwrap_or_else(|_| {
+        tracing::error!("a media parser panicked on an upload");
+        let _ = std::fs::remove_file(thumbnail);
+        Err(failed(format))
+    })
 }
 
 fn probe_blocking(
@@ -110,27 +124,43 @@ fn probe_blocking(
     if file_size == 0 {
         return Err(ProbeError("the file is empty".into()));
     }
-    let (facts, wrote_thumbnail) = match format {
+    let (mut facts, wrote_thumbnail) = match format {
         UploadFormat::Mp4 | UploadFormat::QuickTime => {
             let mut opened = isobmff::open(file, file_size, format)?;
-            let wrote = opened.facts.codec == "h264" && make_thumbnail(&mut opened, thumbnail);
-            (opened.facts, wrote)
+            let picture = if opened.facts.codec == "h264" {
+                make_thumbnail(&mut opened, thumbnail)
+            } else {
+                None
+            };
+            (opened.facts, picture)
         }
-        UploadFormat::WebM => (webm::probe(file, file_size)?, false),
+        UploadFormat::WebM => (webm::probe(file, file_size)?, None),
     };
+    // The decoded picture is the truth when the container says otherwise.
+    if let Some((width, height)) = wrote_thumbnail
+        && (width, height) != (facts.width, facts.height)
+    {
+        tracing::warn!(
+            container = %format_args!("{}x{}", facts.width, facts.height),
+            picture = %format_args!("{width}x{height}"),
+            "the container's frame size differs from the picture's"
+        );
+        facts.width = width;
+        facts.height = height;
+    }
     Ok(ProbedMedia {
         duration: facts.duration,
         width: facts.width,
         height: facts.height,
         codec: facts.codec,
         file_size,
-        thumbnail: wrote_thumbnail,
+        thumbnail: wrote_thumbnail.is_some(),
     })
 }
 
-/// Writes the thumbnail of an H.264 track; on any failure (a panic included) logs why,
-/// leaves no file and answers false.
-fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> bool {
+/// Writes the thumbnail of an H.264 track and answers the picture's size; on any failure
+/// (a panic included) logs why, leaves no file and answers `None`.
+fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> Option<(u32, u32)> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         opened
             .key_frame()
@@ -138,11 +168,11 @@ fn make_thumbnail(opened: &mut isobmff::Opened, path: &Path) -> bool {
     }))
     .unwrap_or_else(|_| Err("the decoder panicked".into()));
     match outcome {
-        Ok(()) => true,
+        Ok(size) => Some(size),
         Err(reason) => {
             tracing::warn!(%reason, "no thumbnail for the upload");
             let _ = std::fs::remove_file(path);
-            false
+            None
         }
     }
 }
@@ -154,7 +184,7 @@ fn check_size(width: u32, height: u32) -> Result<(), ProbeError> {
     }
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(ProbeError(format!(
-            "the video is {width}x{height} pixels; at most {MAX_SIDE} pixels on a side are accepted"
+            "the video's frames are {width} pixels wide and {height} high; at most {MAX_SIDE} pixels on a side are accepted"
         )));
     }
     Ok(())

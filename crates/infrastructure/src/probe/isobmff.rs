@@ -9,11 +9,18 @@ use std::path::Path;
 use mp4::{BoxHeader, FourCC, Mp4Reader, Mp4Track, TrackType};
 use vidgen_application::videos::probe::{ProbeError, UploadFormat};
 
+use super::budget;
 use super::{Facts, KeyFrame, MAX_KEY_FRAME_BYTES, check_size, damaged, named, unreadable};
+
+/// What reading may cost beyond twice the file's size (the boxes, then one key frame): a
+/// buffer refill after each of some thousands of seeks.
+const EXTRA_BYTES: u64 = 64 * 1024 * 1024;
+/// Seeks allowed, beyond one per 16 bytes of file.
+const SEEKS: u64 = 200_000;
 
 /// An opened MP4 or QuickTime file and its video track.
 pub(super) struct Opened {
-    reader: Mp4Reader<BufReader<File>>,
+    reader: Mp4Reader<budget::Reader>,
     track_id: u32,
     file_size: u64,
     /// What was read.
@@ -39,8 +46,16 @@ pub(super) fn open(
     file_size: u64,
     format: UploadFormat,
 ) -> Result<Opened, ProbeError> {
-    let file = File::open(path).map_err(|e| unreadable(&e))?;
-    let reader = Mp4Reader::read_header(BufReader::new(file), file_size).map_err(|error| {
+    if !top_level_boxes_fit(path, file_size) {
+        return Err(damaged(format));
+    }
+    let (file, _) = budget::open(
+        path,
+        file_size.saturating_mul(2).saturating_add(EXTRA_BYTES),
+        SEEKS.saturating_add(file_size / 16),
+    )
+    .map_err(|e| unreadable(&e))?;
+    let reader = Mp4Reader::read_header(file, file_size).map_err(|error| {
         tracing::info!(%error, "the mp4 parser refused the upload");
         damaged(format)
     })?;
@@ -63,7 +78,21 @@ pub(super) fn open(
         .get(&track_id)
         .ok_or_else(|| damaged(format))?;
 
-    let (width, height) = (u32::from(track.width()), u32::from(track.height()));
+    let stsd = &track.trak.mdia.minf.stbl.stsd;
+    // The frame size is the sample entry's (the track header's is the display size).
+    let raw_entry = (known_codec(track).is_none())
+        .then(|| raw_sample_entry(path, index))
+        .flatten();
+    let (width, height) = match (&stsd.hev1, &stsd.vp09, &raw_entry) {
+        (Some(hev1), _, _) => (hev1.width, hev1.height),
+        (None, Some(vp09), _) => (vp09.width, vp09.height),
+        (None, None, Some(entry)) if entry.width > 0 && entry.height > 0 => {
+            (entry.width, entry.height)
+        }
+        // avc1's size, else the track header's.
+        _ => (track.width(), track.height()),
+    };
+    let (width, height) = (u32::from(width), u32::from(height));
     check_size(width, height)?;
 
     if track.sample_count() == 0 {
@@ -76,11 +105,10 @@ pub(super) fn open(
     let duration = duration(&reader, track)
         .ok_or_else(|| ProbeError("the video has no playing time".into()))?;
 
-    let codec = match known_codec(track) {
-        Some(codec) => codec.to_owned(),
-        None => raw_sample_entry(path, index)
-            .map(|fourcc| named(&fourcc))
-            .unwrap_or_else(|| "unknown".to_owned()),
+    let codec = match (known_codec(track), raw_entry) {
+        (Some(codec), _) => codec.to_owned(),
+        (None, Some(entry)) => named(&entry.fourcc),
+        (None, None) => "unknown".to_owned(),
     };
 
     let facts = Facts {
@@ -150,6 +178,48 @@ impl Opened {
     }
 }
 
+/// Whether the top-level boxes tile the file exactly. The `mp4` crate only checks that
+/// no box is larger than the whole file, so a file cut inside its last box (the `mdat`
+/// of a fast-start MP4, the last fragment of a fragmented one) would pass.
+fn top_level_boxes_fit(path: &Path, file_size: u64) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut reader = BufReader::new(file);
+    let mut at = 0u64;
+    while at < file_size {
+        let Ok(header) = BoxHeader::read(&mut reader) else {
+            return false;
+        };
+        let Some(header_length) = reader
+            .stream_position()
+            .ok()
+            .and_then(|p| p.checked_sub(at))
+        else {
+            return false;
+        };
+        let box_end = match header.size {
+            // "To the end of the file".
+            0 => return true,
+            size if size < 8 => return false,
+            // The crate's size counts an 8-byte header (a 64-bit size is 8 bytes more).
+            size => at.saturating_add(size).saturating_add(header_length - 8),
+        };
+        if box_end > file_size {
+            return false;
+        }
+        let Ok(skip) = i64::try_from(box_end - at - header_length) else {
+            return false;
+        };
+        // Within the buffer when the box is small: no reading, no system call.
+        if reader.seek_relative(skip).is_err() {
+            return false;
+        }
+        at = box_end;
+    }
+    true
+}
+
 /// The sample tables must describe data inside the file: a truncated or damaged file
 /// points past its end.
 fn check_sample_tables(
@@ -181,9 +251,11 @@ fn seconds(units: u64, timescale: u32) -> Option<f64> {
 }
 
 /// The playing time: the movie's duration (`mvhd`, which counts edit lists), else that
-/// of a fragmented movie (`mehd`), else the video track's media duration (`mdhd`).
-fn duration(reader: &Mp4Reader<BufReader<File>>, track: &Mp4Track) -> Option<f64> {
+/// of a fragmented movie (`mehd`), else the video track's media duration (`mdhd`), else
+/// the sum of its fragments' sample durations.
+fn duration<R>(reader: &Mp4Reader<R>, track: &Mp4Track) -> Option<f64> {
     let mvhd = &reader.moov.mvhd;
+    let mdhd = &track.trak.mdia.mdhd;
     let fragmented = reader
         .moov
         .mvex
@@ -192,13 +264,29 @@ fn duration(reader: &Mp4Reader<BufReader<File>>, track: &Mp4Track) -> Option<f64
         .map_or(0, |mehd| mehd.fragment_duration);
     seconds(mvhd.duration, mvhd.timescale)
         .or_else(|| seconds(fragmented, mvhd.timescale))
-        .or_else(|| {
-            seconds(
-                track.trak.mdia.mdhd.duration,
-                track.trak.mdia.mdhd.timescale,
-            )
-        })
+        .or_else(|| seconds(mdhd.duration, mdhd.timescale))
+        .or_else(|| seconds(fragment_units(track), mdhd.timescale))
         .filter(|d| d.is_finite())
+}
+
+/// The media time the track's fragments cover, in its timescale's units.
+fn fragment_units(track: &Mp4Track) -> u64 {
+    track
+        .trafs
+        .iter()
+        .filter_map(|traf| {
+            let trun = traf.trun.as_ref()?;
+            Some(if trun.sample_durations.is_empty() {
+                let each = traf
+                    .tfhd
+                    .default_sample_duration
+                    .unwrap_or(track.default_sample_duration);
+                u64::from(trun.sample_count).saturating_mul(u64::from(each))
+            } else {
+                trun.sample_durations.iter().map(|&d| u64::from(d)).sum()
+            })
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// The codec of the sample entries the `mp4` crate parses.
@@ -215,10 +303,18 @@ fn known_codec(track: &Mp4Track) -> Option<&'static str> {
     }
 }
 
-/// The four-character code of the first sample entry of the `index`th track, for the
-/// codecs the `mp4` crate does not parse (`hvc1`, `av01`, `vp08`, ProRes...). Walks the
-/// boxes with the crate's `BoxHeader`.
-fn raw_sample_entry(path: &Path, index: usize) -> Option<[u8; 4]> {
+/// The first sample entry of a track, as far as the codec and frame size go.
+#[derive(Debug, Clone, Copy)]
+struct SampleEntry {
+    fourcc: [u8; 4],
+    width: u16,
+    height: u16,
+}
+
+/// The first sample entry of the `index`th track, for the codecs the `mp4` crate does
+/// not parse (`hvc1`, `av01`, `vp08`, ProRes...). Walks the boxes with the crate's
+/// `BoxHeader`.
+fn raw_sample_entry(path: &Path, index: usize) -> Option<SampleEntry> {
     let mut file = BufReader::new(File::open(path).ok()?);
     let end = file.seek(SeekFrom::End(0)).ok()?;
     let (start, end) = child(&mut file, 0, end, b"moov", 0)?;
@@ -231,7 +327,15 @@ fn raw_sample_entry(path: &Path, index: usize) -> Option<[u8; 4]> {
     let entry = start.checked_add(8).filter(|&e| e < end)?;
     file.seek(SeekFrom::Start(entry)).ok()?;
     let header = BoxHeader::read(&mut file).ok()?;
-    Some(FourCC::from(header.name).value)
+    // A visual sample entry: 6 reserved bytes, the data reference index, 16 bytes
+    // pre-defined or reserved, then the width and the height.
+    let mut fields = [0u8; 28];
+    file.read_exact(&mut fields).ok()?;
+    Some(SampleEntry {
+        fourcc: FourCC::from(header.name).value,
+        width: u16::from_be_bytes([fields[24], fields[25]]),
+        height: u16::from_be_bytes([fields[26], fields[27]]),
+    })
 }
 
 /// The data range of the `nth` box named `name` among the boxes between `start` and

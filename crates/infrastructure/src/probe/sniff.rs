@@ -8,13 +8,13 @@
 //!   and the other ISO-based brands. infer only looks at the major brand, so the
 //!   compatible brands are put through the same table: a file whose major brand is
 //!   unknown but which declares an MP4 brand as compatible is, by the standard, readable
-//!   as MP4. infer's `is_mov` is not used: it also accepts any file whose first box is a
-//!   `moov`, `mdat` or `free`, without an `ftyp` at all; QuickTime here means the
-//!   major brand `qt  `.
+//!   as MP4. infer's `is_mov` is not used: it also accepts any file with a `moov` or
+//!   `mdat` box type at offset 4 (or `mdat` at 12), without an `ftyp` at all; QuickTime
+//!   here means the major brand `qt  `.
 //! - Matroska/WebM: infer's `is_webm` needs more than 256 bytes and then searches the
-//!   first 256 bytes for the bytes of a DocType element with a one-byte size, anywhere,
-//!   so it both refuses short complete files and can be fooled by those bytes inside
-//!   another element. `matroska-demuxer` reads the EBML header properly but keeps that
+//!   first 256 bytes for the bytes of a DocType element with a one-byte size field,
+//!   anywhere, so it both refuses short complete files (and a DocType written with a
+//!   longer size field) and can be fooled by those bytes inside another element. `matroska-demuxer` reads the EBML header properly but keeps that
 //!   parser private and opens only whole files (it needs the Segment, its tracks and a
 //!   cluster). So the EBML header, a flat list of a few elements, is walked here: the
 //!   EBML element, then its children until `DocType`, whose value must be `webm`.

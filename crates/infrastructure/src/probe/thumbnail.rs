@@ -13,11 +13,12 @@ use super::{KeyFrame, MAX_SIDE};
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
-/// Decodes `key_frame` and writes it to `path` as an RGB PNG.
+/// Decodes `key_frame`, writes it to `path` as an RGB PNG and answers the picture's
+/// width and height.
 ///
 /// # Errors
 /// Why no thumbnail was written (for the log).
-pub(super) fn write(key_frame: &KeyFrame, path: &Path) -> Result<(), String> {
+pub(super) fn write(key_frame: &KeyFrame, path: &Path) -> Result<(u32, u32), String> {
     let stream = annex_b(key_frame)?;
     let mut decoder = Decoder::new().map_err(|e| format!("starting the decoder: {e}"))?;
     let decoded = decoder
@@ -34,7 +35,8 @@ pub(super) fn write(key_frame: &KeyFrame, path: &Path) -> Result<(), String> {
             rgb(flushed.first().ok_or("the key frame gave no picture")?)?
         }
     };
-    write_png(path, width, height, &pixels)
+    write_png(path, width, height, &pixels)?;
+    Ok((width, height))
 }
 
 /// The parameter sets, then the sample's NAL units, each behind a start code.

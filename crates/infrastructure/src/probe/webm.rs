@@ -4,29 +4,38 @@
 //! declare one (browsers' `MediaRecorder` writes none).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use matroska_demuxer::{DemuxError, Frame, MatroskaFile, TrackType};
 use vidgen_application::videos::probe::{ProbeError, SNIFF_BYTES, UploadFormat};
 
+use super::budget;
 use super::sniff::{ebml_header_end, element_header};
 use super::{Facts, check_size, damaged, unreadable};
 
 /// The ID of the Segment element, which holds everything after the EBML header.
 const SEGMENT_ID: u64 = 0x1853_8067;
 const NANOS_PER_SECOND: f64 = 1e9;
+/// What reading may cost beyond four times the file's size: the demuxer seeks to every
+/// block, and the buffer refills after each seek.
+const EXTRA_BYTES: u64 = 256 * 1024 * 1024;
+/// Seeks allowed, beyond one per 16 bytes of file.
+const SEEKS: u64 = 1_000_000;
 
 /// Reads the facts of the WebM file at `path` (`file_size` bytes long).
 ///
 /// # Errors
 /// A readable reason when the file is not a whole, playable WebM video.
 pub(super) fn probe(path: &Path, file_size: u64) -> Result<Facts, ProbeError> {
-    let mut file = File::open(path).map_err(|e| unreadable(&e))?;
-    check_segment_size(&mut file, file_size)?;
-    file.seek(SeekFrom::Start(0)).map_err(|e| unreadable(&e))?;
-
-    let mut mkv = MatroskaFile::open(BufReader::new(file)).map_err(refused)?;
+    check_segment_size(path, file_size)?;
+    let (file, exhausted) = budget::open(
+        path,
+        file_size.saturating_mul(4).saturating_add(EXTRA_BYTES),
+        SEEKS.saturating_add(file_size / 16),
+    )
+    .map_err(|e| unreadable(&e))?;
+    let mut mkv = MatroskaFile::open(file).map_err(refused)?;
     if mkv.ebml_header().doc_type().trim_end_matches('\0') != "webm" {
         return Err(ProbeError(
             "the file is a Matroska file, not a WebM video".into(),
@@ -72,6 +81,10 @@ pub(super) fn probe(path: &Path, file_size: u64) -> Result<Facts, ProbeError> {
             .unwrap_or(0.0);
         end = end.max((frame.timestamp as f64 * scale + length) / NANOS_PER_SECOND);
     }
+    // The demuxer takes a read error for the end of the file.
+    if exhausted.get() {
+        return Err(damaged(UploadFormat::WebM));
+    }
     if frames == 0 {
         return Err(ProbeError("the video track has no frames".into()));
     }
@@ -95,7 +108,8 @@ fn refused(error: DemuxError) -> ProbeError {
 /// A Segment that declares more bytes than the file has was cut short (the demuxer
 /// reads up to the cut and stops quietly). Muxers that cannot seek back write an
 /// unknown size, which passes.
-fn check_segment_size(file: &mut File, file_size: u64) -> Result<(), ProbeError> {
+fn check_segment_size(path: &Path, file_size: u64) -> Result<(), ProbeError> {
+    let file = File::open(path).map_err(|e| unreadable(&e))?;
     let mut head = Vec::new();
     file.take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)
