@@ -9,6 +9,7 @@ pub mod database;
 pub mod media;
 pub mod passwords;
 pub mod probe;
+pub mod rate_limit;
 pub mod redact;
 pub mod render;
 pub mod repositories;
