@@ -94,6 +94,10 @@ pub fn base_vars(dir: &std::path::Path) -> HashMap<String, String> {
         ("LOG_LEVEL", "info"),
         ("SHUTDOWN_TIMEOUT_SECONDS", "1"),
         ("JOB_WORKERS", "1"),
+        // Tests of the limits themselves set their own.
+        ("RATE_LIMIT_REQUESTS", "1000000"),
+        ("LOGIN_RATE_LIMIT", "1000000"),
+        ("MAX_ACTIVE_JOBS_PER_USER", "100000"),
         ("ADMIN_EMAIL", ADMIN_EMAIL),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD),
     ] {

@@ -14,6 +14,7 @@ mod jobs_runtime;
 mod middleware;
 mod migrations;
 mod outage;
+mod rate_limits;
 mod uploads;
 mod users;
 mod validation;

@@ -40,6 +40,8 @@ pub struct VideoService {
     clock: Arc<dyn Clock>,
     webhooks: WebhookOutbox,
     uploads: Option<upload::Uploads>,
+    /// Videos a user may have pending or processing at once.
+    max_active: u64,
 }
 
 impl std::fmt::Debug for VideoService {
@@ -75,7 +77,35 @@ impl VideoService {
             clock,
             webhooks: WebhookOutbox::disabled(),
             uploads: None,
+            max_active: u64::MAX,
         }
+    }
+
+    /// At most `max` videos of one user pending or processing at once
+    /// (`MAX_ACTIVE_JOBS_PER_USER`).
+    #[must_use]
+    pub fn with_max_active_jobs(mut self, max: u64) -> Self {
+        self.max_active = max;
+        self
+    }
+
+    /// Whether `owner` may queue one more video.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub(crate) async fn below_active_cap(
+        &self,
+        owner: vidgen_domain::users::UserId,
+    ) -> Result<bool, RepositoryError> {
+        if self.max_active == u64::MAX {
+            return Ok(true);
+        }
+        Ok(self.videos.count_active(owner).await? < self.max_active)
+    }
+
+    /// The cap of [`VideoService::with_max_active_jobs`].
+    pub fn max_active_jobs(&self) -> u64 {
+        self.max_active
     }
 
     /// Accepts uploads of at most `max_bytes`, recognised and probed by `probe`.

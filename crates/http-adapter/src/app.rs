@@ -12,7 +12,9 @@ use paperclip::actix::OpenApiExt;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
-use crate::middleware::{TrustedHosts, envelope, problem, request_context, trusted_host};
+use crate::middleware::{
+    TrustedHosts, TrustedProxies, envelope, problem, rate_limit, request_context, trusted_host,
+};
 use crate::openapi::{self, DocsInfo};
 use crate::registry::{self, Registry};
 use crate::routes;
@@ -57,6 +59,8 @@ pub struct HttpConfig {
     pub cors_origins: CorsOrigins,
     pub cors_allow_credentials: bool,
     pub trusted_hosts: TrustedHosts,
+    /// `TRUSTED_PROXIES`: peers whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
     /// `PUBLIC_BASE_URL` when configured: `Location` headers become absolute under it.
     pub public_base_url: Option<String>,
 }
@@ -178,7 +182,8 @@ pub fn build(
             }
         })
         .app_data(crate::validation::JsonLimit(max_json_bytes))
-        .app_data(web::Data::new(config.trusted_hosts.clone()));
+        .app_data(web::Data::new(config.trusted_hosts.clone()))
+        .app_data(web::Data::new(config.trusted_proxies.clone()));
     if let Some(base) = config.public_base_url.clone() {
         app = app.app_data(crate::responses::PublicBaseUrl(base));
     }
@@ -200,6 +205,7 @@ pub fn build(
     }
     api.build()
         .default_service(web::to(problem::not_found))
+        .wrap(from_fn(rate_limit))
         .wrap(cors(&config))
         .wrap(from_fn(trusted_host))
         .wrap(from_fn(envelope))

@@ -159,6 +159,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Too many requests")]
     RateLimited { retry_after_seconds: u64 },
+    /// A per-user cap (such as active jobs) is reached: 429 with a message saying which.
+    #[error("{message}")]
+    LimitReached {
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error("{0}")]
     ServiceUnavailable(String),
     /// A capacity-bound resource (the password-hashing queue) is full: 503 with
@@ -223,6 +229,9 @@ impl ApiError {
                     .with_message(message.clone())
             }
             Self::RateLimited { .. } => Problem::for_status(StatusCode::TOO_MANY_REQUESTS),
+            Self::LimitReached { message, .. } => {
+                Problem::for_status(StatusCode::TOO_MANY_REQUESTS).with_message(message.clone())
+            }
             Self::ServiceUnavailable(message) => {
                 Problem::for_status(StatusCode::SERVICE_UNAVAILABLE).with_message(message.clone())
             }
@@ -312,6 +321,10 @@ impl ResponseError for ApiError {
             Self::RateLimited {
                 retry_after_seconds,
             }
+            | Self::LimitReached {
+                retry_after_seconds,
+                ..
+            }
             | Self::Overloaded {
                 retry_after_seconds,
             } => {
@@ -380,6 +393,14 @@ mod tests {
             (
                 ApiError::RateLimited {
                     retry_after_seconds: 3,
+                },
+                429,
+                "RATE_LIMITED",
+            ),
+            (
+                ApiError::LimitReached {
+                    message: "five videos are still rendering".into(),
+                    retry_after_seconds: 30,
                 },
                 429,
                 "RATE_LIMITED",

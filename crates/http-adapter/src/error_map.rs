@@ -256,6 +256,9 @@ impl From<LogoutError> for ApiError {
     }
 }
 
+/// How long a client at its active-jobs cap is asked to wait (a short render's length).
+const ACTIVE_JOBS_RETRY_SECONDS: u64 = 10;
+
 fn video_not_found() -> ApiError {
     ApiError::NotFound("Video not found".into())
 }
@@ -272,6 +275,10 @@ impl From<CreateVideoError> for ApiError {
             CreateVideoError::KeyInProgress => Self::Conflict {
                 code: "CONFLICT",
                 message: "A request with this Idempotency-Key is still in progress".into(),
+            },
+            CreateVideoError::TooManyActive { .. } => Self::LimitReached {
+                message: error.to_string(),
+                retry_after_seconds: ACTIVE_JOBS_RETRY_SECONDS,
             },
             CreateVideoError::Unexpected(source) => Self::Internal(source),
         }
@@ -290,6 +297,10 @@ impl From<UploadVideoError> for ApiError {
             UploadVideoError::KeyInProgress => Self::Conflict {
                 code: "CONFLICT",
                 message: "A request with this Idempotency-Key is still in progress".into(),
+            },
+            UploadVideoError::TooManyActive { .. } => Self::LimitReached {
+                message: error.to_string(),
+                retry_after_seconds: ACTIVE_JOBS_RETRY_SECONDS,
             },
             UploadVideoError::Unexpected(source) => Self::Internal(source),
         }
@@ -374,11 +385,11 @@ impl From<VideoFileError> for ApiError {
 }
 
 impl MappedErrors for CreateVideoError {
-    const STATUSES: &'static [u16] = &[403, 409, 422, 500];
+    const STATUSES: &'static [u16] = &[403, 409, 422, 429, 500];
 }
 
 impl MappedErrors for UploadVideoError {
-    const STATUSES: &'static [u16] = &[403, 409, 422, 500];
+    const STATUSES: &'static [u16] = &[403, 409, 422, 429, 500];
 }
 
 impl MappedErrors for UploadFileError {
@@ -601,6 +612,7 @@ mod tests {
             CreateVideoError::Forbidden,
             CreateVideoError::KeyMismatch,
             CreateVideoError::KeyInProgress,
+            CreateVideoError::TooManyActive { limit: 5 },
             CreateVideoError::Unexpected(unexpected()),
         ];
         for e in &create {
@@ -608,6 +620,7 @@ mod tests {
                 CreateVideoError::Forbidden
                 | CreateVideoError::KeyMismatch
                 | CreateVideoError::KeyInProgress
+                | CreateVideoError::TooManyActive { .. }
                 | CreateVideoError::Unexpected(_) => {}
             }
         }
@@ -617,6 +630,7 @@ mod tests {
             UploadVideoError::Forbidden,
             UploadVideoError::KeyMismatch,
             UploadVideoError::KeyInProgress,
+            UploadVideoError::TooManyActive { limit: 5 },
             UploadVideoError::Unexpected(unexpected()),
         ];
         for e in &upload {
@@ -624,6 +638,7 @@ mod tests {
                 UploadVideoError::Forbidden
                 | UploadVideoError::KeyMismatch
                 | UploadVideoError::KeyInProgress
+                | UploadVideoError::TooManyActive { .. }
                 | UploadVideoError::Unexpected(_) => {}
             }
         }

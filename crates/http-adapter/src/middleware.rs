@@ -2,7 +2,7 @@
 //! hosts, security headers and the compression threshold.
 //!
 //! Order, outermost first: [`request_context`] → compression → [`envelope`] →
-//! [`trusted_host`] → CORS → routes; [`panic`] wraps each resource. The envelope's jobs
+//! [`trusted_host`] → CORS → [`rate_limit`] → routes; [`panic`] wraps each resource. The envelope's jobs
 //! are leaf modules ([`problem`], [`etag`], [`security_headers`], [`compression`]) that
 //! import no other middleware but [`request_id`].
 
@@ -11,12 +11,14 @@ pub mod envelope;
 pub mod etag;
 pub mod panic;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_context;
 pub mod request_id;
 pub mod security_headers;
 pub mod trusted_host;
 
 pub use envelope::envelope;
+pub use rate_limit::{TrustedProxies, rate_limit};
 pub use request_context::request_context;
 pub use request_id::RequestId;
 pub use trusted_host::{TrustedHosts, trusted_host};

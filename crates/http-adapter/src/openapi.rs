@@ -331,6 +331,10 @@ fn document_operation(
         }
     }
     let mut statuses: Vec<u16> = vec![400, 500];
+    let rate_limited = entry.path.starts_with("/api/");
+    if rate_limited {
+        statuses.push(429);
+    }
     if secured {
         statuses.push(401);
     }
@@ -359,6 +363,9 @@ fn document_operation(
     let responses = object_at(operation, "responses");
     for response in responses.values_mut() {
         fix_response_headers(response);
+        if rate_limited && response.get("$ref").is_none() {
+            add_rate_limit_headers(response);
+        }
     }
     if let Some(media_type) = entry.binary {
         let file = json!({(media_type): {"schema": {"type": "string", "format": "binary"}}});
@@ -615,7 +622,55 @@ fn error_response(status: u16) -> Value {
             }
         });
     }
+    if status == 429 {
+        add_rate_limit_headers(&mut response);
+    }
     response
+}
+
+/// The budget figures every `/api/` answer carries.
+const RATE_LIMIT_HEADERS: &[(&str, &str, &str)] = &[
+    (
+        "X-RateLimit-Limit",
+        "integer",
+        "Requests allowed per window.",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        "integer",
+        "Requests still allowed now.",
+    ),
+    (
+        "X-RateLimit-Reset",
+        "integer",
+        "Seconds until the window frees a slot (at most).",
+    ),
+    (
+        "RateLimit-Policy",
+        "string",
+        "IETF draft form of the policy: `<limit>;w=<window seconds>`.",
+    ),
+    (
+        "RateLimit",
+        "string",
+        "IETF draft form of the figures: `limit=<n>, remaining=<n>, reset=<seconds>`.",
+    ),
+];
+
+fn add_rate_limit_headers(response: &mut Value) {
+    let Some(object) = response.as_object_mut() else {
+        return;
+    };
+    let headers = object_at_map(object, "headers");
+    for (name, type_, description) in RATE_LIMIT_HEADERS {
+        let mut schema = json!({"type": type_});
+        if *type_ == "integer" {
+            schema["minimum"] = json!(0);
+        }
+        headers
+            .entry(*name)
+            .or_insert_with(|| json!({"description": description, "schema": schema}));
+    }
 }
 
 fn field_error_schema() -> Value {

@@ -33,6 +33,7 @@ fn config() -> HttpConfig {
         cors_origins: CorsOrigins::List(vec![]),
         cors_allow_credentials: false,
         trusted_hosts: TrustedHosts::any(),
+        trusted_proxies: vidgen_http_adapter::middleware::TrustedProxies::none(),
         public_base_url: None,
     }
 }

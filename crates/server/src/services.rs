@@ -11,6 +11,7 @@ use vidgen_application::idempotency::IdempotencyStore;
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
+use vidgen_application::rate_limits::{Quota, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
@@ -28,12 +29,14 @@ use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
 use vidgen_infrastructure::probe::FileMediaProbe;
+use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
     CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
     SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
+use vidgen_infrastructure::settings::{LOGIN_WINDOW, RateLimitBackend};
 use vidgen_infrastructure::webhooks::HttpWebhookSender;
 use vidgen_infrastructure::webhooks::signature::WebhookKey;
 
@@ -46,6 +49,7 @@ pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
+    pub rate_limits: RateLimits,
     pub jobs: Arc<dyn JobQueue>,
     /// The job handlers, one per kind, for the worker runtime.
     pub registry: Arc<JobRegistry>,
@@ -137,7 +141,8 @@ impl Services {
             clock.clone(),
         )
         .with_webhooks(webhooks.clone())
-        .with_uploads(probe.clone(), settings.media.max_upload_bytes);
+        .with_uploads(probe.clone(), settings.media.max_upload_bytes)
+        .with_max_active_jobs(u64::from(settings.rate_limits.max_active_jobs_per_user));
         let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
         // One registration per job kind.
         let mut registry = JobRegistry::new()
@@ -174,6 +179,7 @@ impl Services {
             users: user_service,
             auth,
             videos: video_service,
+            rate_limits: rate_limits(settings)?,
             jobs,
             registry: Arc::new(registry),
             clock,
@@ -203,4 +209,23 @@ fn webhooks(
         ),
         Some(Arc::new(sender)),
     ))
+}
+
+/// The rate limiter the settings ask for.
+fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
+    let limits = &settings.rate_limits;
+    let api = Quota {
+        limit: limits.requests,
+        window: Duration::from_secs(60),
+    };
+    let login = Quota {
+        limit: limits.login_attempts,
+        window: LOGIN_WINDOW,
+    };
+    match limits.backend {
+        RateLimitBackend::Memory => Ok(RateLimits::new(Arc::new(MemoryRateLimiter::new(
+            api, login,
+        )))),
+        RateLimitBackend::Redis => Err(StartupError::RedisRateLimits),
+    }
 }

@@ -16,7 +16,7 @@ use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
 use vidgen_application::videos::render::VideoRenderer;
 use vidgen_domain::users::{Email, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
-use vidgen_http_adapter::middleware::TrustedHosts;
+use vidgen_http_adapter::middleware::{TrustedHosts, TrustedProxies};
 use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 use vidgen_infrastructure::database::{
@@ -51,6 +51,10 @@ pub enum StartupError {
     Jobs(#[from] DuplicateHandler),
     #[error("cannot schedule the periodic jobs")]
     Schedule(#[source] RepositoryError),
+    #[error(
+        "RATE_LIMIT_BACKEND=redis: the Redis rate limiter is not in this release yet; use memory"
+    )]
+    RedisRateLimits,
     #[error("WEBHOOK_SECRET: must have the form whsec_<base64 of at least 18 bytes>")]
     WebhookSecret,
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
@@ -99,6 +103,7 @@ pub fn openapi_document() -> serde_json::Value {
 
 fn http_config(settings: &Settings) -> HttpConfig {
     let patterns = settings.server.allowed_hosts.clone();
+    let proxies = settings.server.trusted_proxies.clone();
     HttpConfig {
         docs_enabled: settings.server.docs_enabled,
         redoc_script_url: settings.server.redoc_script_url.clone(),
@@ -109,6 +114,9 @@ fn http_config(settings: &Settings) -> HttpConfig {
         },
         cors_allow_credentials: settings.server.cors_allow_credentials,
         trusted_hosts: TrustedHosts::new(move |host| patterns.iter().any(|p| p.matches(host))),
+        trusted_proxies: TrustedProxies::new(move |peer| {
+            proxies.iter().any(|net| net.contains(&peer))
+        }),
         public_base_url: settings.server.public_base_url_set.then(|| {
             settings
                 .server
@@ -160,7 +168,8 @@ impl Application {
             .with(HealthService::new(Arc::new(storage)))
             .with(services.users)
             .with(services.auth)
-            .with(services.videos.clone());
+            .with(services.videos.clone())
+            .with(services.rate_limits.clone());
         let config = http_config(&settings);
 
         let address = settings.server.bind_address();

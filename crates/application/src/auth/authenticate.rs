@@ -20,6 +20,16 @@ pub enum AuthenticateError {
 }
 
 impl AuthService {
+    /// The user a bearer token names when its signature and expiry verify, without
+    /// loading the user (for keying rate limits; [`AuthService::authenticate`] decides
+    /// access).
+    pub fn token_subject(&self, token: &str) -> Option<vidgen_domain::users::UserId> {
+        self.verifier
+            .verify(token)
+            .ok()
+            .map(|claims| claims.user_id)
+    }
+
     /// The user behind a bearer token.
     ///
     /// # Errors

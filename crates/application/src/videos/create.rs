@@ -54,6 +54,9 @@ pub enum CreateVideoError {
     /// The first request with this idempotency key is still running.
     #[error("a request with this Idempotency-Key is still in progress")]
     KeyInProgress,
+    /// The owner already has as many videos pending or processing as allowed.
+    #[error("you already have {limit} videos pending or processing; wait for one to finish")]
+    TooManyActive { limit: u64 },
     #[error("video storage failed")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -64,14 +67,13 @@ impl From<RepositoryError> for CreateVideoError {
     }
 }
 
-impl From<IdempotencyError<RepositoryError>> for CreateVideoError {
-    fn from(error: IdempotencyError<RepositoryError>) -> Self {
+impl From<IdempotencyError<CreateVideoError>> for CreateVideoError {
+    fn from(error: IdempotencyError<CreateVideoError>) -> Self {
         match error {
             IdempotencyError::KeyMismatch => Self::KeyMismatch,
             IdempotencyError::KeyInProgress => Self::KeyInProgress,
-            IdempotencyError::Store(source) | IdempotencyError::Create(source) => {
-                Self::Unexpected(Box::new(source))
-            }
+            IdempotencyError::Store(source) => Self::Unexpected(Box::new(source)),
+            IdempotencyError::Create(error) => error,
         }
     }
 }
@@ -111,8 +113,17 @@ impl VideoService {
                     media_key: None,
                     created_at: now,
                 };
-                self.videos
-                    .create_with_job(video, render_job(now), completion)
+                async move {
+                    if !self.below_active_cap(owner.id).await? {
+                        return Err(CreateVideoError::TooManyActive {
+                            limit: self.max_active,
+                        });
+                    }
+                    Ok(self
+                        .videos
+                        .create_with_job(video, render_job(now), completion)
+                        .await?)
+                }
             })
             .await?;
         if let Created::New(video) = &created {

@@ -210,6 +210,13 @@ pub trait VideoRepository: Send + Sync {
     /// # Errors
     /// A storage failure.
     async fn owner_exists(&self, owner: UserId) -> Result<bool, RepositoryError>;
+
+    /// How many of the owner's videos are pending or processing (their jobs queued or
+    /// running).
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn count_active(&self, owner: UserId) -> Result<u64, RepositoryError>;
 }
 
 /// Why a media operation failed.

@@ -235,6 +235,9 @@ pub enum UploadVideoError {
     KeyMismatch,
     #[error("a request with this Idempotency-Key is still in progress")]
     KeyInProgress,
+    /// The owner already has as many videos pending or processing as allowed.
+    #[error("you already have {limit} videos pending or processing; wait for one to finish")]
+    TooManyActive { limit: u64 },
     #[error("storing the upload failed")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -245,14 +248,13 @@ impl From<RepositoryError> for UploadVideoError {
     }
 }
 
-impl From<IdempotencyError<RepositoryError>> for UploadVideoError {
-    fn from(error: IdempotencyError<RepositoryError>) -> Self {
+impl From<IdempotencyError<UploadVideoError>> for UploadVideoError {
+    fn from(error: IdempotencyError<UploadVideoError>) -> Self {
         match error {
             IdempotencyError::KeyMismatch => Self::KeyMismatch,
             IdempotencyError::KeyInProgress => Self::KeyInProgress,
-            IdempotencyError::Store(source) | IdempotencyError::Create(source) => {
-                Self::Unexpected(Box::new(source))
-            }
+            IdempotencyError::Store(source) => Self::Unexpected(Box::new(source)),
+            IdempotencyError::Create(error) => error,
         }
     }
 }
@@ -341,6 +343,11 @@ impl VideoService {
         let created = self
             .idempotent
             .run(owner.id, &request, keyed, |completion| async {
+                if !self.below_active_cap(owner.id).await? {
+                    return Err(UploadVideoError::TooManyActive {
+                        limit: self.max_active_jobs(),
+                    });
+                }
                 self.media
                     .commit(&key)
                     .await
@@ -353,7 +360,7 @@ impl VideoService {
                     Ok(video) => Ok(video),
                     Err(error) => {
                         let _ = self.media.remove(&key).await;
-                        Err(error)
+                        Err(error.into())
                     }
                 }
             })

@@ -3,6 +3,7 @@
 
 pub mod dto;
 
+use actix_web::HttpRequest;
 use actix_web::http::Method;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use vidgen_application::users::UserService;
@@ -216,15 +217,20 @@ async fn update(
 /// Change your password
 ///
 /// Needs the current password. Revokes every refresh token of the user and makes every
-/// access token issued before stop working.
+/// access token issued before stop working. Attempts are limited like logins
+/// (`LOGIN_RATE_LIMIT` per 15 minutes per client IP and user), before any hashing.
 #[api_v2_operation]
 async fn change_password(
+    http: HttpRequest,
     current: CurrentUser,
     users: web::Data<UserService>,
     path: ValidPath<UserPath>,
     body: ValidJson<PasswordChange>,
 ) -> Result<NoContent, ApiError> {
     let body = body.into_inner();
+    // Guessing `current_password` with a stolen token costs the guesser, not the server.
+    crate::middleware::rate_limit::password_attempt(&http, &format!("user:{}", path.user_id))
+        .await?;
     users
         .change_password(
             current.actor(),

@@ -391,6 +391,18 @@ impl VideoRepository for SeaOrmVideoRepository {
         Ok(found > 0)
     }
 
+    async fn count_active(&self, owner: UserId) -> Result<u64, RepositoryError> {
+        Videos::find()
+            .filter(Column::OwnerId.eq(owner.get()))
+            .filter(Column::Status.is_in([
+                VideoStatus::Pending.as_str(),
+                VideoStatus::Processing.as_str(),
+            ]))
+            .count(&self.db)
+            .await
+            .map_err(storage)
+    }
+
     async fn delete(&self, id: VideoId) -> Result<Option<Video>, RepositoryError> {
         let Some(video) = self.get(id).await? else {
             return Ok(None);

@@ -19,7 +19,14 @@ pub struct RateLimitSettings {
     pub backend: RateLimitBackend,
     /// `REDIS_URL`: required with the redis backend.
     pub redis_url: Option<String>,
+    /// `LOGIN_RATE_LIMIT`: password attempts per 15 minutes per (IP, account).
+    pub login_attempts: u32,
+    /// `MAX_ACTIVE_JOBS_PER_USER`: videos a user may have pending or processing.
+    pub max_active_jobs_per_user: u32,
 }
+
+/// The window of `LOGIN_RATE_LIMIT`.
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl RateLimitSettings {
     /// Reads the rate-limit variables.
@@ -46,10 +53,14 @@ impl RateLimitSettings {
         if backend == RateLimitBackend::Redis && redis_url.is_none() {
             r.problem("REDIS_URL", "is required when RATE_LIMIT_BACKEND=redis");
         }
+        let login_attempts: u32 = r.number("LOGIN_RATE_LIMIT", 10, 1, 1_000_000);
+        let max_active_jobs_per_user: u32 = r.number("MAX_ACTIVE_JOBS_PER_USER", 5, 1, 100_000);
         r.finish(Self {
             requests,
             backend,
             redis_url,
+            login_attempts,
+            max_active_jobs_per_user,
         })
     }
 }
@@ -66,6 +77,8 @@ mod tests {
         assert_eq!(s.requests, 60);
         assert_eq!(s.backend, RateLimitBackend::Memory);
         assert_eq!(s.redis_url, None);
+        assert_eq!(s.login_attempts, 10);
+        assert_eq!(s.max_active_jobs_per_user, 5);
     }
 
     #[test]
@@ -74,6 +87,8 @@ mod tests {
             ("RATE_LIMIT_REQUESTS", "0"),
             ("RATE_LIMIT_BACKEND", "memcached"),
             ("REDIS_URL", "http://localhost"),
+            ("LOGIN_RATE_LIMIT", "0"),
+            ("MAX_ACTIVE_JOBS_PER_USER", "many"),
         ];
         for (name, value) in cases {
             let p = problems_of(RateLimitSettings::read(&source(&[(name, value)])));

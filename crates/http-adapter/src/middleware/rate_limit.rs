@@ -1,0 +1,373 @@
+//! Rate limiting of `/api/`: each request counts against its client's budget (the user
+//! id of a valid bearer token, else the client address); every answer carries the
+//! budget's figures (`X-RateLimit-*` and the IETF draft's `RateLimit-Policy` /
+//! `RateLimit`), and a request over it gets 429 `RATE_LIMITED` with `Retry-After`.
+//!
+//! The client address is the peer's, unless the peer is a trusted proxy: then the
+//! right-most address of `X-Forwarded-For` (or `Forwarded: for=`) that is not itself a
+//! trusted proxy, so a client cannot pick its own key by sending the header.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest, web};
+use vidgen_application::auth::AuthService;
+use vidgen_application::rate_limits::{RateDecision, RateLimits, RatePolicy};
+
+use crate::error::ApiError;
+
+/// Which peers are proxies whose forwarding headers are believed.
+#[derive(Clone)]
+pub struct TrustedProxies(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrustedProxies")
+    }
+}
+
+impl TrustedProxies {
+    pub fn new(trusts: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(trusts))
+    }
+
+    /// No proxy is trusted: the peer is the client.
+    pub fn none() -> Self {
+        Self::new(|_| false)
+    }
+
+    pub fn trusts(&self, address: IpAddr) -> bool {
+        (self.0)(address)
+    }
+}
+
+/// The client's address, as this middleware decided it (in the request's extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// One hop of `Forwarded: for=...` (RFC 7239): an address, possibly quoted, bracketed
+/// and with a port.
+fn forwarded_for(element: &str) -> Option<&str> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+fn parse_hop(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim();
+    if let Ok(ip) = raw.parse() {
+        return Some(ip);
+    }
+    // `[v6]:port`, `[v6]` or `v4:port`.
+    if let Some(rest) = raw.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    raw.rsplit_once(':')?.0.parse().ok()
+}
+
+/// The hops the proxies recorded, nearest last.
+fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let joined = |name: &str| {
+        headers
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let forwarded = joined("forwarded");
+    if !forwarded.trim().is_empty() {
+        return forwarded
+            .split(',')
+            .map(|element| forwarded_for(element).and_then(parse_hop))
+            .collect();
+    }
+    let x_forwarded = joined("x-forwarded-for");
+    if x_forwarded.trim().is_empty() {
+        return Vec::new();
+    }
+    x_forwarded.split(',').map(parse_hop).collect()
+}
+
+/// See the module docs: the peer, or through trusted proxies the right-most untrusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &TrustedProxies) -> IpAddr {
+    if !proxies.trusts(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_hops(headers).into_iter().rev() {
+        match hop {
+            // A hop that cannot be read ends the chain: trust nothing beyond it.
+            None => break,
+            Some(address) => {
+                client = address;
+                if !proxies.trusts(address) {
+                    break;
+                }
+            }
+        }
+    }
+    client
+}
+
+/// The client address of a request this middleware saw (else its peer).
+pub fn request_client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0)
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+}
+
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Writes a decision's figures onto `headers` (leaving any a handler already set).
+pub fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+    let reset = decision.reset_seconds();
+    let figures = [
+        (LIMIT, decision.quota.limit.to_string()),
+        (REMAINING, decision.remaining.to_string()),
+        (RESET, reset.to_string()),
+        (
+            POLICY,
+            format!(
+                "{};w={}",
+                decision.quota.limit,
+                decision.quota.window.as_secs().max(1)
+            ),
+        ),
+        (
+            RATELIMIT,
+            format!(
+                "limit={}, remaining={}, reset={reset}",
+                decision.quota.limit, decision.remaining
+            ),
+        ),
+    ];
+    for (name, value) in figures {
+        if !headers.contains_key(&name)
+            && let Ok(value) = HeaderValue::from_str(&value)
+        {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// The refusal of a request over its budget, with the budget's figures.
+fn refusal(decision: &RateDecision) -> actix_web::HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::RateLimited {
+        retry_after_seconds: decision.reset_seconds(),
+    });
+    write_headers(response.headers_mut(), decision);
+    response
+}
+
+/// Counts one password attempt of the client on `account` (`LOGIN_RATE_LIMIT` per 15
+/// minutes per (IP, account)), before any hashing.
+///
+/// # Errors
+/// 429 `RATE_LIMITED` with `Retry-After` over the limit.
+pub async fn password_attempt(req: &HttpRequest, account: &str) -> Result<(), ApiError> {
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>() else {
+        return Ok(());
+    };
+    let client = request_client_ip(req).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let decision = limits
+        .check(
+            RatePolicy::Login,
+            &RateLimits::attempt_key(&client, account),
+        )
+        .await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        tracing::warn!(client = %client, "password attempts over the limit");
+        Err(ApiError::RateLimited {
+            retry_after_seconds: decision.reset_seconds(),
+        })
+    }
+}
+
+/// See the module docs. Configured through `web::Data<RateLimits>` (and
+/// `web::Data<TrustedProxies>`); without it nothing is limited.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let proxies = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .map(|p| p.get_ref().clone())
+        .unwrap_or_else(TrustedProxies::none);
+    if let Some(peer) = req.peer_addr().map(|a| a.ip()) {
+        let client = client_ip(peer, req.headers(), &proxies);
+        req.extensions_mut().insert(ClientIp(client));
+    }
+    let limits = req.app_data::<web::Data<RateLimits>>().cloned();
+    let Some(limits) = limits.filter(|_| req.path().starts_with("/api/")) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let subject = crate::auth::bearer_token(req.request()).and_then(|token| {
+        req.app_data::<web::Data<AuthService>>()
+            .and_then(|auth| auth.token_subject(token))
+    });
+    let key = match subject {
+        Some(user) => format!("user:{user}"),
+        None => format!(
+            "ip:{}",
+            request_client_ip(req.request())
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        ),
+    };
+    let decision = limits.check(RatePolicy::Api, &key).await;
+    if !decision.allowed {
+        let response = refusal(&decision);
+        return Ok(req.into_response(response));
+    }
+    let mut response = next
+        .call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)?;
+    write_headers(response.headers_mut(), &decision);
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::http::header::HeaderValue;
+    use vidgen_application::rate_limits::Quota;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().expect("ip")
+    }
+
+    fn proxies() -> TrustedProxies {
+        TrustedProxies::new(|address| match address {
+            IpAddr::V4(v4) => v4.octets()[0] == 10,
+            IpAddr::V6(_) => false,
+        })
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
+        let spoofed = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &spoofed, &proxies()),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &spoofed, &proxies()),
+            ip("6.6.6.6")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &proxies()),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn the_right_most_untrusted_hop_is_the_client() {
+        // The client sent a forged first hop; two trusted proxies appended theirs.
+        let chain = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.7, 10.0.0.5")]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &chain, &proxies()),
+            ip("198.51.100.7")
+        );
+        let split = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &split, &proxies()),
+            ip("198.51.100.7")
+        );
+        // An unreadable hop stops the walk at the last trusted one.
+        let garbage = headers(&[("x-forwarded-for", "198.51.100.7, nonsense")]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &garbage, &proxies()),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn forwarded_takes_precedence_and_its_forms_are_read() {
+        let forwarded = headers(&[
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
+            ),
+            ("x-forwarded-for", "6.6.6.6"),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &forwarded, &proxies()),
+            ip("2001:db8:cafe::17")
+        );
+        let with_port = headers(&[("forwarded", "for=\"192.0.2.43:47011\"")]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &with_port, &proxies()),
+            ip("192.0.2.43")
+        );
+    }
+
+    #[test]
+    fn the_figures_are_written_in_both_styles() {
+        let decision = RateDecision {
+            allowed: true,
+            quota: Quota {
+                limit: 60,
+                window: Duration::from_secs(60),
+            },
+            remaining: 59,
+            reset: Duration::from_millis(1000),
+        };
+        let mut map = HeaderMap::new();
+        write_headers(&mut map, &decision);
+        assert_eq!(
+            map.get("x-ratelimit-limit").and_then(|v| v.to_str().ok()),
+            Some("60")
+        );
+        assert_eq!(
+            map.get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok()),
+            Some("59")
+        );
+        assert_eq!(
+            map.get("x-ratelimit-reset").and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        assert_eq!(
+            map.get("ratelimit-policy").and_then(|v| v.to_str().ok()),
+            Some("60;w=60")
+        );
+        assert_eq!(
+            map.get("ratelimit").and_then(|v| v.to_str().ok()),
+            Some("limit=60, remaining=59, reset=1")
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Rate limits end to end (in-memory backend): the figures on every `/api/` answer, 429
+//! over the budget and a slot freed after `Retry-After`, budgets per user and per client
+//! address (forwarding headers only from trusted proxies), password attempts per (IP,
+//! account), and the per-user cap of active jobs.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, assert_problem, json, paths, spawn_app_with};
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn limited_app(requests: u32) -> TestApp {
+    spawn_app_with(move |vars| {
+        vars.insert("RATE_LIMIT_REQUESTS".into(), requests.to_string());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_api_answer_carries_the_budget_and_others_do_not() {
+    let app = limited_app(60).await;
+    let jane = app.user("jane").await;
+    let first = app.get_me(&jane.access_token).await;
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(header(&first, "x-ratelimit-limit").as_deref(), Some("60"));
+    let remaining: u32 = header(&first, "x-ratelimit-remaining")
+        .expect("remaining")
+        .parse()
+        .expect("number");
+    let second = app.get_me(&jane.access_token).await;
+    let after: u32 = header(&second, "x-ratelimit-remaining")
+        .expect("remaining")
+        .parse()
+        .expect("number");
+    assert_eq!(after, remaining - 1);
+    let reset: u64 = header(&second, "x-ratelimit-reset")
+        .expect("reset")
+        .parse()
+        .expect("number");
+    assert!(reset <= 1, "one slot frees within a second: {reset}");
+    assert_eq!(
+        header(&second, "ratelimit-policy").as_deref(),
+        Some("60;w=60")
+    );
+    assert_eq!(
+        header(&second, "ratelimit"),
+        Some(format!("limit=60, remaining={after}, reset={reset}"))
+    );
+    // Errors carry them too; unversioned routes do not.
+    let missing = app.get_video(999, &jane.access_token).await;
+    assert_eq!(missing.status().as_u16(), 404);
+    assert!(header(&missing, "x-ratelimit-limit").is_some());
+    let health = app.get("/health").await;
+    assert!(header(&health, "x-ratelimit-limit").is_none());
+}
+
+#[tokio::test]
+async fn over_the_budget_is_429_until_retry_after_has_passed() {
+    let app = limited_app(120).await;
+    let jane = app.user("jane").await;
+    let mut refused = None;
+    for _ in 0..400 {
+        let response = app.get_me(&jane.access_token).await;
+        if response.status().as_u16() == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("the budget of 120 ran out");
+    let retry_after: u64 = header(&refused, "retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        header(&refused, "x-ratelimit-remaining").as_deref(),
+        Some("0")
+    );
+    let body = assert_problem(refused, 429, "RATE_LIMITED").await;
+    assert_eq!(body["instance"], paths::me());
+
+    // Another client has a budget of its own.
+    let bob = app.user("bob").await;
+    assert_eq!(app.get_me(&bob.access_token).await.status().as_u16(), 200);
+
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(app.get_me(&jane.access_token).await.status().as_u16(), 200);
+}
+
+/// `GET /users/me` without a token from `forwarded_for`, until refused (at most `tries`).
+async fn anonymous_until_refused(app: &TestApp, forwarded_for: &str, tries: usize) -> bool {
+    for _ in 0..tries {
+        let response = app
+            .client
+            .get(app.url(&paths::me()))
+            .header("X-Forwarded-For", forwarded_for)
+            .send()
+            .await
+            .expect("send");
+        if response.status().as_u16() == 429 {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn forwarding_headers_count_only_from_trusted_proxies() {
+    // Not trusted: every claimed address shares the peer's budget.
+    let app = limited_app(5).await;
+    assert!(anonymous_until_refused(&app, "198.51.100.1", 10).await);
+    assert!(anonymous_until_refused(&app, "198.51.100.2", 1).await);
+
+    // Trusted: the client named by the proxy has a budget of its own.
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_REQUESTS".into(), "5".into());
+        vars.insert("TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+    })
+    .await;
+    assert!(anonymous_until_refused(&app, "198.51.100.1", 10).await);
+    assert!(!anonymous_until_refused(&app, "198.51.100.2", 3).await);
+    // The right-most untrusted hop counts, not what the client put first.
+    assert!(!anonymous_until_refused(&app, "198.51.100.1, 198.51.100.3", 3).await);
+}
+
+#[tokio::test]
+async fn password_attempts_are_limited_per_client_and_account() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("LOGIN_RATE_LIMIT".into(), "3".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    app.register("bob").await;
+    // The login of `app.user` counted once; two wrong guesses use up the rest.
+    for _ in 0..2 {
+        let wrong = app.post_login("jane", "Wr0ngPassword").await;
+        assert_eq!(wrong.status().as_u16(), 401);
+    }
+    // Even the right password is refused now, before it is checked.
+    let refused = app.post_login("jane", PASSWORD).await;
+    assert!(header(&refused, "retry-after").is_some());
+    assert_problem(refused, 429, "RATE_LIMITED").await;
+    // Case does not make another account.
+    assert_problem(app.post_login("JANE", PASSWORD).await, 429, "RATE_LIMITED").await;
+    // Another account from the same client is not affected.
+    assert_eq!(app.post_login("bob", PASSWORD).await.status().as_u16(), 200);
+
+    // Password changes count against the account too.
+    for expected in [400, 400, 400, 429] {
+        let response = app
+            .change_password(
+                jane.id,
+                &jane.access_token,
+                &json!({"current_password": "Wr0ngPassword", "new_password": "N3wPassword1", "confirm_password": "N3wPassword1"}),
+            )
+            .await;
+        let status = response.status().as_u16();
+        if expected == 429 {
+            assert_problem(response, 429, "RATE_LIMITED").await;
+        } else {
+            assert_ne!(status, 429, "refused too early");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_user_may_have_only_so_many_videos_in_the_queue() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("MAX_ACTIVE_JOBS_PER_USER".into(), "2".into());
+        vars.insert("JOB_WORKERS".into(), "0".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    let body = json!({"title": "Queued", "prompt": "A lake"});
+    for _ in 0..2 {
+        assert_eq!(
+            app.create_video(&jane.access_token, &body)
+                .await
+                .status()
+                .as_u16(),
+            202
+        );
+    }
+    let refused = app.create_video(&jane.access_token, &body).await;
+    assert!(header(&refused, "retry-after").is_some());
+    let problem = assert_problem(refused, 429, "RATE_LIMITED").await;
+    assert!(
+        problem["message"]
+            .as_str()
+            .expect("message")
+            .contains("2 videos pending or processing"),
+        "{problem}"
+    );
+    let upload = reqwest::multipart::Form::new().text("title", "Up").part(
+        "file",
+        reqwest::multipart::Part::bytes(include_bytes!("../fixtures/sample.webm").to_vec())
+            .file_name("a.webm"),
+    );
+    let refused = app.upload_video(&jane.access_token, upload, None).await;
+    assert_problem(refused, 429, "RATE_LIMITED").await;
+    // Others are not affected; deleting one frees a place.
+    let bob = app.user("bob").await;
+    assert_eq!(
+        app.create_video(&bob.access_token, &body)
+            .await
+            .status()
+            .as_u16(),
+        202
+    );
+    let list = json(app.list_videos("", &jane.access_token).await).await;
+    let first = list[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.delete_video(first, &jane.access_token)
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    assert_eq!(
+        app.create_video(&jane.access_token, &body)
+            .await
+            .status()
+            .as_u16(),
+        202
+    );
+}
+
+#[tokio::test]
+async fn the_document_shows_the_limits() {
+    let app = limited_app(60).await;
+    let spec = json(app.get("/openapi.json").await).await;
+    let me = &spec["paths"]["/api/v1/users/me"]["get"]["responses"];
+    assert_eq!(me["429"]["$ref"], "#/components/responses/TooManyRequests");
+    for name in [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "RateLimit-Policy",
+        "RateLimit",
+    ] {
+        assert!(me["200"]["headers"][name].is_object(), "200 lacks {name}");
+        assert!(
+            spec["components"]["responses"]["TooManyRequests"]["headers"][name].is_object(),
+            "429 lacks {name}"
+        );
+    }
+    assert!(spec["paths"]["/health"]["get"]["responses"]["429"].is_null());
+}
