@@ -254,3 +254,136 @@ async fn the_document_shows_the_limits() {
     }
     assert!(spec["paths"]["/health"]["get"]["responses"]["429"].is_null());
 }
+
+/// A Redis server of the test's own on a free port, stopped when dropped.
+struct PrivateRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server is needed for the Redis tests: {e}"));
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Self { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on {port}");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn redis_app(url: &str, database: Option<String>) -> TestApp {
+    let url = url.to_owned();
+    spawn_app_with(move |vars| {
+        vars.insert("RATE_LIMIT_BACKEND".into(), "redis".into());
+        vars.insert("REDIS_URL".into(), url);
+        vars.insert("RATE_LIMIT_REQUESTS".into(), "6".into());
+        if let Some(database) = database {
+            vars.insert("DATABASE_URL".into(), database);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn instances_on_one_redis_share_one_budget_and_serve_through_its_outage() {
+    let mut redis = PrivateRedis::start().await;
+    let first = redis_app(&redis.url, None).await;
+    let second = redis_app(&redis.url, Some(first.database_url.clone())).await;
+    let jane = first.user("jane").await;
+    let mut allowed = 0;
+    let mut refused = false;
+    for n in 0..20 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        match app.get_me(&jane.access_token).await.status().as_u16() {
+            200 => allowed += 1,
+            429 => {
+                refused = true;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused, "the shared budget never ran out");
+    // Six per minute in all (the registration and login counted by address, not user).
+    assert!((5..=7).contains(&allowed), "{allowed} allowed across both");
+    let other = second.get_me(&jane.access_token).await;
+    assert_eq!(
+        other.status().as_u16(),
+        429,
+        "the second instance sees the same budget"
+    );
+
+    // Redis goes away: both instances keep answering, without limits.
+    redis.stop();
+    for app in [&first, &second] {
+        for _ in 0..3 {
+            let response = app.get_me(&jane.access_token).await;
+            assert_eq!(response.status().as_u16(), 200);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_redis_backend_needs_a_redis_that_answers_at_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut vars = crate::helpers::base_vars(dir.path());
+    vars.insert(
+        "DATABASE_URL".into(),
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        ),
+    );
+    vars.insert("RATE_LIMIT_BACKEND".into(), "redis".into());
+    vars.insert("REDIS_URL".into(), format!("redis://127.0.0.1:{port}"));
+    let settings = vidgen_infrastructure::settings::Settings::from_map(&vars).expect("settings");
+    let started = std::time::Instant::now();
+    let error = match vidgen_server::Application::build(settings).await {
+        Ok(_) => panic!("started without Redis"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.starts_with("RATE_LIMIT_BACKEND=redis: cannot reach Redis"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

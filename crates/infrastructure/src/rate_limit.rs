@@ -2,7 +2,10 @@
 //! size (a moka cache holding at most [`MAX_KEYS`] keys, each dropped once idle for a
 //! whole window), so a flood of distinct keys (spoofed addresses, many users) cannot grow
 //! the limiter's memory without bound. An evicted key starts again with a full budget,
-//! which only ever errs on the side of letting a request through.
+//! which only ever errs on the side of letting a request through. [`shared`] holds the
+//! Redis adapter, one budget for every instance.
+
+pub mod shared;
 
 use std::hash::Hash;
 use std::num::NonZeroU32;

@@ -84,7 +84,7 @@ async fn create_admin(
     };
     let request = startup::admin_request(username, email, &password)?;
     let db = startup::open_database(settings).await?;
-    let services = startup::Services::build(settings, &db, None)?;
+    let services = startup::Services::build(settings, &db, None).await?;
     let user = services
         .users
         .create_admin(request)

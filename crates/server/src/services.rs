@@ -30,6 +30,7 @@ use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
 use vidgen_infrastructure::probe::FileMediaProbe;
 use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
+use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
     CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
@@ -61,7 +62,7 @@ impl Services {
     ///
     /// # Errors
     /// The password hasher, the media folder or the renderer cannot be set up.
-    pub fn build(
+    pub async fn build(
         settings: &Settings,
         db: &Db,
         renderer: Option<Arc<dyn VideoRenderer>>,
@@ -179,7 +180,7 @@ impl Services {
             users: user_service,
             auth,
             videos: video_service,
-            rate_limits: rate_limits(settings)?,
+            rate_limits: rate_limits(settings).await?,
             jobs,
             registry: Arc::new(registry),
             clock,
@@ -212,7 +213,7 @@ fn webhooks(
 }
 
 /// The rate limiter the settings ask for.
-fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
+async fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
     let limits = &settings.rate_limits;
     let api = Quota {
         limit: limits.requests,
@@ -226,6 +227,12 @@ fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
         RateLimitBackend::Memory => Ok(RateLimits::new(Arc::new(MemoryRateLimiter::new(
             api, login,
         )))),
-        RateLimitBackend::Redis => Err(StartupError::RedisRateLimits),
+        RateLimitBackend::Redis => {
+            let url = limits.redis_url.as_deref().unwrap_or_default();
+            let limiter = RedisRateLimiter::connect(url, "vidgen:rl", api, login)
+                .await
+                .map_err(StartupError::Redis)?;
+            Ok(RateLimits::new(Arc::new(limiter)))
+        }
     }
 }

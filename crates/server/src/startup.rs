@@ -51,10 +51,8 @@ pub enum StartupError {
     Jobs(#[from] DuplicateHandler),
     #[error("cannot schedule the periodic jobs")]
     Schedule(#[source] RepositoryError),
-    #[error(
-        "RATE_LIMIT_BACKEND=redis: the Redis rate limiter is not in this release yet; use memory"
-    )]
-    RedisRateLimits,
+    #[error("RATE_LIMIT_BACKEND=redis: {0}")]
+    Redis(#[source] vidgen_infrastructure::rate_limit::shared::RedisSetupError),
     #[error("WEBHOOK_SECRET: must have the form whsec_<base64 of at least 18 bytes>")]
     WebhookSecret,
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
@@ -150,7 +148,7 @@ impl Application {
         let db = open_database(&settings).await?;
         let instance_id = database::register_instance(&db, VERSION).await?;
 
-        let services = Services::build(&settings, &db, renderer)?;
+        let services = Services::build(&settings, &db, renderer).await?;
         if let Some(admin) = admin_from_settings(&settings)? {
             match services.users.ensure_admin(admin).await {
                 Ok(AdminBootstrap::Created(user)) => {
