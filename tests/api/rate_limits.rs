@@ -262,6 +262,8 @@ struct PrivateRedis {
 }
 
 impl PrivateRedis {
+    // The child is waited for in `stop`, which `Drop` calls.
+    #[allow(clippy::zombie_processes)]
     async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
