@@ -12,6 +12,8 @@ use paperclip::actix::OpenApiExt;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
+use crate::metrics::{self, MetricsAccess};
+use crate::middleware::metrics::record_request;
 use crate::middleware::{TrustedHosts, envelope, problem, request_context, trusted_host};
 use crate::openapi::{self, DocsInfo};
 use crate::registry::{self, Registry};
@@ -59,6 +61,8 @@ pub struct HttpConfig {
     pub trusted_hosts: TrustedHosts,
     /// `PUBLIC_BASE_URL` when configured: `Location` headers become absolute under it.
     pub public_base_url: Option<String>,
+    /// Who may scrape `/metrics` (`METRICS_TOKEN`).
+    pub metrics: MetricsAccess,
 }
 
 /// Puts one service into a worker's app data.
@@ -178,7 +182,10 @@ pub fn build(
             }
         })
         .app_data(crate::validation::JsonLimit(max_json_bytes))
-        .app_data(web::Data::new(config.trusted_hosts.clone()));
+        .app_data(web::Data::new(config.trusted_hosts.clone()))
+        // Metrics: the process-wide exporter (installed on first use) and the scrape token.
+        .app_data(web::Data::new(metrics::exporter().clone()))
+        .app_data(web::Data::new(config.metrics.clone()));
     if let Some(base) = config.public_base_url.clone() {
         app = app.app_data(crate::responses::PublicBaseUrl(base));
     }
@@ -205,6 +212,8 @@ pub fn build(
         .wrap(from_fn(envelope))
         .wrap(Compress::default())
         .wrap(from_fn(request_context))
+        // Outermost, so that it sees the final status and the whole latency.
+        .wrap(from_fn(record_request))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use vidgen_application::videos::VideoService;
 use vidgen_application::videos::ports::{MockMediaStore, MockVideoRepository};
 use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
+use vidgen_http_adapter::metrics::MetricsAccess;
 use vidgen_http_adapter::middleware::TrustedHosts;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 
@@ -34,6 +35,7 @@ fn config() -> HttpConfig {
         cors_allow_credentials: false,
         trusted_hosts: TrustedHosts::any(),
         public_base_url: None,
+        metrics: MetricsAccess::default(),
     }
 }
 

@@ -14,6 +14,7 @@ use vidgen_domain::webhooks::WebhookUrl;
 use super::{WebhookMessage, WebhookSender};
 use crate::clock::Clock;
 use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, NewJob};
+use crate::metrics::{self, WebhookOutcome};
 use crate::storage::RepositoryError;
 
 /// Tries per delivery (the contract asks for at least five).
@@ -94,13 +95,19 @@ impl JobHandler for DeliverWebhook {
     }
 
     async fn run(&self, context: &JobContext) -> Result<(), JobFailure> {
-        let message = message(&context.job, self.clock.now())?;
+        let message = message(&context.job, self.clock.now()).inspect_err(|_| {
+            metrics::webhook_delivery(WebhookOutcome::Invalid);
+        })?;
         match self.sender.send(&message).await {
             Ok(status) => {
+                metrics::webhook_delivery(WebhookOutcome::Delivered);
                 tracing::info!(webhook_id = %message.id, status, "webhook delivered");
                 Ok(())
             }
-            Err(error) => Err(JobFailure(error.to_string())),
+            Err(error) => {
+                metrics::webhook_delivery(WebhookOutcome::Failed);
+                Err(JobFailure(error.to_string()))
+            }
         }
     }
 
@@ -112,6 +119,7 @@ impl JobHandler for DeliverWebhook {
         let id = message(job, self.clock.now())
             .map(|m| m.id)
             .unwrap_or_default();
+        metrics::webhook_delivery(WebhookOutcome::GivenUp);
         tracing::warn!(webhook_id = %id, reason = %failure, attempts = job.attempt, "webhook delivery given up");
         Ok(())
     }

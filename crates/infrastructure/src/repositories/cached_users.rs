@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
+use vidgen_application::metrics;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{
     NewUser, PasswordHash, UserChanges, UserQuery, UserRepository, UserWriteError,
@@ -54,8 +55,10 @@ impl<R: UserRepository> UserRepository for CachedUserRepository<R> {
 
     async fn get(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         if let Some(cached) = self.cache.get(&id.get()) {
+            metrics::user_cache_lookup(true);
             return Ok(cached);
         }
+        metrics::user_cache_lookup(false);
         let loaded = self.inner.get(id).await?;
         // A write that landed while we were loading has already put the newer state in
         // the cache: `or_insert` keeps it, and we return it.
