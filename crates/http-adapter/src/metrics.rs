@@ -13,14 +13,16 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vidgen_application::jobs::JobKind;
-use vidgen_application::metrics::{JOB_QUEUE_DEPTH, JOBS};
+use vidgen_application::metrics::{HTTP_REQUEST_DURATION, JOB_DURATION, JOB_QUEUE_DEPTH, JOBS};
 use vidgen_domain::videos::JobState;
 
-/// Histogram buckets of every `*_seconds` metric: from a fast API answer (5 ms) to a
-/// long render (10 min).
-pub const SECONDS_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+/// Latency buckets of HTTP requests (seconds): from a fast answer to a slow upload.
+pub const HTTP_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// Duration buckets of job runs (seconds): from a sweep to a long render.
+pub const JOB_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 /// The media type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -46,7 +48,11 @@ impl Exporter {
 
 fn builder() -> Result<PrometheusBuilder, BuildError> {
     PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS_BUCKETS)
+        .set_buckets_for_metric(
+            Matcher::Full(HTTP_REQUEST_DURATION.to_owned()),
+            HTTP_BUCKETS,
+        )?
+        .set_buckets_for_metric(Matcher::Full(JOB_DURATION.to_owned()), JOB_BUCKETS)
 }
 
 /// The process's exporter: on first call builds the Prometheus recorder and installs
@@ -60,7 +66,7 @@ pub fn exporter() -> &'static Exporter {
         let recorder = match builder() {
             Ok(builder) => builder,
             Err(error) => {
-                // Only an empty bucket list fails, and ours is a non-empty constant.
+                // Only an empty bucket list fails, and ours are non-empty constants.
                 tracing::warn!(%error, "metrics buckets refused: histograms become summaries");
                 PrometheusBuilder::new()
             }
