@@ -272,6 +272,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_queue_depth_and_refusals_are_recorded() {
+        let hasher = with_queue(2);
+        let (release, held) = gate();
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        // The local recorder sees what this thread records (taking slots, refusing);
+        // slots are given back on the pool's thread, outside it.
+        let (running, waiting, refused) = ::metrics::with_local_recorder(&recorder, || {
+            (
+                hasher.submit(held),
+                hasher.submit(|| 2),
+                hasher.submit(|| 3).is_err(),
+            )
+        });
+        assert!(refused, "the third submission finds the queue full");
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("vidgen_password_hashing_queue_depth 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vidgen_password_hashing_rejected_total 1\n"),
+            "{text}"
+        );
+        release.send(()).expect("release the pool");
+        drop((running, waiting));
+    }
+
     #[tokio::test]
     async fn a_full_queue_refuses_at_once_and_serves_again_once_drained() {
         let hasher = with_queue(2);

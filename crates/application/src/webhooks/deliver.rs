@@ -192,6 +192,46 @@ mod tests {
         assert_eq!(handler.run(&claimed(job, 2)).await, Ok(()));
     }
 
+    #[test]
+    fn each_attempt_is_counted_by_outcome() {
+        let job = delivery_job(&sample(), None, Utc::now()).expect("job");
+        let mut unreadable = job.clone();
+        unreadable.payload = "{not json".into();
+        let mut sender = MockWebhookSender::new();
+        let mut answers = vec![Ok(204), Err(WebhookError::Rejected(500))];
+        sender
+            .expect_send()
+            .returning(move |_| answers.pop().unwrap_or(Ok(200)));
+        let handler = DeliverWebhook::new(Arc::new(sender), clock());
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // The local recorder sees what this thread records while the closure runs.
+        ::metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                let failed = claimed(job.clone(), 1);
+                assert!(handler.run(&failed).await.is_err());
+                let failure = JobFailure("the webhook receiver answered 500".into());
+                handler
+                    .on_final_failure(&failed.job, &failure)
+                    .await
+                    .expect("final failure");
+                assert_eq!(handler.run(&claimed(job, 2)).await, Ok(()));
+                assert!(handler.run(&claimed(unreadable, 1)).await.is_err());
+            });
+        });
+        let text = recorder.handle().render();
+        for outcome in ["delivered", "failed", "given_up", "invalid"] {
+            assert!(
+                text.contains(&format!(
+                    "vidgen_webhook_deliveries_total{{outcome=\"{outcome}\"}} 1\n"
+                )),
+                "{outcome} counted once:\n{text}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn an_unreadable_payload_fails_without_sending() {
         let mut job = delivery_job(&sample(), None, Utc::now()).expect("job");

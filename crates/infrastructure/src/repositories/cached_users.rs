@@ -193,6 +193,34 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
+    #[test]
+    fn lookups_are_counted_as_hits_and_misses() {
+        let mut inner = MockUserRepository::new();
+        inner.expect_get().returning(|_| Ok(Some(user("Name"))));
+        let cached = CachedUserRepository::new(inner, Duration::from_secs(60), 100);
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // The local recorder sees what this thread records while the closure runs.
+        ::metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    cached.get(id()).await.expect("get");
+                }
+            });
+        });
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("vidgen_user_cache_lookups_total{result=\"miss\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vidgen_user_cache_lookups_total{result=\"hit\"} 2\n"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn entries_expire() {
         let mut inner = MockUserRepository::new();
