@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod jobs;
 mod jobs_runtime;
+mod metrics;
 mod middleware;
 mod migrations;
 mod outage;

@@ -350,7 +350,8 @@ async fn instances_on_one_redis_share_one_budget_and_serve_through_its_outage() 
         "the second instance sees the same budget"
     );
 
-    // Redis goes away: both instances keep answering, without limits.
+    // Redis goes away: both instances keep answering, without limits, and count it.
+    let failures_before = store_failures(&first).await;
     redis.stop();
     for app in [&first, &second] {
         for _ in 0..3 {
@@ -358,6 +359,25 @@ async fn instances_on_one_redis_share_one_budget_and_serve_through_its_outage() 
             assert_eq!(response.status().as_u16(), 200);
         }
     }
+    let failures_after = store_failures(&first).await;
+    assert!(
+        failures_after >= failures_before + 6.0,
+        "{failures_before} -> {failures_after}"
+    );
+}
+
+/// `vidgen_rate_limit_store_failures_total{store="redis"}` as `/metrics` shows it (the
+/// recorder is shared by every app of the process).
+async fn store_failures(app: &TestApp) -> f64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find(|line| {
+            line.starts_with("vidgen_rate_limit_store_failures_total")
+                && line.contains("store=\"redis\"")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]

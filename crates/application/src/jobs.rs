@@ -266,6 +266,13 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// A storage failure.
     async fn counts(&self) -> Result<Vec<(JobState, u64)>, RepositoryError>;
+
+    /// Jobs by kind and state: one entry for every pair of [`JobKind::ALL`] and
+    /// [`JobState::ALL`], zero included, for the metrics endpoint.
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn counts_by_kind(&self) -> Result<Vec<(JobKind, JobState, u64)>, RepositoryError>;
 }
 
 #[cfg(test)]

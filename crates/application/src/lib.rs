@@ -8,6 +8,7 @@ pub mod clock;
 pub mod health;
 pub mod idempotency;
 pub mod jobs;
+pub mod metrics;
 pub mod rate_limits;
 pub mod storage;
 pub mod users;

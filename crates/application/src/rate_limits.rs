@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::metrics::RateLimitDecision;
+
 /// Which budget a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RatePolicy {
@@ -64,6 +66,9 @@ pub struct RateLimitUnavailable(pub String);
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
+    /// The store's name in metrics (`memory`, `redis`).
+    fn store(&self) -> &'static str;
+
     /// The quota of `policy`.
     fn quota(&self, policy: RatePolicy) -> Quota;
 
@@ -111,9 +116,21 @@ impl RateLimits {
     /// minute.
     pub async fn check(&self, policy: RatePolicy, key: &str) -> RateDecision {
         match self.limiter.check(policy, key).await {
-            Ok(decision) => decision,
+            Ok(decision) => {
+                crate::metrics::rate_limit_decision(
+                    policy.as_str(),
+                    if decision.allowed {
+                        RateLimitDecision::Allowed
+                    } else {
+                        RateLimitDecision::Limited
+                    },
+                );
+                decision
+            }
             Err(error) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::rate_limit_store_failure(self.limiter.store());
+                crate::metrics::rate_limit_decision(policy.as_str(), RateLimitDecision::Allowed);
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
@@ -167,6 +184,7 @@ mod tests {
             .expect_check()
             .returning(|_, _| Err(RateLimitUnavailable("connection refused".into())));
         limiter.expect_quota().returning(|_| quota());
+        limiter.expect_store().return_const("redis");
         let limits = RateLimits::new(Arc::new(limiter));
         for _ in 0..3 {
             let decision = limits.check(RatePolicy::Api, "ip:1.2.3.4").await;

@@ -12,6 +12,8 @@ use paperclip::actix::OpenApiExt;
 
 use crate::docs::{self, OPENAPI_PATH, OpenApiDocument};
 use crate::extract;
+use crate::metrics::{self, MetricsAccess};
+use crate::middleware::metrics::record_request;
 use crate::middleware::{
     TrustedHosts, TrustedProxies, envelope, problem, rate_limit, request_context, trusted_host,
 };
@@ -63,6 +65,8 @@ pub struct HttpConfig {
     pub trusted_proxies: TrustedProxies,
     /// `PUBLIC_BASE_URL` when configured: `Location` headers become absolute under it.
     pub public_base_url: Option<String>,
+    /// Who may scrape `/metrics` (`METRICS_TOKEN`).
+    pub metrics: MetricsAccess,
 }
 
 /// Puts one service into a worker's app data.
@@ -183,7 +187,10 @@ pub fn build(
         })
         .app_data(crate::validation::JsonLimit(max_json_bytes))
         .app_data(web::Data::new(config.trusted_hosts.clone()))
-        .app_data(web::Data::new(config.trusted_proxies.clone()));
+        .app_data(web::Data::new(config.trusted_proxies.clone()))
+        // Metrics: the process-wide exporter (installed on first use) and the scrape token.
+        .app_data(web::Data::new(metrics::exporter().clone()))
+        .app_data(web::Data::new(config.metrics.clone()));
     if let Some(base) = config.public_base_url.clone() {
         app = app.app_data(crate::responses::PublicBaseUrl(base));
     }
@@ -211,6 +218,8 @@ pub fn build(
         .wrap(from_fn(envelope))
         .wrap(Compress::default())
         .wrap(from_fn(request_context))
+        // Outermost, so that it sees the final status and the whole latency.
+        .wrap(from_fn(record_request))
 }
 
 #[cfg(test)]

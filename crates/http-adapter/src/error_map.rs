@@ -9,6 +9,7 @@
 use vidgen_application::auth::login::LoginError;
 use vidgen_application::auth::logout::LogoutError;
 use vidgen_application::auth::refresh::RefreshError;
+use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::delete::DeleteUserError;
 use vidgen_application::users::moderation::ModerateUserError;
 use vidgen_application::users::password::ChangePasswordError;
@@ -54,6 +55,32 @@ impl From<NotReady> for ApiError {
 
 impl MappedErrors for NotReady {
     const STATUSES: &'static [u16] = &[503];
+}
+
+/// Why a scrape of `/metrics` was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// `METRICS_TOKEN` is set and the request did not present it.
+    #[error("a valid metrics token is required")]
+    Unauthorized,
+    /// The job counts could not be read.
+    #[error("cannot read the job counts")]
+    Unexpected(#[source] RepositoryError),
+}
+
+impl From<ScrapeError> for ApiError {
+    fn from(error: ScrapeError) -> Self {
+        match error {
+            ScrapeError::Unauthorized => {
+                Self::Unauthorized("A valid metrics token is required".into())
+            }
+            ScrapeError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+impl MappedErrors for ScrapeError {
+    const STATUSES: &'static [u16] = &[401, 500];
 }
 
 fn violations(list: Vec<FieldViolation>) -> ApiError {
@@ -423,7 +450,6 @@ impl MappedErrors for VideoFileError {
 #[cfg(test)]
 mod tests {
     use actix_web::ResponseError;
-    use vidgen_application::storage::RepositoryError;
     use vidgen_application::users::ports::HashError;
 
     use super::*;
@@ -734,6 +760,20 @@ mod tests {
         check(vec![NotReady {
             reason: "database unreachable".into(),
         }]);
+    }
+
+    #[test]
+    fn scrape_errors_produce_exactly_their_listed_statuses() {
+        let samples = vec![
+            ScrapeError::Unauthorized,
+            ScrapeError::Unexpected(storage()),
+        ];
+        for e in &samples {
+            match e {
+                ScrapeError::Unauthorized | ScrapeError::Unexpected(_) => {}
+            }
+        }
+        check(samples);
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! Middleware that wraps every request: identity and logging, the error envelope, trusted
-//! hosts, security headers and the compression threshold.
+//! Middleware that wraps every request: request metrics, identity and logging, the error
+//! envelope, trusted hosts, security headers and the compression threshold.
 //!
-//! Order, outermost first: [`request_context`] → compression → [`envelope`] →
-//! [`trusted_host`] → CORS → [`rate_limit`] → routes; [`panic`] wraps each resource. The envelope's jobs
-//! are leaf modules ([`problem`], [`etag`], [`security_headers`], [`compression`]) that
-//! import no other middleware but [`request_id`].
+//! Order, outermost first: [`metrics`] → [`request_context`] → compression →
+//! [`envelope`] → [`trusted_host`] → CORS → [`rate_limit`] → routes; [`panic`] wraps each
+//! resource. The envelope's jobs are leaf modules ([`problem`], [`etag`],
+//! [`security_headers`], [`compression`]) that import no other middleware but
+//! [`request_id`].
 
 pub mod compression;
 pub mod envelope;
 pub mod etag;
+pub mod metrics;
 pub mod panic;
 pub mod problem;
 pub mod rate_limit;

@@ -383,6 +383,15 @@ fn document_operation(
             );
         }
     }
+    if let Some((media_type, description)) = entry.text {
+        responses.insert(
+            "200".into(),
+            json!({
+                "description": description,
+                "content": {(media_type): {"schema": {"type": "string"}}},
+            }),
+        );
+    }
     for status in statuses {
         responses.insert(
             status.to_string(),

@@ -73,6 +73,8 @@ pub struct RouteEntry {
     pub form_body: bool,
     /// The success answer is a file of this media type (with ranges when `video/*`).
     pub binary: Option<&'static str>,
+    /// The success answer is text of this media type, with this description.
+    pub text: Option<(&'static str, &'static str)>,
     /// Takes an optional `Idempotency-Key` header.
     pub idempotency_key: bool,
     /// A request this operation makes back to the client later (an OpenAPI callback).
@@ -134,6 +136,7 @@ impl RouteEntry {
             errors: Vec::new(),
             form_body: false,
             binary: None,
+            text: None,
             idempotency_key: false,
             callback: None,
             multipart: None,
@@ -182,6 +185,12 @@ impl RouteEntry {
     #[must_use]
     pub fn with_binary(mut self, media_type: &'static str) -> Self {
         self.binary = Some(media_type);
+        self
+    }
+
+    #[must_use]
+    pub fn with_text(mut self, media_type: &'static str, description: &'static str) -> Self {
+        self.text = Some((media_type, description));
         self
     }
 

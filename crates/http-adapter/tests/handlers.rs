@@ -22,6 +22,7 @@ use vidgen_application::videos::VideoService;
 use vidgen_application::videos::ports::{MockMediaStore, MockVideoRepository};
 use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
+use vidgen_http_adapter::metrics::MetricsAccess;
 use vidgen_http_adapter::middleware::TrustedHosts;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 
@@ -35,6 +36,7 @@ fn config() -> HttpConfig {
         trusted_hosts: TrustedHosts::any(),
         trusted_proxies: vidgen_http_adapter::middleware::TrustedProxies::none(),
         public_base_url: None,
+        metrics: MetricsAccess::default(),
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use async_trait::async_trait;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use vidgen_application::metrics;
 use vidgen_application::users::ports::{HashError, PasswordHash, PasswordHasher};
 use vidgen_domain::users::PlainPassword;
 
@@ -21,6 +22,24 @@ use crate::settings::HashingSettings;
 /// threads busy through a short burst, small enough that a waiting login is answered in
 /// a few hash durations.
 pub const QUEUE_SLOTS_PER_THREAD: usize = 8;
+
+/// A held queue slot; the queue-depth gauge counts it until it is dropped.
+struct QueueSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl QueueSlot {
+    fn take(permit: OwnedSemaphorePermit) -> Self {
+        metrics::hashing_queue_changed(1.0);
+        Self { _permit: permit }
+    }
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        metrics::hashing_queue_changed(-1.0);
+    }
+}
 
 /// Why the hasher could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +136,11 @@ impl Argon2PasswordHasher {
             .slots
             .clone()
             .try_acquire_owned()
-            .map_err(|_| HashError::overloaded())?;
+            .map(QueueSlot::take)
+            .map_err(|_| {
+                metrics::hashing_rejected();
+                HashError::overloaded()
+            })?;
         let (sender, receiver) = oneshot::channel();
         let span = tracing::Span::current();
         self.pool.spawn(move || {
@@ -247,6 +270,34 @@ mod tests {
             );
             assert_eq!(hasher.slots.available_permits(), hasher.capacity);
         }
+    }
+
+    #[test]
+    fn the_queue_depth_and_refusals_are_recorded() {
+        let hasher = with_queue(2);
+        let (release, held) = gate();
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        // The local recorder sees what this thread records (taking slots, refusing);
+        // slots are given back on the pool's thread, outside it.
+        let (running, waiting, refused) = ::metrics::with_local_recorder(&recorder, || {
+            (
+                hasher.submit(held),
+                hasher.submit(|| 2),
+                hasher.submit(|| 3).is_err(),
+            )
+        });
+        assert!(refused, "the third submission finds the queue full");
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("vidgen_password_hashing_queue_depth 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vidgen_password_hashing_rejected_total 1\n"),
+            "{text}"
+        );
+        release.send(()).expect("release the pool");
+        drop((running, waiting));
     }
 
     #[tokio::test]

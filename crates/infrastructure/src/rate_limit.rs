@@ -167,6 +167,10 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
+    fn store(&self) -> &'static str {
+        "memory"
+    }
+
     fn quota(&self, policy: RatePolicy) -> Quota {
         self.budget(policy).quota
     }

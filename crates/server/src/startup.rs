@@ -16,6 +16,7 @@ use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
 use vidgen_application::videos::render::VideoRenderer;
 use vidgen_domain::users::{Email, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
+use vidgen_http_adapter::metrics::{MetricsAccess, MetricsToken};
 use vidgen_http_adapter::middleware::{TrustedHosts, TrustedProxies};
 use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
@@ -123,6 +124,13 @@ fn http_config(settings: &Settings) -> HttpConfig {
                 .trim_end_matches('/')
                 .to_owned()
         }),
+        metrics: MetricsAccess {
+            token: settings
+                .telemetry
+                .metrics_token
+                .as_ref()
+                .map(|token| MetricsToken::new(token.expose_secret())),
+        },
     }
 }
 

@@ -18,6 +18,7 @@ use vidgen_application::jobs::{
     ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, JobQueue, JobRegistry,
     PERIODIC_MAX_ATTEMPTS, retry_delay_from,
 };
+use vidgen_application::metrics::{self, JobOutcome};
 use vidgen_application::storage::RepositoryError;
 
 /// How the workers run.
@@ -118,6 +119,18 @@ enum Ending {
     Released,
 }
 
+impl Ending {
+    /// The `outcome` label of the job-duration histogram.
+    fn outcome(&self) -> JobOutcome {
+        match self {
+            Self::Finished(Ok(())) => JobOutcome::Succeeded,
+            Self::Finished(Err(_)) => JobOutcome::Failed,
+            Self::LeaseLost => JobOutcome::LeaseLost,
+            Self::Released => JobOutcome::Released,
+        }
+    }
+}
+
 impl Worker {
     async fn run(mut self) {
         loop {
@@ -181,7 +194,10 @@ impl Worker {
                 .await;
             return;
         }
-        match self.supervise(handler.as_ref(), &job).await {
+        let started = std::time::Instant::now();
+        let ending = self.supervise(handler.as_ref(), &job).await;
+        metrics::job_run(job.kind, ending.outcome(), started.elapsed());
+        match ending {
             Ending::Finished(Ok(())) => self.settle_success(handler.as_ref(), &job).await,
             Ending::Finished(Err(failure)) => {
                 self.settle_failure(handler.as_ref(), &job, &failure, job.is_last_attempt())

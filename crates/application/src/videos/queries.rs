@@ -8,6 +8,7 @@ use vidgen_domain::videos::{JobState, Video, VideoId};
 
 use super::VideoService;
 use super::ports::VideoQuery;
+use crate::jobs::JobKind;
 use crate::storage::RepositoryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,5 +107,15 @@ impl VideoService {
     /// A storage failure.
     pub async fn job_counts(&self) -> Result<Vec<(JobState, u64)>, RepositoryError> {
         self.jobs.counts().await
+    }
+
+    /// Jobs by kind and state (every pair, zero included), for the metrics endpoint.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn job_counts_by_kind(
+        &self,
+    ) -> Result<Vec<(JobKind, JobState, u64)>, RepositoryError> {
+        self.jobs.counts_by_kind().await
     }
 }

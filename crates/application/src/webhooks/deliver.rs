@@ -14,6 +14,7 @@ use vidgen_domain::webhooks::WebhookUrl;
 use super::{WebhookMessage, WebhookSender};
 use crate::clock::Clock;
 use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, NewJob};
+use crate::metrics::{self, WebhookOutcome};
 use crate::storage::RepositoryError;
 
 /// Tries per delivery (the contract asks for at least five).
@@ -94,13 +95,19 @@ impl JobHandler for DeliverWebhook {
     }
 
     async fn run(&self, context: &JobContext) -> Result<(), JobFailure> {
-        let message = message(&context.job, self.clock.now())?;
+        let message = message(&context.job, self.clock.now()).inspect_err(|_| {
+            metrics::webhook_delivery(WebhookOutcome::Invalid);
+        })?;
         match self.sender.send(&message).await {
             Ok(status) => {
+                metrics::webhook_delivery(WebhookOutcome::Delivered);
                 tracing::info!(webhook_id = %message.id, status, "webhook delivered");
                 Ok(())
             }
-            Err(error) => Err(JobFailure(error.to_string())),
+            Err(error) => {
+                metrics::webhook_delivery(WebhookOutcome::Failed);
+                Err(JobFailure(error.to_string()))
+            }
         }
     }
 
@@ -112,6 +119,7 @@ impl JobHandler for DeliverWebhook {
         let id = message(job, self.clock.now())
             .map(|m| m.id)
             .unwrap_or_default();
+        metrics::webhook_delivery(WebhookOutcome::GivenUp);
         tracing::warn!(webhook_id = %id, reason = %failure, attempts = job.attempt, "webhook delivery given up");
         Ok(())
     }
@@ -182,6 +190,46 @@ mod tests {
             Err(JobFailure("the webhook receiver answered 500".into()))
         );
         assert_eq!(handler.run(&claimed(job, 2)).await, Ok(()));
+    }
+
+    #[test]
+    fn each_attempt_is_counted_by_outcome() {
+        let job = delivery_job(&sample(), None, Utc::now()).expect("job");
+        let mut unreadable = job.clone();
+        unreadable.payload = "{not json".into();
+        let mut sender = MockWebhookSender::new();
+        let mut answers = vec![Ok(204), Err(WebhookError::Rejected(500))];
+        sender
+            .expect_send()
+            .returning(move |_| answers.pop().unwrap_or(Ok(200)));
+        let handler = DeliverWebhook::new(Arc::new(sender), clock());
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // The local recorder sees what this thread records while the closure runs.
+        ::metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                let failed = claimed(job.clone(), 1);
+                assert!(handler.run(&failed).await.is_err());
+                let failure = JobFailure("the webhook receiver answered 500".into());
+                handler
+                    .on_final_failure(&failed.job, &failure)
+                    .await
+                    .expect("final failure");
+                assert_eq!(handler.run(&claimed(job, 2)).await, Ok(()));
+                assert!(handler.run(&claimed(unreadable, 1)).await.is_err());
+            });
+        });
+        let text = recorder.handle().render();
+        for outcome in ["delivered", "failed", "given_up", "invalid"] {
+            assert!(
+                text.contains(&format!(
+                    "vidgen_webhook_deliveries_total{{outcome=\"{outcome}\"}} 1\n"
+                )),
+                "{outcome} counted once:\n{text}"
+            );
+        }
     }
 
     #[tokio::test]

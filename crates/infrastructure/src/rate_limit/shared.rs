@@ -105,6 +105,10 @@ fn micros(duration: Duration) -> u64 {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
+    fn store(&self) -> &'static str {
+        "redis"
+    }
+
     fn quota(&self, policy: RatePolicy) -> Quota {
         match policy {
             RatePolicy::Api => self.api,

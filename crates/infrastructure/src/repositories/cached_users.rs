@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
+use vidgen_application::metrics;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{
     NewUser, PasswordHash, UserChanges, UserQuery, UserRepository, UserWriteError,
@@ -54,8 +55,10 @@ impl<R: UserRepository> UserRepository for CachedUserRepository<R> {
 
     async fn get(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         if let Some(cached) = self.cache.get(&id.get()) {
+            metrics::user_cache_lookup(true);
             return Ok(cached);
         }
+        metrics::user_cache_lookup(false);
         let loaded = self.inner.get(id).await?;
         // A write that landed while we were loading has already put the newer state in
         // the cache: `or_insert` keeps it, and we return it.
@@ -188,6 +191,34 @@ mod tests {
             "deleted stays deleted"
         );
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn lookups_are_counted_as_hits_and_misses() {
+        let mut inner = MockUserRepository::new();
+        inner.expect_get().returning(|_| Ok(Some(user("Name"))));
+        let cached = CachedUserRepository::new(inner, Duration::from_secs(60), 100);
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // The local recorder sees what this thread records while the closure runs.
+        ::metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    cached.get(id()).await.expect("get");
+                }
+            });
+        });
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("vidgen_user_cache_lookups_total{result=\"miss\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vidgen_user_cache_lookups_total{result=\"hit\"} 2\n"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -350,6 +350,31 @@ impl JobQueue for SeaOrmJobQueue {
             })
             .collect())
     }
+
+    async fn counts_by_kind(&self) -> Result<Vec<(JobKind, JobState, u64)>, RepositoryError> {
+        let rows: Vec<(String, String, i64)> = Jobs::find()
+            .select_only()
+            .column(Column::Kind)
+            .column(Column::State)
+            .column_as(Column::Id.count(), "count")
+            .group_by(Column::Kind)
+            .group_by(Column::State)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        let mut counts = Vec::with_capacity(JobKind::ALL.len() * JobState::ALL.len());
+        for kind in JobKind::ALL {
+            for state in JobState::ALL {
+                let count = rows
+                    .iter()
+                    .find(|(k, s, _)| k == kind.as_str() && s == state.as_str())
+                    .map_or(0, |(_, _, n)| u64::try_from(*n).unwrap_or(0));
+                counts.push((kind, state, count));
+            }
+        }
+        Ok(counts)
+    }
 }
 
 #[cfg(test)]
@@ -470,5 +495,16 @@ mod tests {
             .find(|(state, _)| *state == JobState::Queued)
             .map(|(_, n)| n);
         assert_eq!(queued, Some(2));
+        let by_kind = queue.counts_by_kind().await.expect("counts by kind");
+        assert_eq!(by_kind.len(), JobKind::ALL.len() * JobState::ALL.len());
+        let queued_of = |wanted: JobKind| {
+            by_kind
+                .iter()
+                .find(|(kind, state, _)| *kind == wanted && *state == JobState::Queued)
+                .map(|(_, _, n)| *n)
+        };
+        assert_eq!(queued_of(JobKind::SweepMedia), Some(1));
+        assert_eq!(queued_of(JobKind::CleanupIdempotencyKeys), Some(1));
+        assert_eq!(queued_of(JobKind::RenderVideo), Some(0));
     }
 }

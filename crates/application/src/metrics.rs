@@ -1,0 +1,197 @@
+//! The service's metrics: every name and label set lives here, once, with one small
+//! function per event, so that whoever records an event (a use case, an adapter, the
+//! worker runtime, the HTTP middleware) cannot misspell a name or a label.
+//!
+//! The functions go through the `metrics` facade (like `tracing`, it names no backend):
+//! with no recorder installed they do nothing. The HTTP adapter installs the Prometheus
+//! recorder and serves `/metrics`; `docs/operations.md` documents each metric.
+
+use std::time::Duration;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+
+use crate::jobs::JobKind;
+
+/// Counter: HTTP requests answered, by `method`, `route` (the template) and `status`.
+pub const HTTP_REQUESTS: &str = "vidgen_http_requests_total";
+/// Histogram (seconds): time to answer an HTTP request, same labels as [`HTTP_REQUESTS`].
+pub const HTTP_REQUEST_DURATION: &str = "vidgen_http_request_duration_seconds";
+/// Counter: rate-limit decisions, by `policy` and `decision` (`allowed` or `limited`).
+pub const RATE_LIMIT_DECISIONS: &str = "vidgen_rate_limit_decisions_total";
+/// Counter: rate-limit store failures (the request is then decided without the store),
+/// by `store` (`redis`, `memory`).
+pub const RATE_LIMIT_STORE_FAILURES: &str = "vidgen_rate_limit_store_failures_total";
+/// Histogram (seconds): how long a job's handler ran, by `kind` and `outcome`.
+pub const JOB_DURATION: &str = "vidgen_job_duration_seconds";
+/// Counter: webhook delivery attempts, by `outcome`.
+pub const WEBHOOK_DELIVERIES: &str = "vidgen_webhook_deliveries_total";
+/// Gauge: password hashes running or waiting in this instance's hashing queue.
+pub const HASHING_QUEUE_DEPTH: &str = "vidgen_password_hashing_queue_depth";
+/// Counter: password hashes refused because the queue was full (answered 503).
+pub const HASHING_REJECTIONS: &str = "vidgen_password_hashing_rejected_total";
+/// Counter: reads of the in-memory user cache, by `result` (`hit` or `miss`).
+pub const USER_CACHE_LOOKUPS: &str = "vidgen_user_cache_lookups_total";
+/// Gauge (rendered from the database at each scrape): jobs by `kind` and `state`.
+pub const JOBS: &str = "vidgen_jobs";
+/// Gauge (rendered from the database at each scrape): queued jobs, all kinds.
+pub const JOB_QUEUE_DEPTH: &str = "vidgen_job_queue_depth";
+
+/// Registers the help text of every recorded metric with the installed recorder (call
+/// once, after installing it).
+pub fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered.");
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time to answer an HTTP request."
+    );
+    describe_counter!(RATE_LIMIT_DECISIONS, "Rate-limit decisions.");
+    describe_counter!(
+        RATE_LIMIT_STORE_FAILURES,
+        "Rate-limit decisions taken without the store because it failed."
+    );
+    describe_histogram!(JOB_DURATION, Unit::Seconds, "How long a job's handler ran.");
+    describe_counter!(WEBHOOK_DELIVERIES, "Webhook delivery attempts by outcome.");
+    describe_gauge!(
+        HASHING_QUEUE_DEPTH,
+        "Password hashes running or waiting in the hashing queue."
+    );
+    describe_counter!(
+        HASHING_REJECTIONS,
+        "Password hashes refused with 503 because the hashing queue was full."
+    );
+    describe_counter!(USER_CACHE_LOOKUPS, "Reads of the in-memory user cache.");
+}
+
+/// One HTTP request answered. `route` is the matched template, never the raw path.
+pub fn http_request(method: &'static str, route: String, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.clone())
+        .increment(1);
+    histogram(
+        HTTP_REQUEST_DURATION,
+        [
+            ("method", method.to_owned()),
+            ("route", route),
+            ("status", status),
+        ],
+        elapsed,
+    );
+}
+
+/// What the rate limiter decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitDecision {
+    Allowed,
+    Limited,
+}
+
+impl RateLimitDecision {
+    /// The `decision` label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Limited => "limited",
+        }
+    }
+}
+
+/// One rate-limit decision under `policy` (a fixed name such as `login` or `api`, never
+/// a client key).
+pub fn rate_limit_decision(policy: &'static str, decision: RateLimitDecision) {
+    counter!(RATE_LIMIT_DECISIONS, "policy" => policy, "decision" => decision.as_str())
+        .increment(1);
+}
+
+/// The rate-limit store (`redis`, `memory`) failed to answer a decision.
+pub fn rate_limit_store_failure(store: &'static str) {
+    counter!(RATE_LIMIT_STORE_FAILURES, "store" => store).increment(1);
+}
+
+/// How a job's run ended, as the worker runtime saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Succeeded,
+    Failed,
+    /// The lease passed to another worker while it ran.
+    LeaseLost,
+    /// Stopped at shutdown and given back to the queue.
+    Released,
+}
+
+impl JobOutcome {
+    /// The `outcome` label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::LeaseLost => "lease_lost",
+            Self::Released => "released",
+        }
+    }
+}
+
+/// One run of a job's handler ended.
+pub fn job_run(kind: JobKind, outcome: JobOutcome, elapsed: Duration) {
+    histogram(
+        JOB_DURATION,
+        [
+            ("kind", kind.as_str().to_owned()),
+            ("outcome", outcome.as_str().to_owned()),
+        ],
+        elapsed,
+    );
+}
+
+/// How one webhook delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Refused or unreachable: tried again later.
+    Failed,
+    /// The last attempt failed: the delivery ends.
+    GivenUp,
+    /// The stored payload could not be read: nothing was sent.
+    Invalid,
+}
+
+impl WebhookOutcome {
+    /// The `outcome` label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::GivenUp => "given_up",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// One webhook delivery attempt ended.
+pub fn webhook_delivery(outcome: WebhookOutcome) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// A password hash entered (`+1`) or left (`-1`) the hashing queue.
+pub fn hashing_queue_changed(delta: f64) {
+    gauge!(HASHING_QUEUE_DEPTH).increment(delta);
+}
+
+/// A password hash was refused because the hashing queue was full.
+pub fn hashing_rejected() {
+    counter!(HASHING_REJECTIONS).increment(1);
+}
+
+/// One read of the user cache.
+pub fn user_cache_lookup(hit: bool) {
+    counter!(USER_CACHE_LOOKUPS, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+fn histogram<const N: usize>(
+    name: &'static str,
+    labels: [(&'static str, String); N],
+    elapsed: Duration,
+) {
+    metrics::histogram!(name, &labels).record(elapsed.as_secs_f64());
+}
