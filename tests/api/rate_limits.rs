@@ -409,3 +409,25 @@ async fn the_redis_backend_needs_a_redis_that_answers_at_start() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn limits_and_metrics_can_be_switched_off() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_ENABLED".into(), "false".into());
+        vars.insert("METRICS_ENABLED".into(), "false".into());
+        vars.insert("RATE_LIMIT_REQUESTS".into(), "1".into());
+        vars.insert("LOGIN_RATE_LIMIT".into(), "1".into());
+    })
+    .await;
+    let jane = app.user("jane").await;
+    for _ in 0..3 {
+        let response = app.get_me(&jane.access_token).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(header(&response, "x-ratelimit-limit").is_none());
+        assert_eq!(
+            app.post_login("jane", PASSWORD).await.status().as_u16(),
+            200
+        );
+    }
+    assert_problem(app.get("/metrics").await, 404, "NOT_FOUND").await;
+}

@@ -63,6 +63,9 @@ pub enum ScrapeError {
     /// `METRICS_TOKEN` is set and the request did not present it.
     #[error("a valid metrics token is required")]
     Unauthorized,
+    /// `METRICS_ENABLED=false`: there are no metrics to serve.
+    #[error("metrics are disabled on this server")]
+    Disabled,
     /// The job counts could not be read.
     #[error("cannot read the job counts")]
     Unexpected(#[source] RepositoryError),
@@ -74,13 +77,14 @@ impl From<ScrapeError> for ApiError {
             ScrapeError::Unauthorized => {
                 Self::Unauthorized("A valid metrics token is required".into())
             }
+            ScrapeError::Disabled => Self::NotFound("Metrics are disabled on this server".into()),
             ScrapeError::Unexpected(source) => Self::internal(source),
         }
     }
 }
 
 impl MappedErrors for ScrapeError {
-    const STATUSES: &'static [u16] = &[401, 500];
+    const STATUSES: &'static [u16] = &[401, 404, 500];
 }
 
 fn violations(list: Vec<FieldViolation>) -> ApiError {
@@ -766,11 +770,12 @@ mod tests {
     fn scrape_errors_produce_exactly_their_listed_statuses() {
         let samples = vec![
             ScrapeError::Unauthorized,
+            ScrapeError::Disabled,
             ScrapeError::Unexpected(storage()),
         ];
         for e in &samples {
             match e {
-                ScrapeError::Unauthorized | ScrapeError::Unexpected(_) => {}
+                ScrapeError::Unauthorized | ScrapeError::Disabled | ScrapeError::Unexpected(_) => {}
             }
         }
         check(samples);

@@ -114,6 +114,8 @@ impl MetricsToken {
 #[derive(Debug, Clone, Default)]
 pub struct MetricsAccess {
     pub token: Option<MetricsToken>,
+    /// `METRICS_ENABLED=false`: nothing is recorded and `/metrics` answers 404.
+    pub disabled: bool,
 }
 
 impl MetricsAccess {
@@ -177,6 +179,7 @@ mod tests {
 
         let guarded = MetricsAccess {
             token: Some(MetricsToken::new("s3cret")),
+            disabled: false,
         };
         for (header, allowed) in [
             (None, false),

@@ -50,7 +50,8 @@ pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
-    pub rate_limits: RateLimits,
+    /// `None` with `RATE_LIMIT_ENABLED=false`.
+    pub rate_limits: Option<RateLimits>,
     pub jobs: Arc<dyn JobQueue>,
     /// The job handlers, one per kind, for the worker runtime.
     pub registry: Arc<JobRegistry>,
@@ -180,7 +181,12 @@ impl Services {
             users: user_service,
             auth,
             videos: video_service,
-            rate_limits: rate_limits(settings).await?,
+            rate_limits: if settings.rate_limits.enabled {
+                Some(rate_limits(settings).await?)
+            } else {
+                tracing::warn!("rate limiting is off (RATE_LIMIT_ENABLED=false)");
+                None
+            },
             jobs,
             registry: Arc::new(registry),
             clock,

@@ -130,6 +130,7 @@ fn http_config(settings: &Settings) -> HttpConfig {
                 .metrics_token
                 .as_ref()
                 .map(|token| MetricsToken::new(token.expose_secret())),
+            disabled: !settings.telemetry.metrics_enabled,
         },
     }
 }
@@ -174,8 +175,11 @@ impl Application {
             .with(HealthService::new(Arc::new(storage)))
             .with(services.users)
             .with(services.auth)
-            .with(services.videos.clone())
-            .with(services.rate_limits.clone());
+            .with(services.videos.clone());
+        let state = match services.rate_limits.clone() {
+            Some(limits) => state.with(limits),
+            None => state,
+        };
         let config = http_config(&settings);
 
         let address = settings.server.bind_address();

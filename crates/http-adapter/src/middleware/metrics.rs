@@ -33,6 +33,12 @@ pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let disabled = req
+        .app_data::<actix_web::web::Data<crate::metrics::MetricsAccess>>()
+        .is_some_and(|access| access.disabled);
+    if disabled {
+        return next.call(req).await;
+    }
     let method = method_label(req.method());
     let started = Instant::now();
     let outcome = next.call(req).await;

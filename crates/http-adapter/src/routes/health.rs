@@ -119,6 +119,9 @@ async fn scrape(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
+    if access.disabled {
+        return Err(ScrapeError::Disabled.into());
+    }
     if !access.allows(authorization) {
         return Err(ScrapeError::Unauthorized.into());
     }

@@ -23,6 +23,8 @@ pub struct RateLimitSettings {
     pub login_attempts: u32,
     /// `MAX_ACTIVE_JOBS_PER_USER`: videos a user may have pending or processing.
     pub max_active_jobs_per_user: u32,
+    /// `RATE_LIMIT_ENABLED`: limit requests and password attempts (default true).
+    pub enabled: bool,
 }
 
 /// The window of `LOGIN_RATE_LIMIT`.
@@ -55,12 +57,14 @@ impl RateLimitSettings {
         }
         let login_attempts: u32 = r.number("LOGIN_RATE_LIMIT", 10, 1, 1_000_000);
         let max_active_jobs_per_user: u32 = r.number("MAX_ACTIVE_JOBS_PER_USER", 5, 1, 100_000);
+        let enabled = r.boolean("RATE_LIMIT_ENABLED", true);
         r.finish(Self {
             requests,
             backend,
             redis_url,
             login_attempts,
             max_active_jobs_per_user,
+            enabled,
         })
     }
 }

@@ -22,6 +22,8 @@ pub struct TelemetrySettings {
     pub log_level: String,
     /// `METRICS_TOKEN`: bearer token required by `/metrics` when set.
     pub metrics_token: Option<SecretString>,
+    /// `METRICS_ENABLED`: record metrics and serve `/metrics` (default true).
+    pub metrics_enabled: bool,
 }
 
 impl TelemetrySettings {
@@ -42,10 +44,12 @@ impl TelemetrySettings {
         );
         let log_level = r.string("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
         let metrics_token = r.string("METRICS_TOKEN").map(SecretString::from);
+        let metrics_enabled = r.boolean("METRICS_ENABLED", true);
         r.finish(Self {
             log_format,
             log_level,
             metrics_token,
+            metrics_enabled,
         })
     }
 }
