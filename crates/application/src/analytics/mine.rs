@@ -5,7 +5,7 @@ use vidgen_domain::videos::{VideoSource, VideoStatus};
 
 use super::AnalyticsService;
 use super::figures::{self, Counts, VideoFigures};
-use super::ports::VideoScope;
+use super::ports::{DayRange, VideoScope};
 use crate::storage::RepositoryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,15 +21,19 @@ impl AnalyticsService {
     /// `Unexpected` when the storage fails.
     #[tracing::instrument(skip(self))]
     pub async fn mine(&self, actor: Actor) -> Result<VideoFigures, GetMyAnalyticsError> {
-        Ok(self.video_figures(VideoScope::Owner(actor.id)).await?)
+        let days = figures::window(self.clock.now());
+        Ok(self
+            .video_figures(VideoScope::Owner(actor.id), days)
+            .await?)
     }
 
-    /// Figures about the videos in `scope`, from four aggregate queries run together.
+    /// Figures about the videos in `scope` with the series over `days`, from four
+    /// aggregate queries run together.
     pub(super) async fn video_figures(
         &self,
         scope: VideoScope,
+        days: DayRange,
     ) -> Result<VideoFigures, RepositoryError> {
-        let days = figures::window(self.clock.now());
         let (totals, by_status, by_source, per_day) = tokio::try_join!(
             self.analytics.video_totals(scope),
             self.analytics.videos_by_status(scope),

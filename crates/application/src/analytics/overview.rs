@@ -5,7 +5,7 @@ use vidgen_domain::users::{Role, UserStatus};
 
 use super::AnalyticsService;
 use super::figures::{self, Counts, OverviewFigures, UserFigures};
-use super::ports::VideoScope;
+use super::ports::{DayRange, VideoScope};
 use crate::storage::RepositoryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,13 +27,16 @@ impl AnalyticsService {
         if policy::can_view_analytics_overview(actor) != Access::Allowed {
             return Err(GetOverviewError::Forbidden);
         }
-        let (users, videos) =
-            tokio::try_join!(self.user_figures(), self.video_figures(VideoScope::All))?;
+        // One window for both series, even when the request straddles midnight.
+        let days = figures::window(self.clock.now());
+        let (users, videos) = tokio::try_join!(
+            self.user_figures(days),
+            self.video_figures(VideoScope::All, days)
+        )?;
         Ok(OverviewFigures { users, videos })
     }
 
-    async fn user_figures(&self) -> Result<UserFigures, RepositoryError> {
-        let days = figures::window(self.clock.now());
+    async fn user_figures(&self, days: DayRange) -> Result<UserFigures, RepositoryError> {
         let (total, by_status, by_role, signups) = tokio::try_join!(
             self.analytics.user_count(),
             self.analytics.users_by_status(),
