@@ -390,6 +390,14 @@ pub mod paths {
         format!("{}/retry", video(id))
     }
 
+    pub fn my_analytics() -> String {
+        format!("{API}/analytics/me")
+    }
+
+    pub fn analytics_overview() -> String {
+        format!("{API}/analytics/overview")
+    }
+
     /// The route key under which video creation stores idempotent answers.
     pub const CREATE_VIDEO_ROUTE: &str = "POST /api/v1/videos";
 }
@@ -677,6 +685,17 @@ impl TestApp {
     ) -> reqwest::Response {
         self.get_as(&paths::user_video(user_id, video_id), token)
             .await
+    }
+}
+
+/// One helper per analytics endpoint, answering the raw response.
+impl TestApp {
+    pub async fn get_my_analytics(&self, token: &str) -> reqwest::Response {
+        self.get_as(&paths::my_analytics(), token).await
+    }
+
+    pub async fn get_analytics_overview(&self, token: &str) -> reqwest::Response {
+        self.get_as(&paths::analytics_overview(), token).await
     }
 }
 

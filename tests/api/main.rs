@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application over real HTTP, on SQLite by default and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod analytics;
 mod architecture;
 mod auth;
 mod docs;

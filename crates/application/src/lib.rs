@@ -3,6 +3,7 @@
 //! One module per capability; each holds its requests, errors and services. Adapters in
 //! `vidgen-infrastructure` implement the ports; `vidgen-http-adapter` calls the services.
 
+pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod health;

@@ -29,6 +29,7 @@ pub fn registries() -> Vec<Registry> {
         routes::auth::registry(),
         routes::users::registry(),
         routes::videos::registry(),
+        routes::analytics::registry(),
         routes::health::registry(),
     ]
 }
@@ -250,7 +251,13 @@ mod tests {
             .collect();
         assert_eq!(
             tags,
-            vec!["Authentication", "Users", "Videos", "Operations"]
+            vec![
+                "Authentication",
+                "Users",
+                "Videos",
+                "Analytics",
+                "Operations"
+            ]
         );
         assert_eq!(
             spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],

@@ -6,6 +6,8 @@
 //! exactly those. The tests below convert every variant and hold each list to its
 //! conversion, so the two cannot drift apart.
 
+use vidgen_application::analytics::mine::GetMyAnalyticsError;
+use vidgen_application::analytics::overview::GetOverviewError;
 use vidgen_application::auth::login::LoginError;
 use vidgen_application::auth::logout::LogoutError;
 use vidgen_application::auth::refresh::RefreshError;
@@ -451,6 +453,33 @@ impl MappedErrors for VideoFileError {
     const STATUSES: &'static [u16] = &[404, 409, 500];
 }
 
+impl MappedErrors for GetMyAnalyticsError {
+    const STATUSES: &'static [u16] = &[500];
+}
+
+impl From<GetMyAnalyticsError> for ApiError {
+    fn from(error: GetMyAnalyticsError) -> Self {
+        match error {
+            GetMyAnalyticsError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+impl MappedErrors for GetOverviewError {
+    const STATUSES: &'static [u16] = &[403, 500];
+}
+
+impl From<GetOverviewError> for ApiError {
+    fn from(error: GetOverviewError) -> Self {
+        match error {
+            GetOverviewError::Forbidden => {
+                Self::Forbidden("The analytics overview requires the admin role".into())
+            }
+            GetOverviewError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::ResponseError;
@@ -493,6 +522,28 @@ mod tests {
                 "{name}: {listed} is listed but no variant maps to it"
             );
         }
+    }
+
+    #[test]
+    fn analytics_errors_produce_exactly_their_listed_statuses() {
+        let mine = vec![GetMyAnalyticsError::Unexpected(storage())];
+        for e in &mine {
+            match e {
+                GetMyAnalyticsError::Unexpected(_) => {}
+            }
+        }
+        check(mine);
+
+        let overview = vec![
+            GetOverviewError::Forbidden,
+            GetOverviewError::Unexpected(storage()),
+        ];
+        for e in &overview {
+            match e {
+                GetOverviewError::Forbidden | GetOverviewError::Unexpected(_) => {}
+            }
+        }
+        check(overview);
     }
 
     #[test]

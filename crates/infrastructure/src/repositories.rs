@@ -1,5 +1,6 @@
 //! sea-orm implementations of the repository ports.
 
+mod analytics;
 mod cached_users;
 mod idempotency;
 mod jobs;
@@ -8,6 +9,7 @@ mod refresh_tokens;
 mod users;
 mod videos;
 
+pub use analytics::SeaOrmAnalyticsRepository;
 pub use cached_users::CachedUserRepository;
 pub use idempotency::SeaOrmIdempotencyStore;
 pub use jobs::SeaOrmJobQueue;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use vidgen_application::analytics::AnalyticsService;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::idempotency::IdempotencyStore;
@@ -33,8 +34,9 @@ use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
 use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
-    SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
+    CachedUserRepository, SeaOrmAnalyticsRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue,
+    SeaOrmMediaReferences, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
+    SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
 use vidgen_infrastructure::settings::{LOGIN_WINDOW, RateLimitBackend};
@@ -50,6 +52,7 @@ pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
+    pub analytics: AnalyticsService,
     /// `None` with `RATE_LIMIT_ENABLED=false`.
     pub rate_limits: Option<RateLimits>,
     pub jobs: Arc<dyn JobQueue>,
@@ -177,8 +180,13 @@ impl Services {
         if let Some(sender) = sender {
             registry = registry.with(Arc::new(DeliverWebhook::new(sender, clock.clone())))?;
         }
+        let analytics = AnalyticsService::new(
+            Arc::new(SeaOrmAnalyticsRepository::new(db.clone())),
+            clock.clone(),
+        );
         Ok(Self {
             users: user_service,
+            analytics,
             auth,
             videos: video_service,
             rate_limits: if settings.rate_limits.enabled {

@@ -175,7 +175,8 @@ impl Application {
             .with(HealthService::new(Arc::new(storage)))
             .with(services.users)
             .with(services.auth)
-            .with(services.videos.clone());
+            .with(services.videos.clone())
+            .with(services.analytics.clone());
         let state = match services.rate_limits.clone() {
             Some(limits) => state.with(limits),
             None => state,

@@ -55,6 +55,15 @@ pub fn can_list_users(actor: Actor) -> Access {
     }
 }
 
+/// Reading the analytics overview of every user and video: admins only.
+pub fn can_view_analytics_overview(actor: Actor) -> Access {
+    if actor.is_admin() {
+        Access::Allowed
+    } else {
+        Access::Forbidden
+    }
+}
+
 /// Changing username, name or email: self and admins (moderators see but may not).
 pub fn can_update_user(actor: Actor, target: UserId) -> Access {
     if !visible(actor, target) {

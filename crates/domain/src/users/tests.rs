@@ -298,6 +298,9 @@ fn authorisation_table() {
     assert_eq!(can_list_users(user), F);
     assert_eq!(can_list_users(moderator), A);
     assert_eq!(can_list_users(admin), A);
+    assert_eq!(can_view_analytics_overview(user), F);
+    assert_eq!(can_view_analytics_overview(moderator), F);
+    assert_eq!(can_view_analytics_overview(admin), A);
 }
 
 #[test]

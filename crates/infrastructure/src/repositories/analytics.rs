@@ -1,0 +1,283 @@
+//! [`AnalyticsRepository`] on sea-orm: every figure is one aggregate query (`COUNT`,
+//! `SUM`, `GROUP BY`) run by the database.
+//!
+//! Days are UTC calendar days of `created_at`. PostgreSQL stores it as `timestamptz`, so
+//! the day is `created_at AT TIME ZONE 'UTC'`; SQLite stores the RFC 3339 text sea-orm
+//! writes (`2026-12-01T23:21:03.123456+00:00`), and its `date()` reads that text,
+//! offset included, as a UTC day. The range filter also compares `created_at` itself
+//! against a bound one day early, so an index on `created_at` can narrow the scan.
+
+use async_trait::async_trait;
+use chrono::{Days, NaiveDate, NaiveTime};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Select,
+};
+use vidgen_application::analytics::ports::{
+    AnalyticsRepository, DayRange, VideoScope, VideoTotals,
+};
+use vidgen_application::storage::RepositoryError;
+use vidgen_domain::users::{Role, UserStatus};
+use vidgen_domain::videos::{VideoSource, VideoStatus};
+
+use super::storage;
+use crate::entities::user::{self, Entity as Users};
+use crate::entities::video::{self, Entity as Videos};
+
+/// Aggregates over the `videos` and `users` tables.
+#[derive(Debug, Clone)]
+pub struct SeaOrmAnalyticsRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmAnalyticsRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the database answered an invalid {what}: {value}")]
+struct InvalidAggregate {
+    what: &'static str,
+    value: String,
+}
+
+/// The SQL giving the UTC calendar day (`YYYY-MM-DD` text) of the `created_at` column of
+/// `table`, on `backend`.
+fn day_sql(backend: DbBackend, table: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!(r#"to_char("{table}"."created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#)
+        }
+        _ => format!(r#"date("{table}"."created_at")"#),
+    }
+}
+
+/// Restricts `select` to rows whose `created_at` falls on a day of `days`.
+fn within_days<E: EntityTrait>(
+    select: Select<E>,
+    created_at: impl ColumnTrait,
+    day: &str,
+    days: DayRange,
+) -> Select<E> {
+    // Any text or timestamp of an instant on `days.first` sorts after midnight of the
+    // day before, whatever its format, so this coarse bound never drops a row; the
+    // exact test is on the day itself.
+    let coarse = days
+        .first
+        .checked_sub_days(Days::new(1))
+        .unwrap_or(days.first)
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    select
+        .filter(created_at.gte(coarse))
+        .filter(Expr::cust(day.to_owned()).gte(days.first.format("%Y-%m-%d").to_string()))
+        .filter(Expr::cust(day.to_owned()).lte(days.last.format("%Y-%m-%d").to_string()))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Counts per day, from `(day text, count)` rows.
+fn parse_days(rows: Vec<(Option<String>, i64)>) -> Result<Vec<(NaiveDate, u64)>, RepositoryError> {
+    rows.into_iter()
+        .filter_map(|(day, n)| day.map(|day| (day, n)))
+        .map(|(day, n)| {
+            NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map(|date| (date, count(n)))
+                .map_err(|_| {
+                    RepositoryError::new(InvalidAggregate {
+                        what: "day",
+                        value: day,
+                    })
+                })
+        })
+        .collect()
+}
+
+/// Counts per value of an enum column, from `(text, count)` rows; values no member
+/// spells are left out.
+fn parse_counts<K>(rows: Vec<(String, i64)>, parse: impl Fn(&str) -> Option<K>) -> Vec<(K, u64)> {
+    rows.into_iter()
+        .filter_map(|(value, n)| parse(&value).map(|key| (key, count(n))))
+        .collect()
+}
+
+fn videos_in(scope: VideoScope) -> Select<Videos> {
+    let select = Videos::find().select_only();
+    match scope {
+        VideoScope::Owner(owner) => select.filter(video::Column::OwnerId.eq(owner.get())),
+        VideoScope::All => select,
+    }
+}
+
+#[async_trait]
+impl AnalyticsRepository for SeaOrmAnalyticsRepository {
+    async fn video_totals(&self, scope: VideoScope) -> Result<VideoTotals, RepositoryError> {
+        // PostgreSQL's SUM of a bigint is a numeric: cast both sums back, the same way on
+        // both backends.
+        let row: Option<(i64, f64, i64)> = videos_in(scope)
+            .column_as(Expr::cust("COUNT(*)"), "videos")
+            .column_as(
+                Expr::cust(r#"CAST(COALESCE(SUM("videos"."duration"), 0) AS DOUBLE PRECISION)"#),
+                "duration_seconds",
+            )
+            .column_as(
+                Expr::cust(r#"CAST(COALESCE(SUM("videos"."file_size"), 0) AS BIGINT)"#),
+                "bytes",
+            )
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(
+            row.map_or_else(VideoTotals::default, |(videos, duration, bytes)| {
+                VideoTotals {
+                    count: count(videos),
+                    duration_seconds: duration,
+                    bytes: count(bytes),
+                }
+            }),
+        )
+    }
+
+    async fn videos_by_status(
+        &self,
+        scope: VideoScope,
+    ) -> Result<Vec<(VideoStatus, u64)>, RepositoryError> {
+        let rows: Vec<(String, i64)> = videos_in(scope)
+            .column(video::Column::Status)
+            .column_as(video::Column::Id.count(), "videos")
+            .group_by(video::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(parse_counts(rows, |s| s.parse().ok()))
+    }
+
+    async fn videos_by_source(
+        &self,
+        scope: VideoScope,
+    ) -> Result<Vec<(VideoSource, u64)>, RepositoryError> {
+        let rows: Vec<(String, i64)> = videos_in(scope)
+            .column(video::Column::Source)
+            .column_as(video::Column::Id.count(), "videos")
+            .group_by(video::Column::Source)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(parse_counts(rows, VideoSource::parse))
+    }
+
+    async fn videos_per_day(
+        &self,
+        scope: VideoScope,
+        days: DayRange,
+    ) -> Result<Vec<(NaiveDate, u64)>, RepositoryError> {
+        let day = day_sql(self.backend(), "videos");
+        let rows: Vec<(Option<String>, i64)> =
+            within_days(videos_in(scope), video::Column::CreatedAt, &day, days)
+                .column_as(Expr::cust(day.clone()), "day")
+                .column_as(video::Column::Id.count(), "videos")
+                .group_by(Expr::cust(day))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(storage)?;
+        parse_days(rows)
+    }
+
+    async fn user_count(&self) -> Result<u64, RepositoryError> {
+        let total: Option<i64> = Users::find()
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "users")
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(total.map_or(0, count))
+    }
+
+    async fn users_by_status(&self) -> Result<Vec<(UserStatus, u64)>, RepositoryError> {
+        let rows: Vec<(String, i64)> = Users::find()
+            .select_only()
+            .column(user::Column::Status)
+            .column_as(user::Column::Id.count(), "users")
+            .group_by(user::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(parse_counts(rows, |s| s.parse().ok()))
+    }
+
+    async fn users_by_role(&self) -> Result<Vec<(Role, u64)>, RepositoryError> {
+        let rows: Vec<(String, i64)> = Users::find()
+            .select_only()
+            .column(user::Column::Role)
+            .column_as(user::Column::Id.count(), "users")
+            .group_by(user::Column::Role)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(parse_counts(rows, |s| s.parse().ok()))
+    }
+
+    async fn signups_per_day(
+        &self,
+        days: DayRange,
+    ) -> Result<Vec<(NaiveDate, u64)>, RepositoryError> {
+        let day = day_sql(self.backend(), "users");
+        let rows: Vec<(Option<String>, i64)> = within_days(
+            Users::find().select_only(),
+            user::Column::CreatedAt,
+            &day,
+            days,
+        )
+        .column_as(Expr::cust(day.clone()), "day")
+        .column_as(user::Column::Id.count(), "users")
+        .group_by(Expr::cust(day))
+        .into_tuple()
+        .all(&self.db)
+        .await
+        .map_err(storage)?;
+        parse_days(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_is_taken_in_utc_on_each_backend() {
+        assert_eq!(
+            day_sql(DbBackend::Postgres, "videos"),
+            r#"to_char("videos"."created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#
+        );
+        assert_eq!(
+            day_sql(DbBackend::Sqlite, "users"),
+            r#"date("users"."created_at")"#
+        );
+    }
+
+    #[test]
+    fn days_the_database_cannot_have_written_are_errors() {
+        let parsed =
+            parse_days(vec![(Some("2026-12-01".into()), 3), (None, 1)]).expect("a valid day");
+        assert_eq!(
+            parsed,
+            vec![(NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"), 3)]
+        );
+        assert!(parse_days(vec![(Some("01/12/2026".into()), 1)]).is_err());
+    }
+}
