@@ -153,7 +153,7 @@ fi
 # Upload of a 100 MiB file on loopback against copying it on the same disk (both end with
 # an fsync), and the server's resident memory while it streams the upload to disk.
 echo "upload of 100 MiB against a disk copy"
-start_server JOB_WORKERS=0
+start_server JOB_WORKERS=0 MAX_UPLOAD_BYTES=209715200
 user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
 python3 - "$work/upload.mp4" <<'PY'
 import os, sys
@@ -171,6 +171,7 @@ rm -f "$work/copy.mp4"
 server_pid="$(cat "$work/server.pid")"
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 rss_before="$(rss_kib)"
+echo "$rss_before" >"$work/rss.peak"
 (peak="$rss_before"; while kill -0 "$server_pid" 2>/dev/null && [ ! -e "$work/upload.done" ]; do
    now="$(rss_kib)"; [ "$now" -gt "$peak" ] && peak="$now"; echo "$peak" >"$work/rss.peak"; sleep 0.02; done) &
 sampler=$!

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
 use paperclip::v2::schema::Apiv2Schema;
@@ -34,6 +34,14 @@ impl CurrentUser {
     }
 }
 
+/// A bearer token whose signature and expiry were verified earlier in this request (by
+/// the rate limiter), with its claims.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub token: String,
+    pub claims: vidgen_application::auth::ports::AccessClaims,
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -49,13 +57,22 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req).map(str::to_owned);
         let service = req.app_data::<web::Data<AuthService>>().cloned();
+        let verified = req
+            .extensions()
+            .get::<VerifiedToken>()
+            .filter(|v| Some(v.token.as_str()) == token.as_deref())
+            .map(|v| v.claims.clone());
         Box::pin(async move {
             let token =
                 token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
             let service = service.ok_or_else(|| {
                 ApiError::internal(std::io::Error::other("AuthService is not registered"))
             })?;
-            match service.authenticate(&token).await {
+            let outcome = match &verified {
+                Some(claims) => service.authenticate_claims(claims).await,
+                None => service.authenticate(&token).await,
+            };
+            match outcome {
                 Ok(user) => {
                     tracing::Span::current().record("user_id", user.id.get());
                     Ok(Self(user))

@@ -4,7 +4,7 @@
 use vidgen_domain::users::User;
 
 use super::AuthService;
-use super::ports::TokenError;
+use super::ports::{AccessClaims, TokenError};
 use crate::storage::RepositoryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,14 +20,11 @@ pub enum AuthenticateError {
 }
 
 impl AuthService {
-    /// The user a bearer token names when its signature and expiry verify, without
-    /// loading the user (for keying rate limits; [`AuthService::authenticate`] decides
-    /// access).
-    pub fn token_subject(&self, token: &str) -> Option<vidgen_domain::users::UserId> {
-        self.verifier
-            .verify(token)
-            .ok()
-            .map(|claims| claims.user_id)
+    /// The claims of a bearer token whose signature and expiry verify, without loading
+    /// the user (for keying rate limits; [`AuthService::authenticate_claims`] then decides
+    /// access without verifying the token a second time).
+    pub fn token_claims(&self, token: &str) -> Option<AccessClaims> {
+        self.verifier.verify(token).ok()
     }
 
     /// The user behind a bearer token.
@@ -37,6 +34,17 @@ impl AuthService {
     /// matches its user.
     pub async fn authenticate(&self, token: &str) -> Result<User, AuthenticateError> {
         let claims = self.verifier.verify(token)?;
+        self.authenticate_claims(&claims).await
+    }
+
+    /// The user behind claims already verified from a bearer token.
+    ///
+    /// # Errors
+    /// `Revoked` for claims that no longer match their user.
+    pub async fn authenticate_claims(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<User, AuthenticateError> {
         let Some(user) = self.users.get(claims.user_id).await? else {
             return Err(AuthenticateError::Revoked);
         };

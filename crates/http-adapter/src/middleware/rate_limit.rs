@@ -218,10 +218,20 @@ pub async fn rate_limit(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let subject = crate::auth::bearer_token(req.request()).and_then(|token| {
-        req.app_data::<web::Data<AuthService>>()
-            .and_then(|auth| auth.token_subject(token))
+    let verified = crate::auth::bearer_token(req.request()).and_then(|token| {
+        let claims = req
+            .app_data::<web::Data<AuthService>>()
+            .and_then(|auth| auth.token_claims(token))?;
+        Some(crate::auth::VerifiedToken {
+            token: token.to_owned(),
+            claims,
+        })
     });
+    let subject = verified.as_ref().map(|v| v.claims.user_id);
+    if let Some(verified) = verified {
+        // The authentication extractor uses these instead of verifying the token again.
+        req.extensions_mut().insert(verified);
+    }
     let key = match subject {
         Some(user) => format!("user:{user}"),
         None => format!(
