@@ -295,6 +295,24 @@ pub async fn eventually<T>(
     }
 }
 
+/// Polls the video until its `status` is `status` (90 s at most), and answers it.
+pub async fn wait_for_video(
+    app: &TestApp,
+    user: &TestUser,
+    id: i64,
+    status: &str,
+) -> serde_json::Value {
+    eventually(Duration::from_secs(90), async || {
+        let video = json(app.get_video(id, &user.access_token).await).await;
+        if video["status"] == status {
+            Ok(video)
+        } else {
+            Err(format!("video {id} never became {status}: {video}"))
+        }
+    })
+    .await
+}
+
 /// Paths of the API's routes. Test bodies build every path here, so none spells out
 /// `/api/v1` itself.
 pub mod paths {

@@ -8,6 +8,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::helpers::wait_for_video as wait_for;
 use crate::helpers::{
     TestApp, TestUser, assert_problem, eventually, json, paths, spawn_app, spawn_app_with,
 };
@@ -23,18 +24,6 @@ fn form(title: &str, file: Vec<u8>, name: &str, declared: &str) -> Form {
             .mime_str(declared)
             .expect("mime"),
     )
-}
-
-async fn wait_for(app: &TestApp, user: &TestUser, id: i64, status: &str) -> serde_json::Value {
-    eventually(Duration::from_secs(90), async || {
-        let video = json(app.get_video(id, &user.access_token).await).await;
-        if video["status"] == status {
-            Ok(video)
-        } else {
-            Err(format!("video {id} never became {status}: {video}"))
-        }
-    })
-    .await
 }
 
 /// Renders a short video through the API and downloads it.

@@ -12,6 +12,7 @@ use vidgen_application::videos::render::{
     VideoRenderer,
 };
 
+use crate::helpers::wait_for_video as wait_for;
 use crate::helpers::{
     TestApp, TestUser, access_token, assert_problem, eventually, json, paths, spawn_app,
     spawn_app_full, spawn_app_with,
@@ -27,18 +28,6 @@ async fn create(app: &TestApp, user: &TestUser, body: serde_json::Value) -> serd
     let video = json(response).await;
     assert_eq!(location, paths::video(&video["id"]));
     video
-}
-
-async fn wait_for(app: &TestApp, user: &TestUser, id: i64, status: &str) -> serde_json::Value {
-    eventually(Duration::from_secs(90), async || {
-        let video = json(app.get_video(id, &user.access_token).await).await;
-        if video["status"] == status {
-            Ok(video)
-        } else {
-            Err(format!("video {id} never became {status}: {video}"))
-        }
-    })
-    .await
 }
 
 fn files_in(dir: &std::path::Path) -> usize {

@@ -11,7 +11,7 @@ use vidgen_domain::videos::VideoStatus;
 
 use super::ports::{MediaFacts, MediaStore, VideoRepository};
 use super::probe::{MediaProbe, UploadFormat};
-use super::render_job::fail_video;
+use super::render_job::{back_to_pending, fail_video};
 use super::upload::UploadPayload;
 use crate::clock::Clock;
 use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind};
@@ -158,20 +158,7 @@ impl JobHandler for ProcessUpload {
         job: &ClaimedJob,
         _failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        let Some(video_id) = job.video_id else {
-            return Ok(());
-        };
-        self.videos
-            .transition(
-                video_id,
-                &VideoStatus::sources_of(VideoStatus::Pending),
-                VideoStatus::Pending,
-                0,
-                None,
-                self.clock.now(),
-            )
-            .await?;
-        Ok(())
+        back_to_pending(&self.videos, self.clock.now(), job).await
     }
 
     /// The video ends `failed`, showing the reason.

@@ -151,24 +151,6 @@ impl RenderJob {
         }
         Ok(())
     }
-
-    /// Moves the job's video back to pending, to wait for the next attempt.
-    async fn back_to_pending(&self, job: &ClaimedJob) -> Result<(), RepositoryError> {
-        let Some(video_id) = job.video_id else {
-            return Ok(());
-        };
-        self.videos
-            .transition(
-                video_id,
-                &VideoStatus::sources_of(VideoStatus::Pending),
-                VideoStatus::Pending,
-                0,
-                None,
-                self.clock.now(),
-            )
-            .await?;
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -203,7 +185,7 @@ impl JobHandler for RenderJob {
         job: &ClaimedJob,
         _failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        self.back_to_pending(job).await
+        back_to_pending(&self.videos, self.clock.now(), job).await
     }
 
     /// The video ends `failed`, showing the reason.
@@ -234,6 +216,32 @@ pub(crate) async fn fail_video(
     let notice = webhooks.notice(VideoEvent::Failed, now);
     videos
         .fail(video_id, failure.0.clone(), now, notice)
+        .await?;
+    Ok(())
+}
+
+/// Moves the job's video back to pending, to wait for the next attempt (shared by every
+/// job kind that produces a video).
+///
+/// # Errors
+/// A storage failure.
+pub(crate) async fn back_to_pending(
+    videos: &Arc<dyn VideoRepository>,
+    now: chrono::DateTime<chrono::Utc>,
+    job: &ClaimedJob,
+) -> Result<(), RepositoryError> {
+    let Some(video_id) = job.video_id else {
+        return Ok(());
+    };
+    videos
+        .transition(
+            video_id,
+            &VideoStatus::sources_of(VideoStatus::Pending),
+            VideoStatus::Pending,
+            0,
+            None,
+            now,
+        )
         .await?;
     Ok(())
 }

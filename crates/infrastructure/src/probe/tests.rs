@@ -780,34 +780,3 @@ fn codec_names() {
         assert_eq!(named(fourcc), name, "{fourcc:?}");
     }
 }
-
-/// Writes the MP4 that `tests/fixtures/sample.webm` was converted from (see the README
-/// there): `VIDGEN_FIXTURE_SOURCE=/tmp/fixture-source.mp4 cargo test -p
-/// vidgen-infrastructure render_the_webm_fixture_source -- --ignored`.
-#[tokio::test]
-#[ignore = "writes the fixture's source video; run by hand"]
-async fn render_the_webm_fixture_source() {
-    let output = std::env::var_os("VIDGEN_FIXTURE_SOURCE")
-        .expect("set VIDGEN_FIXTURE_SOURCE to the MP4 to write");
-    let output = PathBuf::from(output);
-    let renderer = Openh264Renderer::new(1).expect("renderer");
-    renderer
-        .render(
-            RenderRequest {
-                title: "Sample".into(),
-                prompt: "A WebM sample for the probe's tests, rendered by vidgen.".into(),
-                width: 640,
-                height: 360,
-                fps: 24,
-                duration_seconds: 2,
-            },
-            RenderTarget {
-                thumbnail: output.with_extension("png"),
-                video: output,
-            },
-            Arc::new(NoProgress),
-            CancelFlag::new(),
-        )
-        .await
-        .expect("render");
-}
