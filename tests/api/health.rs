@@ -41,7 +41,7 @@ async fn not_ready_when_a_migration_is_missing() {
 #[tokio::test]
 async fn not_ready_when_the_database_is_gone() {
     let app = spawn_app().await;
-    app.db.clone().close().await.expect("close the pool");
+    app.server_db.clone().close().await.expect("close the pool");
     let body = assert_problem(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
     assert!(
         !body.to_string().contains("sqlx"),

@@ -20,7 +20,10 @@ use vidgen_server::Application;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The test's own pool on the app's database (it outlives the server).
     pub db: DatabaseConnection,
+    /// The server's pool itself (closing it is a database outage for the server).
+    pub server_db: DatabaseConnection,
     server: actix_web::dev::ServerHandle,
     pub media_root: std::path::PathBuf,
     pub database_url: String,
@@ -179,7 +182,12 @@ pub async fn spawn_app_full(
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));
     let port = app.port();
-    let db = app.db().clone();
+    // The test keeps a pool of its own: the server's connections belong to its worker
+    // runtimes, which end when the server is stopped.
+    let db = Database::connect(&database_url)
+        .await
+        .unwrap_or_else(|e| panic!("test connection: {e}"));
+    let server_db = app.db().clone();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
@@ -190,6 +198,7 @@ pub async fn spawn_app_full(
         address: format!("http://127.0.0.1:{port}"),
         client,
         db,
+        server_db,
         server,
         media_root,
         database_url,
