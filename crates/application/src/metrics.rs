@@ -6,6 +6,9 @@
 //! with no recorder installed they do nothing. The HTTP adapter installs the Prometheus
 //! recorder and serves `/metrics`; `docs/operations.md` documents each metric.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
@@ -63,20 +66,55 @@ pub fn describe() {
     describe_counter!(USER_CACHE_LOOKUPS, "Reads of the in-memory user cache.");
 }
 
-/// One HTTP request answered. `route` is the matched template, never the raw path.
-pub fn http_request(method: &'static str, route: String, status: u16, elapsed: Duration) {
-    let status = status.to_string();
-    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.clone())
-        .increment(1);
-    histogram(
-        HTTP_REQUEST_DURATION,
-        [
-            ("method", method.to_owned()),
-            ("route", route),
-            ("status", status),
-        ],
-        elapsed,
-    );
+/// One HTTP request answered. `route` is the matched template, never the raw path: a
+/// borrowed one (the route table's own `&'static str`) has its series handles kept per
+/// worker thread, so the hot path neither allocates labels nor looks the series up in
+/// the recorder's registry again; an owned one (a route outside the table) is looked up
+/// each time.
+pub fn http_request(
+    method: &'static str,
+    route: Cow<'static, str>,
+    status: u16,
+    elapsed: Duration,
+) {
+    let seconds = elapsed.as_secs_f64();
+    match route {
+        Cow::Borrowed(route) => HTTP_SERIES.with_borrow_mut(|series| {
+            let (count, time) = series
+                .entry((method, route, status))
+                .or_insert_with(|| http_series(method, Cow::Borrowed(route), status));
+            count.increment(1);
+            time.record(seconds);
+        }),
+        Cow::Owned(route) => {
+            let (count, time) = http_series(method, Cow::Owned(route), status);
+            count.increment(1);
+            time.record(seconds);
+        }
+    }
+}
+
+/// The request counter and latency histogram of one (method, route, status) series.
+type HttpSeries = (metrics::Counter, metrics::Histogram);
+
+thread_local! {
+    /// This thread's handles of the series it has recorded. Bounded: the methods are a
+    /// closed set, the routes the route table's templates, the statuses the few the
+    /// service answers.
+    static HTTP_SERIES: RefCell<HashMap<(&'static str, &'static str, u16), HttpSeries>> =
+        RefCell::new(HashMap::new());
+}
+
+fn http_series(method: &'static str, route: Cow<'static, str>, status: u16) -> HttpSeries {
+    let labels = [
+        ("method", Cow::Borrowed(method)),
+        ("route", route),
+        ("status", Cow::Owned(status.to_string())),
+    ];
+    (
+        counter!(HTTP_REQUESTS, &labels),
+        metrics::histogram!(HTTP_REQUEST_DURATION, &labels),
+    )
 }
 
 /// What the rate limiter decided for one request.

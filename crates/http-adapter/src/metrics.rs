@@ -217,7 +217,7 @@ mod tests {
         vidgen_application::metrics::user_cache_lookup(true);
         vidgen_application::metrics::http_request(
             "GET",
-            "/api/v1/users/{user_id}".into(),
+            std::borrow::Cow::Borrowed("/api/v1/users/{user_id}"),
             200,
             std::time::Duration::from_millis(3),
         );
@@ -233,5 +233,32 @@ mod tests {
         assert!(text.contains(
             "vidgen_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/users/{user_id}\",status=\"200\",le=\"0.005\"} 1"
         ), "{text}");
+    }
+
+    #[test]
+    fn kept_series_handles_count_like_fresh_lookups() {
+        let exporter = exporter();
+        let route = "/test/kept/{id}";
+        for _ in 0..2 {
+            vidgen_application::metrics::http_request(
+                "PUT",
+                std::borrow::Cow::Borrowed(route),
+                404,
+                std::time::Duration::from_millis(1),
+            );
+        }
+        vidgen_application::metrics::http_request(
+            "PUT",
+            std::borrow::Cow::Owned(route.to_owned()),
+            404,
+            std::time::Duration::from_millis(1),
+        );
+        let text = exporter.render();
+        assert!(
+            text.contains(
+                "vidgen_http_requests_total{method=\"PUT\",route=\"/test/kept/{id}\",status=\"404\"} 3\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -299,10 +299,16 @@ pub fn paths_in_match_order(registries: &[Registry]) -> Vec<&'static str> {
     paths
 }
 
+/// The path template of the resource that answered a request, kept in the resource's
+/// app data so the metrics middleware labels the request without matching its path
+/// against the route table a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteTemplate(pub &'static str);
+
 /// Registers every route of these registries, one actix resource per path.
 pub fn configure(cfg: &mut web::ServiceConfig, registries: &[Registry]) {
     for path in paths_in_match_order(registries) {
-        let mut resource = resource(path);
+        let mut resource = resource(path).app_data(RouteTemplate(path));
         for entry in registries
             .iter()
             .flat_map(|r| &r.routes)

@@ -1,6 +1,7 @@
 //! Request metrics: one count and one latency observation per request, labelled with the
 //! method, the matched route template (never the raw path) and the final status.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::Error;
@@ -9,6 +10,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use vidgen_application::metrics;
+
+use crate::registry::RouteTemplate;
 
 /// The `route` label of a request no route matched (so that probing random paths cannot
 /// create new series), or one a middleware failed before routing.
@@ -43,12 +46,20 @@ pub async fn record_request(
     let started = Instant::now();
     let outcome = next.call(req).await;
     let (status, route) = match &outcome {
-        // Routing has run by now: the request knows the template it matched.
-        Ok(response) => (response.status(), response.request().match_pattern()),
+        // Routing has run by now: a route of the table left its template in the request;
+        // any other (the docs) is matched against the resource map.
+        Ok(response) => {
+            let request = response.request();
+            let route = match request.app_data::<RouteTemplate>() {
+                Some(template) => Some(Cow::Borrowed(template.0)),
+                None => request.match_pattern().map(Cow::Owned),
+            };
+            (response.status(), route)
+        }
         // A middleware failed before answering: the route is not known here.
         Err(error) => (error.as_response_error().status_code(), None),
     };
-    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let route = route.unwrap_or(Cow::Borrowed(UNMATCHED_ROUTE));
     metrics::http_request(method, route, status.as_u16(), started.elapsed());
     outcome
 }
