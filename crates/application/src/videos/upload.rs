@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use vidgen_domain::users::{User, UserStatus};
 use vidgen_domain::videos::{Description, MAX_JOB_ATTEMPTS, Title, Video, VideoSource};
 use vidgen_domain::webhooks::WebhookUrl;
@@ -47,11 +46,85 @@ pub struct UploadSink {
 struct Staging {
     key: String,
     format: UploadFormat,
-    file: tokio::io::BufWriter<tokio::fs::File>,
+    file: StagingWriter,
 }
 
 /// Bytes gathered before each write to the staging file.
-const WRITE_BUFFER: usize = 256 * 1024;
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// The staging file, written on the blocking pool one full buffer at a time while the
+/// next buffer fills: each byte is copied once on its way to the kernel (a buffered
+/// `tokio::fs::File` copies it twice more), and a write is in flight while the request
+/// is read.
+struct StagingWriter {
+    filling: Vec<u8>,
+    file: FileSlot,
+}
+
+/// Where the file is: free with a spare buffer, or out on the blocking pool being
+/// written (it comes back with the emptied buffer).
+enum FileSlot {
+    Idle(std::fs::File, Vec<u8>),
+    Writing(tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>),
+    /// A write failed: the file is gone with it.
+    Failed,
+}
+
+impl StagingWriter {
+    fn new(file: std::fs::File) -> Self {
+        Self {
+            filling: Vec::with_capacity(WRITE_BUFFER),
+            file: FileSlot::Idle(file, Vec::with_capacity(WRITE_BUFFER)),
+        }
+    }
+
+    async fn write_all(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let take = (WRITE_BUFFER - self.filling.len()).min(bytes.len());
+            self.filling.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.filling.len() == WRITE_BUFFER {
+                self.submit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and takes the file back.
+    async fn settle(&mut self) -> std::io::Result<(std::fs::File, Vec<u8>)> {
+        match std::mem::replace(&mut self.file, FileSlot::Failed) {
+            FileSlot::Idle(file, spare) => Ok((file, spare)),
+            FileSlot::Writing(write) => write.await.map_err(std::io::Error::other)?,
+            FileSlot::Failed => Err(std::io::Error::other("an earlier write failed")),
+        }
+    }
+
+    /// Sends the filled buffer to be written and goes on filling the spare one.
+    async fn submit(&mut self) -> std::io::Result<()> {
+        let (mut file, mut full) = self.settle().await?;
+        std::mem::swap(&mut self.filling, &mut full);
+        self.file = FileSlot::Writing(tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            file.write_all(&full)?;
+            full.clear();
+            Ok((file, full))
+        }));
+        Ok(())
+    }
+
+    /// Writes what is left and waits until the file is on disk.
+    async fn sync(&mut self) -> std::io::Result<()> {
+        if !self.filling.is_empty() {
+            self.submit().await?;
+        }
+        let (file, spare) = self.settle().await?;
+        let file = tokio::task::spawn_blocking(move || file.sync_all().map(|()| file))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.file = FileSlot::Idle(file, spare);
+        Ok(())
+    }
+}
 
 impl std::fmt::Debug for UploadSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,13 +170,15 @@ impl UploadSink {
         let key = self.media.new_key(format.extension());
         let file = tokio::fs::File::create(self.media.staging_path(&key))
             .await
-            .map_err(UploadFileError::Storage)?;
+            .map_err(UploadFileError::Storage)?
+            .into_std()
+            .await;
         // From here on the file exists: the sink's drop removes it unless handed over.
         let head = std::mem::take(&mut self.head);
         let staging = self.staged.insert(Staging {
             key,
             format,
-            file: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+            file: StagingWriter::new(file),
         });
         staging
             .file
@@ -124,11 +199,7 @@ impl UploadSink {
         let Some(mut staging) = self.staged.take() else {
             return Err(UploadFileError::Unsupported);
         };
-        let flushed = async {
-            staging.file.flush().await?;
-            staging.file.get_ref().sync_all().await
-        }
-        .await;
+        let flushed = staging.file.sync().await;
         let staged = StagedUpload {
             media: self.media.clone(),
             key: staging.key,

@@ -91,6 +91,30 @@ async fn a_file_is_staged_as_it_arrives_and_decided_by_its_first_bytes() {
 }
 
 #[tokio::test]
+async fn a_file_of_many_buffers_arrives_whole_whatever_the_chunk_sizes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut sink = sink(dir.path(), 10 * 1024 * 1024);
+    // Three and a half write buffers, in chunks that never line up with a buffer.
+    let mut bytes = b"VID!".to_vec();
+    bytes.extend((0..(WRITE_BUFFER * 7 / 2) as u32).map(|i| (i % 251) as u8));
+    for chunk in bytes.chunks(65_537) {
+        sink.write(chunk).await.expect("write");
+    }
+    let staged = sink.finish().await.expect("finish");
+    assert_eq!(staged.size, bytes.len() as u64);
+    let expected: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(staged.sha256, expected);
+    let written = std::fs::read(dir.path().join("upload.webm.part")).expect("staged");
+    assert!(
+        written == bytes,
+        "the staged file differs from what was sent"
+    );
+}
+
+#[tokio::test]
 async fn a_file_past_the_limit_is_refused_and_removed() {
     let dir = tempfile::tempdir().expect("dir");
     let mut sink = sink(dir.path(), 10);
