@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod jobs;
 mod jobs_runtime;
+mod media_links;
 mod metrics;
 mod middleware;
 mod migrations;

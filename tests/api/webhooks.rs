@@ -16,7 +16,7 @@ use vidgen_application::videos::render::{
 };
 
 use crate::helpers::{
-    TestApp, TestUser, assert_problem, eventually, json, spawn_app_full, spawn_app_with,
+    TestApp, TestUser, assert_problem, eventually, json, paths, spawn_app_full, spawn_app_with,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -280,8 +280,17 @@ async fn each_completed_or_failed_video_gets_exactly_one_verified_delivery() {
             .contains("the encoder gave up"),
         "{failure}"
     );
-    // The body is the API's own view of the video.
-    let shown = json(app.get_video(done, &jane.access_token).await).await;
+    // The body is the API's own view of the video, except for its media links: a
+    // webhook carries their paths (opened with the bearer token), not signed links.
+    let mut shown = json(app.get_video(done, &jane.access_token).await).await;
+    assert_eq!(completed["data"]["content_url"], paths::video_content(done));
+    assert_eq!(
+        completed["data"]["thumbnail_url"],
+        paths::video_thumbnail(done)
+    );
+    for field in ["content_url", "thumbnail_url"] {
+        shown[field] = completed["data"][field].clone();
+    }
     assert_eq!(completed["data"], shown);
     for delivery in &deliveries {
         assert!(delivery.id().starts_with("msg_"), "{delivery:?}");

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod health;
 pub mod idempotency;
 pub mod jobs;
+pub mod media_links;
 pub mod metrics;
 pub mod rate_limits;
 pub mod storage;

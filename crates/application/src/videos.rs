@@ -25,7 +25,9 @@ use self::probe::MediaProbe;
 use crate::clock::Clock;
 use crate::idempotency::{IdempotencyStore, IdempotentCreation};
 use crate::jobs::{JobKind, JobQueue, NewJob};
+use crate::media_links::MediaLinks;
 use crate::storage::RepositoryError;
+use crate::users::ports::UserRepository;
 use crate::validation::FieldViolation;
 use crate::webhooks::outbox::WebhookOutbox;
 use vidgen_domain::webhooks::WebhookUrl;
@@ -42,6 +44,16 @@ pub struct VideoService {
     uploads: Option<upload::Uploads>,
     /// Videos a user may have pending or processing at once.
     max_active: u64,
+    /// Signed media links, when set up.
+    links: Option<SignedLinks>,
+}
+
+/// What signed media links need: the signer, and the owners whose token versions the
+/// links are bound to.
+#[derive(Clone)]
+struct SignedLinks {
+    links: MediaLinks,
+    owners: Arc<dyn UserRepository>,
 }
 
 impl std::fmt::Debug for VideoService {
@@ -78,7 +90,15 @@ impl VideoService {
             webhooks: WebhookOutbox::disabled(),
             uploads: None,
             max_active: u64::MAX,
+            links: None,
         }
+    }
+
+    /// Signs media links with `links`, bound to the token versions `owners` stores.
+    #[must_use]
+    pub fn with_media_links(mut self, links: MediaLinks, owners: Arc<dyn UserRepository>) -> Self {
+        self.links = Some(SignedLinks { links, owners });
+        self
     }
 
     /// At most `max` videos of one user pending or processing at once

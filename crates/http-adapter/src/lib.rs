@@ -12,6 +12,7 @@ pub mod error;
 pub mod error_map;
 pub mod extract;
 pub mod listing;
+pub mod media_links;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -330,6 +330,27 @@ fn document_operation(
             }));
         }
     }
+    if entry.signed_link {
+        let parameters = operation
+            .as_object_mut()
+            .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+        if let Some(Value::Array(list)) = parameters {
+            list.push(json!({
+                "name": crate::media_links::EXPIRES,
+                "in": "query",
+                "required": false,
+                "description": "With `signature`, opens the file without a bearer token: the expiry (Unix seconds) of a signed link from `content_url` / `thumbnail_url`. A forged, altered or expired link is 404.",
+                "schema": {"type": "integer", "format": "int64"},
+            }));
+            list.push(json!({
+                "name": crate::media_links::SIGNATURE,
+                "in": "query",
+                "required": false,
+                "description": "With `expires`: the signature of a signed link (URL-safe base64).",
+                "schema": {"type": "string"},
+            }));
+        }
+    }
     let mut statuses: Vec<u16> = vec![400, 500];
     let rate_limited = entry.path.starts_with("/api/");
     if rate_limited {
@@ -398,7 +419,10 @@ fn document_operation(
             json!({"$ref": format!("#/components/responses/{}", response_name(status))}),
         );
     }
-    if secured {
+    if secured && entry.signed_link {
+        // The bearer token, or nothing but the link's own query parameters.
+        operation["security"] = json!([{"bearerAuth": []}, {"oauth2Password": []}, {}]);
+    } else if secured {
         operation["security"] = json!([{"bearerAuth": []}, {"oauth2Password": []}]);
     } else {
         // Public: an empty requirement says so (linters read a missing one as forgotten).

@@ -82,6 +82,9 @@ pub struct RouteEntry {
     /// The body is `multipart/form-data`: the schema of its parts (an object schema,
     /// built from the same constants the handler checks).
     pub multipart: Option<fn() -> serde_json::Value>,
+    /// Also opens with a signed link's `expires` and `signature` instead of the bearer
+    /// token (see [`crate::media_links`]).
+    pub signed_link: bool,
     route: RouteFactory,
 }
 
@@ -140,6 +143,7 @@ impl RouteEntry {
             idempotency_key: false,
             callback: None,
             multipart: None,
+            signed_link: false,
             route: Arc::new(move || web::method(route_method.clone()).to(handler.clone())),
         }
     }
@@ -203,6 +207,12 @@ impl RouteEntry {
     #[must_use]
     pub fn with_multipart(mut self, schema: fn() -> serde_json::Value) -> Self {
         self.multipart = Some(schema);
+        self
+    }
+
+    #[must_use]
+    pub fn with_signed_link(mut self) -> Self {
+        self.signed_link = true;
         self
     }
 

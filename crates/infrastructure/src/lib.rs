@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod database;
 pub mod media;
+pub mod media_links;
 pub mod passwords;
 pub mod probe;
 pub mod rate_limit;

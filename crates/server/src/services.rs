@@ -12,6 +12,7 @@ use vidgen_application::idempotency::IdempotencyStore;
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
+use vidgen_application::media_links::MediaLinks;
 use vidgen_application::rate_limits::{Quota, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
@@ -28,6 +29,7 @@ use vidgen_http_adapter::webhooks::VideoWebhookBodies;
 use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::media::FsMediaStore;
+use vidgen_infrastructure::media_links::HmacLinkSigner;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
 use vidgen_infrastructure::probe::FileMediaProbe;
 use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
@@ -108,6 +110,7 @@ impl Services {
                 require_email_verification: settings.auth.require_email_verification,
             },
         );
+        let link_owners = users.clone();
         let auth = AuthService::new(
             AuthPorts {
                 users,
@@ -147,7 +150,15 @@ impl Services {
         )
         .with_webhooks(webhooks.clone())
         .with_uploads(probe.clone(), settings.media.max_upload_bytes)
-        .with_max_active_jobs(u64::from(settings.rate_limits.max_active_jobs_per_user));
+        .with_max_active_jobs(u64::from(settings.rate_limits.max_active_jobs_per_user))
+        .with_media_links(
+            MediaLinks::new(
+                Arc::new(HmacLinkSigner::new(settings.auth.secret_key_bytes())),
+                clock.clone(),
+                settings.media.media_url_ttl_seconds,
+            ),
+            link_owners,
+        );
         let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
         // One registration per job kind.
         let mut registry = JobRegistry::new()

@@ -1,11 +1,14 @@
 //! The files of a completed video: the video itself and its thumbnail.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use vidgen_domain::users::policy::Actor;
-use vidgen_domain::videos::{VideoId, VideoStatus};
+use vidgen_domain::users::{User, UserId};
+use vidgen_domain::videos::{Video, VideoId, VideoStatus};
 
 use super::VideoService;
+use crate::media_links::{LinkSignature, MediaLinks};
 use crate::storage::RepositoryError;
 
 /// A stored file of a completed video.
@@ -36,6 +39,14 @@ impl From<RepositoryError> for VideoFileError {
     }
 }
 
+/// Which file of a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoFileKind {
+    /// The video itself.
+    Content,
+    Thumbnail,
+}
+
 impl VideoService {
     /// The video file of a completed video.
     ///
@@ -46,13 +57,7 @@ impl VideoService {
             .visible(actor, id)
             .await?
             .ok_or(VideoFileError::NotFound)?;
-        match (video.status, video.media_key) {
-            (VideoStatus::Completed, Some(key)) => Ok(VideoFile {
-                path: self.media.path(&key),
-                content_type: video.content_type.unwrap_or_else(|| "video/mp4".into()),
-            }),
-            _ => Err(VideoFileError::NotReady),
-        }
+        self.file_of(video, VideoFileKind::Content)
     }
 
     /// The thumbnail of a completed video.
@@ -65,13 +70,88 @@ impl VideoService {
             .visible(actor, id)
             .await?
             .ok_or(VideoFileError::NotFound)?;
-        match (video.status, video.thumbnail_key) {
-            (VideoStatus::Completed, Some(key)) => Ok(VideoFile {
-                path: self.media.path(&key),
-                content_type: "image/png".into(),
-            }),
-            (VideoStatus::Completed, None) => Err(VideoFileError::NoThumbnail),
-            _ => Err(VideoFileError::NotReady),
+        self.file_of(video, VideoFileKind::Thumbnail)
+    }
+
+    /// A file opened by a signed link to `path` instead of a bearer token.
+    ///
+    /// # Errors
+    /// `NotFound` for a missing video, an owner who may no longer log in, and every
+    /// signature that is not this path's, this owner's current one and unexpired (a bad
+    /// link looks exactly like a video the caller may not see); then as for
+    /// [`VideoService::content`].
+    pub async fn file_by_link(
+        &self,
+        id: VideoId,
+        kind: VideoFileKind,
+        path: &str,
+        link: &LinkSignature,
+    ) -> Result<VideoFile, VideoFileError> {
+        let Some(signed) = &self.links else {
+            return Err(VideoFileError::NotFound);
+        };
+        let video = self.videos.get(id).await?.ok_or(VideoFileError::NotFound)?;
+        let owner = signed
+            .owners
+            .get(video.owner_id)
+            .await?
+            .filter(|owner| owner.status.can_log_in())
+            .ok_or(VideoFileError::NotFound)?;
+        if !signed.links.verify(path, owner.token_version, link) {
+            return Err(VideoFileError::NotFound);
+        }
+        self.file_of(video, kind)
+    }
+
+    /// What signs this service's media links, when they are signed.
+    pub fn media_links(&self) -> Option<&MediaLinks> {
+        self.links.as_ref().map(|signed| &signed.links)
+    }
+
+    /// The token versions of the owners of `videos`, which their links are signed with:
+    /// `known` (usually the caller) as it is, the others looked up once each.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn owner_token_versions(
+        &self,
+        known: &User,
+        videos: &[Video],
+    ) -> Result<HashMap<UserId, i64>, RepositoryError> {
+        let mut versions = HashMap::from([(known.id, known.token_version)]);
+        let Some(signed) = &self.links else {
+            return Ok(versions);
+        };
+        for video in videos {
+            if video.status != VideoStatus::Completed || versions.contains_key(&video.owner_id) {
+                continue;
+            }
+            if let Some(owner) = signed.owners.get(video.owner_id).await? {
+                versions.insert(owner.id, owner.token_version);
+            }
+        }
+        Ok(versions)
+    }
+
+    fn file_of(&self, video: Video, kind: VideoFileKind) -> Result<VideoFile, VideoFileError> {
+        if video.status != VideoStatus::Completed {
+            return Err(VideoFileError::NotReady);
+        }
+        match kind {
+            VideoFileKind::Content => {
+                let key = video.media_key.ok_or(VideoFileError::NotReady)?;
+                Ok(VideoFile {
+                    path: self.media.path(&key),
+                    content_type: video.content_type.unwrap_or_else(|| "video/mp4".into()),
+                })
+            }
+            VideoFileKind::Thumbnail => {
+                let key = video.thumbnail_key.ok_or(VideoFileError::NoThumbnail)?;
+                Ok(VideoFile {
+                    path: self.media.path(&key),
+                    content_type: "image/png".into(),
+                })
+            }
         }
     }
 }

@@ -15,8 +15,7 @@ use vidgen_application::idempotency::{Created, IdempotencyKey, Keyed, StoredResp
 use vidgen_application::videos::VideoService;
 use vidgen_application::videos::create::CreateVideoError;
 use vidgen_application::videos::delete::DeleteVideoError;
-use vidgen_application::videos::files::VideoFile;
-use vidgen_application::videos::files::VideoFileError;
+use vidgen_application::videos::files::{VideoFile, VideoFileError, VideoFileKind};
 use vidgen_application::videos::ports::VideoQuery;
 use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
 use vidgen_application::videos::retry::RetryVideoError;
@@ -30,6 +29,7 @@ use self::dto::{
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::listing::{self, SortBy};
+use crate::media_links::{MediaCaller, MediaUrls};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Accepted, ListJson};
 use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
@@ -95,7 +95,8 @@ pub fn registry() -> Registry {
     .route(
         R::secured(Method::GET, VIDEO_CONTENT, "get_video_content", content)
             .maps::<VideoFileError>()
-            .with_binary("video/mp4"),
+            .with_binary("video/mp4")
+            .with_signed_link(),
     )
     .route(
         R::secured(
@@ -105,7 +106,8 @@ pub fn registry() -> Registry {
             thumbnail,
         )
         .maps::<VideoFileError>()
-        .with_binary("image/png"),
+        .with_binary("image/png")
+        .with_signed_link(),
     )
     .route(
         R::secured(
@@ -319,6 +321,7 @@ async fn create(
 /// `Link`.
 #[api_v2_operation]
 async fn list(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     params: ValidQuery<VideoListQuery>,
@@ -326,7 +329,36 @@ async fn list(
     let paged = videos
         .list(current.actor(), query(params.into_inner())?)
         .await?;
-    Ok(ListJson::new(paged, VideoResponse::from))
+    let urls = media_urls(&http, &videos, &current, &paged.items).await?;
+    Ok(ListJson::new(paged, |video| {
+        VideoResponse::linked(video, &urls)
+    }))
+}
+
+/// The media links of `shown` as `current` sees them: signed with their owners' token
+/// versions.
+async fn media_urls<'a>(
+    http: &'a HttpRequest,
+    videos: &'a VideoService,
+    current: &CurrentUser,
+    shown: &[Video],
+) -> Result<MediaUrls<'a>, ApiError> {
+    let versions = videos
+        .owner_token_versions(&current.0, shown)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(MediaUrls::new(http, videos.media_links(), versions))
+}
+
+/// One video as `current` sees it, with its media links.
+async fn linked(
+    http: &HttpRequest,
+    videos: &VideoService,
+    current: &CurrentUser,
+    video: Video,
+) -> Result<web::Json<VideoResponse>, ApiError> {
+    let urls = media_urls(http, videos, current, std::slice::from_ref(&video)).await?;
+    Ok(web::Json(VideoResponse::linked(video, &urls)))
 }
 
 /// Get a video
@@ -334,6 +366,7 @@ async fn list(
 /// Owner or admin; others get 404.
 #[api_v2_operation]
 async fn get(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     path: ValidPath<VideoPath>,
@@ -341,7 +374,7 @@ async fn get(
     let video = videos
         .get(current.actor(), video_id(path.video_id)?)
         .await?;
-    Ok(web::Json(video.into()))
+    linked(&http, &videos, &current, video).await
 }
 
 /// Update a video
@@ -349,6 +382,7 @@ async fn get(
 /// Changes `title` and/or `description` (an empty description clears it).
 #[api_v2_operation]
 async fn update(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     path: ValidPath<VideoPath>,
@@ -358,7 +392,7 @@ async fn update(
     let video = videos
         .update(current.actor(), video_id(path.video_id)?, changes)
         .await?;
-    Ok(web::Json(video.into()))
+    linked(&http, &videos, &current, video).await
 }
 
 /// Delete a video
@@ -383,13 +417,20 @@ async fn delete(
 /// revalidation. 409 `VIDEO_NOT_READY` before the video is completed.
 #[api_v2_operation]
 async fn content(
-    current: CurrentUser,
+    http: HttpRequest,
+    caller: MediaCaller,
     videos: web::Data<VideoService>,
     path: ValidPath<VideoPath>,
 ) -> Result<FileResponse, ApiError> {
-    let file = videos
-        .content(current.actor(), video_id(path.video_id)?)
-        .await?;
+    let id = video_id(path.video_id)?;
+    let file = match caller {
+        MediaCaller::Bearer(current) => videos.content(current.actor(), id).await?,
+        MediaCaller::Link(link) => {
+            videos
+                .file_by_link(id, VideoFileKind::Content, http.path(), &link)
+                .await?
+        }
+    };
     Ok(FileResponse { file })
 }
 
@@ -398,13 +439,20 @@ async fn content(
 /// A PNG picture from the first seconds, once the video is completed.
 #[api_v2_operation]
 async fn thumbnail(
-    current: CurrentUser,
+    http: HttpRequest,
+    caller: MediaCaller,
     videos: web::Data<VideoService>,
     path: ValidPath<VideoPath>,
 ) -> Result<FileResponse, ApiError> {
-    let file = videos
-        .thumbnail(current.actor(), video_id(path.video_id)?)
-        .await?;
+    let id = video_id(path.video_id)?;
+    let file = match caller {
+        MediaCaller::Bearer(current) => videos.thumbnail(current.actor(), id).await?,
+        MediaCaller::Link(link) => {
+            videos
+                .file_by_link(id, VideoFileKind::Thumbnail, http.path(), &link)
+                .await?
+        }
+    };
     Ok(FileResponse { file })
 }
 
@@ -431,6 +479,7 @@ async fn retry(
 /// Yourself, or anyone for admins; others get 404.
 #[api_v2_operation]
 async fn list_of_user(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     path: ValidPath<crate::routes::users::dto::UserPath>,
@@ -440,7 +489,10 @@ async fn list_of_user(
     let paged = videos
         .list_of(current.actor(), owner, query(params.into_inner())?)
         .await?;
-    Ok(ListJson::new(paged, VideoResponse::from))
+    let urls = media_urls(&http, &videos, &current, &paged.items).await?;
+    Ok(ListJson::new(paged, |video| {
+        VideoResponse::linked(video, &urls)
+    }))
 }
 
 /// Get a user's video
@@ -448,6 +500,7 @@ async fn list_of_user(
 /// Yourself, or anyone for admins; others get 404.
 #[api_v2_operation]
 async fn get_of_user(
+    http: HttpRequest,
     current: CurrentUser,
     videos: web::Data<VideoService>,
     path: ValidPath<UserVideoPath>,
@@ -459,5 +512,5 @@ async fn get_of_user(
             video_id(path.video_id)?,
         )
         .await?;
-    Ok(web::Json(video.into()))
+    linked(&http, &videos, &current, video).await
 }

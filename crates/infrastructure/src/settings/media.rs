@@ -14,6 +14,8 @@ pub struct MediaSettings {
     pub max_upload_bytes: u64,
     /// `MAX_AVATAR_BYTES`: largest avatar.
     pub max_avatar_bytes: u64,
+    /// `MEDIA_URL_TTL_SECONDS`: how long a signed media link opens.
+    pub media_url_ttl_seconds: u64,
 }
 
 impl MediaSettings {
@@ -29,10 +31,12 @@ impl MediaSettings {
         );
         let max_upload_bytes: u64 = r.number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024, 1 << 40);
         let max_avatar_bytes: u64 = r.number("MAX_AVATAR_BYTES", 2 * 1024 * 1024, 1024, 1 << 30);
+        let media_url_ttl_seconds: u64 = r.number("MEDIA_URL_TTL_SECONDS", 3600, 10, 7 * 24 * 3600);
         r.finish(Self {
             root,
             max_upload_bytes,
             max_avatar_bytes,
+            media_url_ttl_seconds,
         })
     }
 }
@@ -49,6 +53,7 @@ mod tests {
         assert_eq!(s.root, PathBuf::from("./data/media"));
         assert_eq!(s.max_upload_bytes, 100 * 1024 * 1024);
         assert_eq!(s.max_avatar_bytes, 2 * 1024 * 1024);
+        assert_eq!(s.media_url_ttl_seconds, 3600);
     }
 
     #[test]
@@ -57,6 +62,8 @@ mod tests {
             ("MAX_UPLOAD_BYTES", "lots"),
             ("MAX_UPLOAD_BYTES", "1023"),
             ("MAX_AVATAR_BYTES", "1"),
+            ("MEDIA_URL_TTL_SECONDS", "0"),
+            ("MEDIA_URL_TTL_SECONDS", "forever"),
         ];
         for (name, value) in cases {
             let p = problems_of(MediaSettings::read(&source(&[(name, value)])));
@@ -79,8 +86,10 @@ mod tests {
             ("MEDIA_ROOT", "/srv/media"),
             ("MAX_UPLOAD_BYTES", "2048"),
             ("MAX_AVATAR_BYTES", "4096"),
+            ("MEDIA_URL_TTL_SECONDS", "600"),
         ]))
         .unwrap();
+        assert_eq!(s.media_url_ttl_seconds, 600);
         assert_eq!(s.root, PathBuf::from("/srv/media"));
         assert_eq!(s.max_upload_bytes, 2048);
         assert_eq!(s.max_avatar_bytes, 4096);

@@ -288,6 +288,24 @@ pub struct VideoResponse {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl VideoResponse {
+    /// The video with its media links as `urls` makes them (absolute, and signed where
+    /// the owner's token version is known).
+    pub fn linked(video: Video, urls: &crate::media_links::MediaUrls<'_>) -> Self {
+        let completed = video.status == VideoStatus::Completed;
+        let content = completed.then(|| urls.url(&video_content_path(video.id), video.owner_id));
+        let thumbnail = (completed && video.thumbnail_key.is_some())
+            .then(|| urls.url(&video_thumbnail_path(video.id), video.owner_id));
+        Self {
+            content_url: content,
+            thumbnail_url: thumbnail,
+            ..Self::from(video)
+        }
+    }
+}
+
+/// The video with its media links as paths (which need the bearer token): what a
+/// webhook carries, and a video that is not completed (it has no links).
 impl From<Video> for VideoResponse {
     fn from(video: Video) -> Self {
         let completed = video.status == VideoStatus::Completed;

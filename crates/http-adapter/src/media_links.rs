@@ -1,0 +1,171 @@
+//! Media links over HTTP: the absolute, signed URLs that responses embed
+//! (`content_url`, `thumbnail_url`), and [`MediaCaller`], the extractor of the media
+//! routes, which accepts either such a signature or the bearer token.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
+use paperclip::v2::schema::Apiv2Schema;
+use vidgen_application::media_links::{LinkSignature, MediaLinks};
+use vidgen_domain::users::UserId;
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+
+/// The query parameters of a signed link.
+pub const EXPIRES: &str = "expires";
+pub const SIGNATURE: &str = "signature";
+
+/// `path` as an absolute URL: under `PUBLIC_BASE_URL` when configured, else under the
+/// scheme and host the request came in on (the host was checked against
+/// `ALLOWED_HOSTS`).
+pub fn absolute_url(request: &HttpRequest, path: &str) -> String {
+    let located = crate::responses::location(request, path);
+    if located.starts_with('/') {
+        let info = request.connection_info();
+        format!("{}://{}{path}", info.scheme(), info.host())
+    } else {
+        located
+    }
+}
+
+/// Builds the media links of the videos of one response.
+pub struct MediaUrls<'a> {
+    request: &'a HttpRequest,
+    links: Option<&'a MediaLinks>,
+    versions: HashMap<UserId, i64>,
+}
+
+impl std::fmt::Debug for MediaUrls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaUrls").finish_non_exhaustive()
+    }
+}
+
+impl<'a> MediaUrls<'a> {
+    /// Links for `request`, signed by `links` with the owners' token `versions`.
+    pub fn new(
+        request: &'a HttpRequest,
+        links: Option<&'a MediaLinks>,
+        versions: HashMap<UserId, i64>,
+    ) -> Self {
+        Self {
+            request,
+            links,
+            versions,
+        }
+    }
+
+    /// Links that are not signed (they need the bearer token).
+    pub fn unsigned(request: &'a HttpRequest) -> Self {
+        Self::new(request, None, HashMap::new())
+    }
+
+    /// The absolute link to `path` of a resource of `owner`: signed when links are
+    /// signed and the owner's token version is known.
+    pub fn url(&self, path: &str, owner: UserId) -> String {
+        let url = absolute_url(self.request, path);
+        match (self.links, self.versions.get(&owner)) {
+            (Some(links), Some(&version)) => {
+                let signed = links.sign(path, version);
+                format!(
+                    "{url}?{EXPIRES}={}&{SIGNATURE}={}",
+                    signed.expires, signed.signature
+                )
+            }
+            _ => url,
+        }
+    }
+}
+
+/// Who asks for a media file: the bearer of a token, or a link's signature.
+#[derive(Debug, Clone)]
+pub enum MediaCaller {
+    Bearer(CurrentUser),
+    /// The request carries `expires` and `signature` (not yet checked: the use case
+    /// checks them against the resource's owner).
+    Link(LinkSignature),
+}
+
+/// The link query of `request`, if it has one: `Some(Err)` when it is malformed (which
+/// is answered like a bad signature, 404).
+fn link_query(request: &HttpRequest) -> Option<Result<LinkSignature, ()>> {
+    let mut expires = None;
+    let mut signature = None;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    for (name, value) in pairs {
+        match name.as_str() {
+            EXPIRES => expires = Some(value),
+            SIGNATURE => signature = Some(value),
+            _ => {}
+        }
+    }
+    if expires.is_none() && signature.is_none() {
+        return None;
+    }
+    Some(match (expires.and_then(|e| e.parse().ok()), signature) {
+        (Some(expires), Some(signature)) => Ok(LinkSignature { expires, signature }),
+        _ => Err(()),
+    })
+}
+
+impl FromRequest for MediaCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        match link_query(req) {
+            Some(Ok(link)) => Box::pin(std::future::ready(Ok(Self::Link(link)))),
+            Some(Err(())) => Box::pin(std::future::ready(Err(ApiError::not_found()))),
+            None => {
+                let bearer = CurrentUser::from_request(req, payload);
+                Box::pin(async move { bearer.await.map(Self::Bearer) })
+            }
+        }
+    }
+}
+
+impl Apiv2Schema for MediaCaller {
+    fn name() -> Option<String> {
+        <CurrentUser as Apiv2Schema>::name()
+    }
+
+    fn security_scheme() -> Option<SecurityScheme> {
+        <CurrentUser as Apiv2Schema>::security_scheme()
+    }
+}
+
+impl OperationModifier for MediaCaller {
+    fn update_parameter(_: &mut DefaultOperationRaw) {}
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn a_link_query_needs_both_parameters_and_an_integer_expiry() {
+        let query =
+            |q: &str| link_query(&TestRequest::with_uri(&format!("/f?{q}")).to_http_request());
+        assert_eq!(query("x=1"), None);
+        assert_eq!(
+            query("expires=12&signature=abc"),
+            Some(Ok(LinkSignature {
+                expires: 12,
+                signature: "abc".into()
+            }))
+        );
+        assert_eq!(query("expires=12"), Some(Err(())));
+        assert_eq!(query("signature=abc"), Some(Err(())));
+        assert_eq!(query("expires=soon&signature=abc"), Some(Err(())));
+    }
+}
