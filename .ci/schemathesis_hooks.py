@@ -257,6 +257,8 @@ FIXTURE_FOR = {
     "get_video_thumbnail": "completed",
     "get_user_video": "completed",
     "retry_video": "failed",
+    # A completed video's stream sends its state and ends; a pending one would stay open.
+    "stream_video_events": "completed",
 }
 
 
@@ -285,6 +287,13 @@ def map_case(ctx, case):
     """In valid cases, inputs that only the hooks can know: a fixture
     video where only a rendered or failed one answers 2xx, a video of the fuzzer's to
     delete, a live refresh token, the fuzzer's own current password."""
+    if _operation_id(case) == "stream_video_events":
+        # Any existing video the fuzzer can see is followed until it settles, and the
+        # fuzzing server renders nothing: every well-formed id follows the completed
+        # fixture instead (malformed ids stay, for the 422s).
+        video_id = (case.path_parameters or {}).get("video_id")
+        if isinstance(video_id, int) and video_id > 0 and "completed" in FIXTURES:
+            case.path_parameters = dict(case.path_parameters, video_id=FIXTURES["completed"])
     if not _is_positive(case):
         return case
     # Every valid case of these operations gets the inputs only the hooks know (a spent

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The server's pool itself (closing it is a database outage for the server).
     pub server_db: DatabaseConnection,
-    server: actix_web::dev::ServerHandle,
+    server: vidgen_server::ShutdownHandle,
     pub media_root: std::path::PathBuf,
     pub database_url: String,
     _postgres: Option<PostgresDatabase>,
@@ -188,7 +188,7 @@ pub async fn spawn_app_full(
         .await
         .unwrap_or_else(|e| panic!("test connection: {e}"));
     let server_db = app.db().clone();
-    let server = app.handle();
+    let server = app.shutdown_handle();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -222,7 +222,7 @@ impl TestApp {
 
     /// Stops the server (in-flight requests may finish) and waits for it.
     pub async fn stop(&self) {
-        self.server.stop(true).await;
+        self.server.stop().await;
     }
 }
 

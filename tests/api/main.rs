@@ -6,6 +6,7 @@ mod architecture;
 mod auth;
 mod docs;
 mod errors;
+mod events;
 mod hardening;
 mod health;
 mod helpers;

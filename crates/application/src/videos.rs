@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod files;
 pub mod ports;
 pub mod probe;

@@ -109,8 +109,13 @@ impl AppState {
     /// Makes `service` available to every handler as `web::Data<T>` (one instance shared
     /// by all workers).
     #[must_use]
-    pub fn with<T: Send + Sync + 'static>(mut self, service: T) -> Self {
-        let data = web::Data::new(service);
+    pub fn with<T: Send + Sync + 'static>(self, service: T) -> Self {
+        self.with_shared(Arc::new(service))
+    }
+
+    /// Like [`Self::with`], for a service the caller keeps a handle on too.
+    pub fn with_shared<T: Send + Sync + 'static>(mut self, service: Arc<T>) -> Self {
+        let data = web::Data::from(service);
         self.provided.push((
             std::any::type_name::<T>(),
             Arc::new(move |cfg: &mut web::ServiceConfig| {

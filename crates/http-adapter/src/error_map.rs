@@ -22,6 +22,7 @@ use vidgen_application::users::update::UpdateUserError;
 use vidgen_application::validation::FieldViolation;
 use vidgen_application::videos::create::CreateVideoError;
 use vidgen_application::videos::delete::DeleteVideoError;
+use vidgen_application::videos::events::WatchVideoError;
 use vidgen_application::videos::files::VideoFileError;
 use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
 use vidgen_application::videos::retry::RetryVideoError;
@@ -417,6 +418,27 @@ impl From<VideoFileError> for ApiError {
     }
 }
 
+/// When a client refused for too many open streams should try again.
+const STREAMS_RETRY_SECONDS: u64 = 5;
+
+impl From<WatchVideoError> for ApiError {
+    fn from(error: WatchVideoError) -> Self {
+        match error {
+            WatchVideoError::TooManyForUser { .. } | WatchVideoError::TooMany => {
+                Self::LimitReached {
+                    message: error.to_string(),
+                    retry_after_seconds: STREAMS_RETRY_SECONDS,
+                }
+            }
+            WatchVideoError::Closing => Self::ServiceUnavailable(error.to_string()),
+        }
+    }
+}
+
+impl MappedErrors for WatchVideoError {
+    const STATUSES: &'static [u16] = &[429, 503];
+}
+
 impl MappedErrors for CreateVideoError {
     const STATUSES: &'static [u16] = &[403, 409, 422, 429, 500];
 }
@@ -685,6 +707,23 @@ mod tests {
             }
         }
         check(logout);
+    }
+
+    #[test]
+    fn stream_errors_produce_exactly_their_listed_statuses() {
+        let watch = vec![
+            WatchVideoError::TooManyForUser { limit: 2 },
+            WatchVideoError::TooMany,
+            WatchVideoError::Closing,
+        ];
+        for e in &watch {
+            match e {
+                WatchVideoError::TooManyForUser { .. }
+                | WatchVideoError::TooMany
+                | WatchVideoError::Closing => {}
+            }
+        }
+        check(watch);
     }
 
     #[test]

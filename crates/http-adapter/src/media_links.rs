@@ -20,56 +20,54 @@ use crate::error::ApiError;
 pub const EXPIRES: &str = "expires";
 pub const SIGNATURE: &str = "signature";
 
-/// `path` as an absolute URL: under `PUBLIC_BASE_URL` when configured, else under the
-/// scheme and host the request came in on (the host was checked against
-/// `ALLOWED_HOSTS`).
-pub fn absolute_url(request: &HttpRequest, path: &str) -> String {
-    let located = crate::responses::location(request, path);
-    if located.starts_with('/') {
-        let info = request.connection_info();
-        format!("{}://{}{path}", info.scheme(), info.host())
-    } else {
-        located
+/// Where absolute links start: `PUBLIC_BASE_URL` when configured, else the scheme and
+/// host the request came in on (the host was checked against `ALLOWED_HOSTS`).
+pub fn origin(request: &HttpRequest) -> String {
+    match request.app_data::<crate::responses::PublicBaseUrl>() {
+        Some(base) => base.0.trim_end_matches('/').to_owned(),
+        None => {
+            let info = request.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
     }
 }
 
-/// Builds the media links of the videos of one response.
-pub struct MediaUrls<'a> {
-    request: &'a HttpRequest,
-    links: Option<&'a MediaLinks>,
+/// Builds the media links of the videos of one response (owned, so a stream can keep
+/// it).
+#[derive(Clone)]
+pub struct MediaUrls {
+    origin: String,
+    links: Option<MediaLinks>,
     versions: HashMap<UserId, i64>,
 }
 
-impl std::fmt::Debug for MediaUrls<'_> {
+impl std::fmt::Debug for MediaUrls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaUrls").finish_non_exhaustive()
+        f.debug_struct("MediaUrls")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
-impl<'a> MediaUrls<'a> {
+impl MediaUrls {
     /// Links for `request`, signed by `links` with the owners' token `versions`.
     pub fn new(
-        request: &'a HttpRequest,
-        links: Option<&'a MediaLinks>,
+        request: &HttpRequest,
+        links: Option<&MediaLinks>,
         versions: HashMap<UserId, i64>,
     ) -> Self {
         Self {
-            request,
-            links,
+            origin: origin(request),
+            links: links.cloned(),
             versions,
         }
-    }
-
-    /// Links that are not signed (they need the bearer token).
-    pub fn unsigned(request: &'a HttpRequest) -> Self {
-        Self::new(request, None, HashMap::new())
     }
 
     /// The absolute link to `path` of a resource of `owner`: signed when links are
     /// signed and the owner's token version is known.
     pub fn url(&self, path: &str, owner: UserId) -> String {
-        let url = absolute_url(self.request, path);
-        match (self.links, self.versions.get(&owner)) {
+        let url = format!("{}{path}", self.origin);
+        match (&self.links, self.versions.get(&owner)) {
             (Some(links), Some(&version)) => {
                 let signed = links.sign(path, version);
                 format!(

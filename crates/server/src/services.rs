@@ -17,6 +17,7 @@ use vidgen_application::rate_limits::{Quota, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
+use vidgen_application::videos::events::{StreamLimits, VideoWatch};
 use vidgen_application::videos::probe::MediaProbe;
 use vidgen_application::videos::process_upload::ProcessUpload;
 use vidgen_application::videos::render::VideoRenderer;
@@ -54,6 +55,8 @@ pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
+    /// The progress streams' view of the videos (one per instance).
+    pub video_watch: Arc<VideoWatch>,
     pub analytics: AnalyticsService,
     /// `None` with `RATE_LIMIT_ENABLED=false`.
     pub rate_limits: Option<RateLimits>,
@@ -131,6 +134,13 @@ impl Services {
                 }
             })?);
         let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
+        let video_watch = Arc::new(VideoWatch::new(
+            videos.clone(),
+            StreamLimits {
+                per_user: settings.rate_limits.event_streams_per_user as usize,
+                total: settings.rate_limits.event_streams_max as usize,
+            },
+        ));
         let jobs: Arc<dyn JobQueue> = Arc::new(SeaOrmJobQueue::new(db.clone()));
         let renderer: Arc<dyn VideoRenderer> = match renderer {
             Some(renderer) => renderer,
@@ -200,6 +210,7 @@ impl Services {
             analytics,
             auth,
             videos: video_service,
+            video_watch,
             rate_limits: if settings.rate_limits.enabled {
                 Some(rate_limits(settings).await?)
             } else {

@@ -13,6 +13,7 @@ use vidgen_application::health::HealthService;
 use vidgen_application::jobs::DuplicateHandler;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::admin::{AdminBootstrap, CreateAdmin};
+use vidgen_application::videos::events::VideoWatch;
 use vidgen_application::videos::render::VideoRenderer;
 use vidgen_domain::users::{Email, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
@@ -70,6 +71,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    watch: Arc<VideoWatch>,
     workers: Workers,
     db: Db,
     instance_id: String,
@@ -176,6 +178,7 @@ impl Application {
             .with(services.users)
             .with(services.auth)
             .with(services.videos.clone())
+            .with_shared(services.video_watch.clone())
             .with(services.analytics.clone());
         let state = match services.rate_limits.clone() {
             Some(limits) => state.with(limits),
@@ -200,6 +203,12 @@ impl Application {
             HttpServer::new(move || vidgen_http_adapter::build(state.clone(), config.clone()))
                 .workers(settings.server.workers)
                 .shutdown_timeout(settings.server.shutdown_timeout_seconds)
+                // Signals are handled in `run_until_stopped`, which ends the progress
+                // streams before the graceful stop waits for open connections.
+                .disable_signals()
+                // A client that closes its connection is gone: its response (a progress
+                // stream, say) is dropped at once instead of at the next failed write.
+                .h1_allow_half_closed(false)
                 .listen(listener)
                 .map_err(|source| StartupError::Bind {
                     address: address.clone(),
@@ -214,6 +223,8 @@ impl Application {
         )
         .await
         .map_err(StartupError::Schedule)?;
+        let watch = services.video_watch.clone();
+        tokio::spawn(watch.clone().run(STREAM_POLL_INTERVAL));
         let workers = Workers::spawn(
             WorkerSettings {
                 count: settings.jobs.workers,
@@ -238,6 +249,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            watch,
             workers,
             db,
             instance_id,
@@ -259,16 +271,86 @@ impl Application {
         self.server.handle()
     }
 
+    /// Stops the server as a signal would (see [`ShutdownHandle`]).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            watch: self.watch.clone(),
+        }
+    }
+
     /// Serves until SIGINT or SIGTERM: then stops accepting, lets in-flight requests
     /// finish (bounded by `SHUTDOWN_TIMEOUT_SECONDS`) and returns.
     ///
     /// # Errors
     /// The server's own I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
+        let on_signal = self.shutdown_handle();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received");
+            on_signal.stop().await;
+        });
+        let served = self.server.await;
+        signals.abort();
+        self.watch.close();
+        served?;
         self.workers.shutdown().await;
         tracing::info!("vidgen stopped");
         Ok(())
+    }
+}
+
+/// How often the progress streams read their videos.
+const STREAM_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Stops the server gracefully: ends the progress streams (each client sees its stream
+/// end), stops accepting, and lets in-flight requests finish within
+/// `SHUTDOWN_TIMEOUT_SECONDS`.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    server: actix_web::dev::ServerHandle,
+    watch: Arc<VideoWatch>,
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownHandle")
+    }
+}
+
+impl ShutdownHandle {
+    pub async fn stop(&self) {
+        self.watch.close();
+        self.server.stop(true).await;
+    }
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }
 

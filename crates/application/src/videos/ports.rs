@@ -115,6 +115,13 @@ pub trait VideoRepository: Send + Sync {
     /// A storage failure.
     async fn get(&self, id: VideoId) -> Result<Option<Video>, RepositoryError>;
 
+    /// The videos among `ids` that exist, in one query (the progress streams of an
+    /// instance share one such read per tick).
+    ///
+    /// # Errors
+    /// A storage failure.
+    async fn get_many(&self, ids: &[VideoId]) -> Result<Vec<Video>, RepositoryError>;
+
     /// # Errors
     /// A storage failure.
     async fn list(&self, query: &VideoQuery) -> Result<Paged<Video>, RepositoryError>;

@@ -2,6 +2,7 @@
 //! files, and retries. Handlers parse, call one use case and map the result.
 
 pub mod dto;
+pub mod events;
 pub mod upload;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,8 @@ pub const VIDEO: &str = "/api/v1/videos/{video_id}";
 pub const VIDEO_CONTENT: &str = "/api/v1/videos/{video_id}/content";
 /// A video's thumbnail.
 pub const VIDEO_THUMBNAIL: &str = "/api/v1/videos/{video_id}/thumbnail";
+/// A video's progress stream.
+pub const VIDEO_EVENTS: &str = "/api/v1/videos/{video_id}/events";
 
 fn with_video_id(template: &str, id: VideoId) -> String {
     template.replace("{video_id}", &id.to_string())
@@ -108,6 +111,17 @@ pub fn registry() -> Registry {
         .maps::<VideoFileError>()
         .with_binary("image/png")
         .with_signed_link(),
+    )
+    .route(
+        R::secured(
+            Method::GET,
+            VIDEO_EVENTS,
+            "stream_video_events",
+            events::events,
+        )
+        .maps::<GetVideoError>()
+        .maps::<vidgen_application::videos::events::WatchVideoError>()
+        .with_text("text/event-stream", events::DESCRIPTION),
     )
     .route(
         R::secured(
@@ -337,12 +351,12 @@ async fn list(
 
 /// The media links of `shown` as `current` sees them: signed with their owners' token
 /// versions.
-async fn media_urls<'a>(
-    http: &'a HttpRequest,
-    videos: &'a VideoService,
+async fn media_urls(
+    http: &HttpRequest,
+    videos: &VideoService,
     current: &CurrentUser,
     shown: &[Video],
-) -> Result<MediaUrls<'a>, ApiError> {
+) -> Result<MediaUrls, ApiError> {
     let versions = videos
         .owner_token_versions(&current.0, shown)
         .await

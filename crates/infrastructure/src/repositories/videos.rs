@@ -199,6 +199,20 @@ impl VideoRepository for SeaOrmVideoRepository {
             .transpose()
     }
 
+    async fn get_many(&self, ids: &[VideoId]) -> Result<Vec<Video>, RepositoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Videos::find()
+            .filter(Column::Id.is_in(ids.iter().map(|id| id.get())))
+            .all(&self.db)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(to_video)
+            .collect()
+    }
+
     async fn list(&self, query: &VideoQuery) -> Result<Paged<Video>, RepositoryError> {
         let mut select = Videos::find();
         if let Some(owner) = query.owner_id {

@@ -25,6 +25,10 @@ pub struct RateLimitSettings {
     pub max_active_jobs_per_user: u32,
     /// `RATE_LIMIT_ENABLED`: limit requests and password attempts (default true).
     pub enabled: bool,
+    /// `EVENT_STREAMS_PER_USER`: progress streams one user may have open.
+    pub event_streams_per_user: u32,
+    /// `EVENT_STREAMS_MAX`: progress streams open on one instance.
+    pub event_streams_max: u32,
 }
 
 /// The window of `LOGIN_RATE_LIMIT`.
@@ -58,6 +62,8 @@ impl RateLimitSettings {
         let login_attempts: u32 = r.number("LOGIN_RATE_LIMIT", 10, 1, 1_000_000);
         let max_active_jobs_per_user: u32 = r.number("MAX_ACTIVE_JOBS_PER_USER", 5, 1, 100_000);
         let enabled = r.boolean("RATE_LIMIT_ENABLED", true);
+        let event_streams_per_user: u32 = r.number("EVENT_STREAMS_PER_USER", 10, 1, 10_000);
+        let event_streams_max: u32 = r.number("EVENT_STREAMS_MAX", 10_000, 1, 10_000);
         r.finish(Self {
             requests,
             backend,
@@ -65,6 +71,8 @@ impl RateLimitSettings {
             login_attempts,
             max_active_jobs_per_user,
             enabled,
+            event_streams_per_user,
+            event_streams_max,
         })
     }
 }
@@ -83,6 +91,8 @@ mod tests {
         assert_eq!(s.redis_url, None);
         assert_eq!(s.login_attempts, 10);
         assert_eq!(s.max_active_jobs_per_user, 5);
+        assert_eq!(s.event_streams_per_user, 10);
+        assert_eq!(s.event_streams_max, 10_000);
     }
 
     #[test]
@@ -93,6 +103,8 @@ mod tests {
             ("REDIS_URL", "http://localhost"),
             ("LOGIN_RATE_LIMIT", "0"),
             ("MAX_ACTIVE_JOBS_PER_USER", "many"),
+            ("EVENT_STREAMS_PER_USER", "0"),
+            ("EVENT_STREAMS_MAX", "20000"),
         ];
         for (name, value) in cases {
             let p = problems_of(RateLimitSettings::read(&source(&[(name, value)])));

@@ -291,7 +291,7 @@ pub struct VideoResponse {
 impl VideoResponse {
     /// The video with its media links as `urls` makes them (absolute, and signed where
     /// the owner's token version is known).
-    pub fn linked(video: Video, urls: &crate::media_links::MediaUrls<'_>) -> Self {
+    pub fn linked(video: Video, urls: &crate::media_links::MediaUrls) -> Self {
         let completed = video.status == VideoStatus::Completed;
         let content = completed.then(|| urls.url(&video_content_path(video.id), video.owner_id));
         let thumbnail = (completed && video.thumbnail_key.is_some())
