@@ -1,5 +1,6 @@
 //! The prompt cut into scenes on the video's timeline: a title card, then one caption
-//! per sentence (long sentences in chunks of about a dozen words), each on screen for a
+//! per sentence (long sentences in chunks of about a dozen words and of no more
+//! characters than a caption can show whole), each on screen for a
 //! time proportional to its length, with crossfades between them and the last one held
 //! to the end. A prompt longer than the duration can show at a readable pace is cut
 //! with an ellipsis.

@@ -455,7 +455,8 @@ fn cutting_the_prompt_is_logged_in_the_jobs_span() {
         .with_ansi(false)
         .finish();
     let spec = Spec {
-        title: "T".into(),
+        // A character the font lacks: drawn as a replacement mark, and said so.
+        title: "T\u{10FFFD}".into(),
         prompt: "word ".repeat(3000),
         width: 1280,
         height: 720,
@@ -472,6 +473,10 @@ fn cutting_the_prompt_is_logged_in_the_jobs_span() {
     assert!(log.contains("job_id=42"), "{log}");
     assert!(log.contains("video_id=7"), "{log}");
     assert!(log.contains("total_words=3000"), "{log}");
+    assert!(
+        log.contains("replacement mark") && log.contains("missing=1"),
+        "{log}"
+    );
 }
 
 #[test]
