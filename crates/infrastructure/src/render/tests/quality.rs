@@ -55,13 +55,13 @@ fn mean_difference(a: &[u8], b: &[u8], width: usize, region: Rect) -> f64 {
     sum as f64 / (w * h).max(1) as f64
 }
 
-fn captions_of(plan: &scenes::Plan) -> Vec<(usize, String)> {
+fn captions_of(plan: &Plan) -> Vec<(usize, String)> {
     plan.cues
         .iter()
         .enumerate()
         .filter_map(|(index, cue)| match &cue.shot {
-            scenes::Shot::Caption(text) => Some((index, text.clone())),
-            scenes::Shot::Title => None,
+            Shot::Caption(text) => Some((index, text.clone())),
+            Shot::Title => None,
         })
         .collect()
 }
