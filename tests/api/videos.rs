@@ -12,6 +12,9 @@ use vidgen_application::videos::render::{
     VideoRenderer,
 };
 
+use vidgen_domain::videos::{GENERATED_FPS, Prompt};
+use vidgen_infrastructure::render::{Painter, Shot, Spec, render, write_png};
+
 use crate::helpers::wait_for_video as wait_for;
 use crate::helpers::{
     TestApp, TestUser, access_token, assert_problem, eventually, json, paths, spawn_app,
@@ -129,6 +132,90 @@ async fn a_generated_video_renders_and_downloads() {
         "NOT_FOUND",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_prompt_far_too_long_for_its_duration_completes_with_a_shortened_caption() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let sentence = "Waves roll in over the pebbles while gulls circle above the harbour. ";
+    let prompt: String = sentence.chars().cycle().take(Prompt::MAX_LEN).collect();
+    let created = create(
+        &app,
+        &jane,
+        json!({"title": "Harbour", "prompt": prompt, "duration_seconds": 5}),
+    )
+    .await;
+    let id = created["id"].as_i64().expect("id");
+
+    let done = wait_for(&app, &jane, id, "completed").await;
+    assert!((done["duration"].as_f64().expect("duration") - 5.0).abs() < 0.05);
+    let video = app.get_video_content(id, &jane.access_token).await;
+    assert_eq!(video.status().as_u16(), 200);
+    let video = video.bytes().await.expect("video");
+    let thumbnail = app.get_video_thumbnail(id, &jane.access_token).await;
+    assert_eq!(thumbnail.status().as_u16(), 200);
+    let thumbnail = thumbnail.bytes().await.expect("thumbnail");
+
+    // The renderer is deterministic: the same render in process gives the bytes the API
+    // must have served, and its plan says what the video shows.
+    let spec = Spec {
+        title: "Harbour".into(),
+        prompt,
+        width: 1280,
+        height: 720,
+        fps: GENERATED_FPS,
+        duration_seconds: 5,
+    };
+    let plan = Painter::new(&spec).expect("painter").plan().clone();
+    let cut = plan.shortened.expect("the prompt was shortened");
+    assert!(
+        cut.kept_words * 50 < cut.total_words,
+        "most of the prompt was left out: {cut:?}"
+    );
+    let captions: Vec<&str> = plan
+        .cues
+        .iter()
+        .filter_map(|cue| match &cue.shot {
+            Shot::Caption(text) => Some(text.as_str()),
+            Shot::Title => None,
+        })
+        .collect();
+    let words: usize = captions.iter().map(|c| c.split_whitespace().count()).sum();
+    assert!(words <= 15, "about three words a second: {captions:?}");
+    let last = captions.last().expect("a caption");
+    assert!(last.ends_with('\u{2026}'), "ends with an ellipsis: {last}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected_video = dir.path().join("expected.mp4");
+    let thumbnail_frame = spec.thumbnail_frame();
+    let mut expected_thumbnail = None;
+    render(
+        &spec,
+        &expected_video,
+        || false,
+        |_| {},
+        |index, canvas| {
+            if index == thumbnail_frame {
+                expected_thumbnail = Some(canvas.clone());
+            }
+        },
+    )
+    .expect("the same render in process");
+    let expected_png = dir.path().join("expected.png");
+    write_png(
+        &expected_thumbnail.expect("the thumbnail's frame"),
+        &expected_png,
+    )
+    .expect("png");
+    assert!(
+        std::fs::read(&expected_video).expect("expected video") == video.as_ref(),
+        "the served video is the shortened render"
+    );
+    assert!(
+        std::fs::read(&expected_png).expect("expected thumbnail") == thumbnail.as_ref(),
+        "the served thumbnail shows the shortened caption"
+    );
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ use vidgen_application::videos::render::{
 pub use canvas::{Canvas, Yuv};
 pub use painter::Painter;
 pub use pipeline::{PipelineError, Spec, encode_frames, render, write_png};
+pub use scenes::{Cue, Plan, Shortened, Shot};
 
 /// Why the renderer could not start.
 #[derive(Debug, thiserror::Error)]

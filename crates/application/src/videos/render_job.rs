@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vidgen_domain::videos::VideoStatus;
+use vidgen_domain::videos::{VideoId, VideoStatus};
 
 use super::ports::{MediaFacts, MediaStore, VideoRepository};
 use super::render::{RENDERED_CODEC, RenderError, RenderRequest, RenderTarget, VideoRenderer};
@@ -55,7 +55,13 @@ impl RenderJob {
     ///
     /// # Errors
     /// `JobFailure` with a readable reason; the staged files are removed.
-    #[tracing::instrument(skip_all, fields(job_id = context.job.id.0, attempt = context.job.attempt))]
+    /// The span names the job and its video, so that what the renderer logs (a prompt cut
+    /// short, say) can be traced to the video.
+    #[tracing::instrument(skip_all, fields(
+        job_id = context.job.id.0,
+        attempt = context.job.attempt,
+        video_id = context.job.video_id.map(VideoId::get),
+    ))]
     async fn render(&self, context: &JobContext) -> Result<(), JobFailure> {
         let job = &context.job;
         let Some(video_id) = job.video_id else {

@@ -426,6 +426,58 @@ async fn a_render_completes_the_video_with_its_files() {
     assert_eq!(outcome, Ok(()));
 }
 
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn what_the_renderer_logs_names_the_job_and_the_video() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    // The test runtime has one thread: the subscriber sees the whole run.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let mut ports = Ports::new();
+    media_ports(&mut ports);
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Pending, 1))));
+    ports
+        .videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    ports.renderer.expect_render().returning(|_, _, _, _| {
+        tracing::info!("captions shortened");
+        Err(RenderError::Encoder("stop here".into()))
+    });
+    ports.media.expect_remove().returning(|_| Ok(()));
+    let _ = ports.render_job().run(&JobContext::new(claimed(1))).await;
+    let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+    let line = log
+        .lines()
+        .find(|line| line.contains("captions shortened"))
+        .unwrap_or_else(|| panic!("the renderer's event was not logged: {log}"));
+    assert!(line.contains("job_id=3"), "{line}");
+    assert!(line.contains("video_id=5"), "{line}");
+}
+
 #[tokio::test]
 async fn a_failed_render_leaves_no_files_and_is_retried_then_fails_the_video() {
     let mut ports = Ports::new();

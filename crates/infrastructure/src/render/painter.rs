@@ -44,6 +44,7 @@ pub struct Painter {
     header: Option<TextLayer>,
     caption_area: (f32, f32),
     layers: Vec<Option<TextLayer>>,
+    captions_rasterised: usize,
 }
 
 /// The frame's safe area: (left, top, width, height) in pixels.
@@ -192,6 +193,7 @@ impl Painter {
             title_card: titles.card,
             header: titles.header,
             layers,
+            captions_rasterised: 0,
         })
     }
 
@@ -210,8 +212,8 @@ impl Painter {
         self.header.as_ref()
     }
 
-    /// `text` laid out and rasterised as a caption.
-    pub fn caption_layer(&self, text: &str) -> TextLayer {
+    /// How `text` is set as a caption: the face, the lines and where they go.
+    pub fn caption_layout(&self, text: &str) -> (Face<'_>, Vec<String>, Placement) {
         let (left, _, safe_width, _) = safe_area(self.width, self.height);
         let (area_top, area_bottom) = self.caption_area;
         let area = (area_bottom - area_top).max(1.0);
@@ -224,14 +226,23 @@ impl Painter {
             usize::MAX,
         );
         let block = face.line_height() * lines.len() as f32;
-        TextLayer::draw(
-            &face,
-            &lines,
-            Placement {
-                centre_x: left + safe_width / 2.0,
-                top: area_top + (area - block).max(0.0) / 2.0,
-            },
-        )
+        let placement = Placement {
+            centre_x: left + safe_width / 2.0,
+            top: area_top + (area - block).max(0.0) / 2.0,
+        };
+        (face, lines, placement)
+    }
+
+    /// `text` laid out and rasterised as a caption.
+    pub fn caption_layer(&self, text: &str) -> TextLayer {
+        let (face, lines, placement) = self.caption_layout(text);
+        TextLayer::draw(&face, &lines, placement)
+    }
+
+    /// How many captions have been rasterised so far: one per scene that came up, however
+    /// many frames it lasts.
+    pub fn captions_rasterised(&self) -> usize {
+        self.captions_rasterised
     }
 
     /// Draws frame `index` into `canvas`.
@@ -254,6 +265,7 @@ impl Painter {
                 captions += weight;
                 if self.layers[cue].is_none() {
                     self.layers[cue] = Some(self.caption_layer(text));
+                    self.captions_rasterised += 1;
                 }
             }
         }

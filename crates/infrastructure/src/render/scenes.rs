@@ -1,5 +1,6 @@
 //! The prompt cut into scenes on the video's timeline: a title card, then one caption
-//! per sentence (long sentences in chunks of about a dozen words), each on screen for a
+//! per sentence (long sentences in chunks of about a dozen words and of no more
+//! characters than a caption can show whole), each on screen for a
 //! time proportional to its length, with crossfades between them and the last one held
 //! to the end. A prompt longer than the duration can show at a readable pace is cut
 //! with an ellipsis.
@@ -10,6 +11,10 @@ use super::text::ELLIPSIS;
 pub const WORDS_PER_SECOND: u32 = 3;
 /// Words per caption when a sentence has to be split.
 pub const CHUNK_WORDS: usize = 12;
+/// Characters (spaces included) per caption at most: a caption of this many of the
+/// widest letters still fits the caption area at the smallest caption size, so that
+/// every scene shows its whole caption.
+pub const CHUNK_CHARS: usize = 160;
 /// A word longer than this counts (and may be cut) as several, in characters.
 pub const LONGEST_WORD: usize = 24;
 /// Length of a crossfade, in tenths of a second (shorter for short scenes).
@@ -57,6 +62,9 @@ pub struct Plan {
     fades: Vec<u32>,
 }
 
+/// Closing quotes and brackets that may follow the full stop of a sentence.
+const CLOSING: &[char] = &['"', '\'', ')', ']', '\u{bb}', '\u{201d}', '\u{2019}'];
+
 /// A word (or a piece of a very long one), the sentence it belongs to, and whether a
 /// space comes before it.
 #[derive(Debug, Clone)]
@@ -83,7 +91,9 @@ fn units_of(prompt: &str) -> Vec<Unit> {
                     spaced: index == 0,
                 });
             }
-            ended = word.ends_with(['.', '!', '?', ELLIPSIS]);
+            ended = word
+                .trim_end_matches(CLOSING)
+                .ends_with(['.', '!', '?', ELLIPSIS]);
         }
     }
     units
@@ -100,9 +110,33 @@ fn join(units: &[Unit]) -> String {
     text
 }
 
-/// `units` split by sentence, and sentences much longer than [`CHUNK_WORDS`] into
-/// chunks of about that many.
+/// Characters of `units` joined.
+fn length(units: &[Unit]) -> usize {
+    units
+        .iter()
+        .map(|unit| unit.text.chars().count() + usize::from(unit.spaced))
+        .sum()
+}
+
+/// `units` split by sentence, sentences much longer than [`CHUNK_WORDS`] into chunks of
+/// about that many, and chunks longer than [`CHUNK_CHARS`] further, before the word that
+/// would take them over.
 fn chunks(units: &[Unit]) -> Vec<&[Unit]> {
+    let mut chunks = Vec::new();
+    for chunk in word_chunks(units) {
+        let mut from = 0;
+        for to in 1..=chunk.len() {
+            if to - from > 1 && length(&chunk[from..to]) > CHUNK_CHARS {
+                chunks.push(&chunk[from..to - 1]);
+                from = to - 1;
+            }
+        }
+        chunks.push(&chunk[from..]);
+    }
+    chunks
+}
+
+fn word_chunks(units: &[Unit]) -> Vec<&[Unit]> {
     let mut chunks = Vec::new();
     for sentence in units.chunk_by(|a, b| a.sentence == b.sentence) {
         let count = sentence.len().div_ceil(CHUNK_WORDS);
@@ -296,6 +330,65 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_ends_before_closing_quotes_and_at_line_breaks() {
+        let plan = Plan::new(
+            "He said \"go.\" She went (quickly.) Then\nanother line",
+            24,
+            24 * 20,
+        );
+        assert_eq!(
+            captions(&plan),
+            vec![
+                "He said \"go.\"",
+                "She went (quickly.)",
+                "Then",
+                "another line"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_caption_fades_in_is_held_whole_then_fades_out() {
+        let plan = Plan::new("First scene here. Second scene there. Third.", 24, 24 * 6);
+        let last = plan.cues.len() - 1;
+        for index in 0..plan.cues.len() {
+            let cue = &plan.cues[index];
+            let (from, to) = plan.held(index);
+            let before = cue.start.saturating_sub(plan.fade_in(index));
+            let after = (cue.end + plan.fade_out(index)).min(144);
+            let opacities: Vec<f32> = (before..after)
+                .map(|frame| plan.text_opacity(index, frame))
+                .collect();
+            let (rising, rest) = opacities.split_at((from - before) as usize);
+            let (hold, falling) = rest.split_at((to - from) as usize);
+            assert!(
+                hold.len() >= 12,
+                "cue {index}: held only {} frames",
+                hold.len()
+            );
+            assert!(hold.iter().all(|&o| o == 1.0), "cue {index}: {hold:?}");
+            assert!(rising.windows(2).all(|w| w[0] <= w[1]), "{rising:?}");
+            assert!(falling.windows(2).all(|w| w[0] >= w[1]), "{falling:?}");
+            if index > 0 {
+                assert!(
+                    rising.first() == Some(&0.0),
+                    "cue {index} fades in: {rising:?}"
+                );
+                assert!(rising.iter().any(|&o| o > 0.0 && o < 1.0), "{rising:?}");
+            }
+            if index < last {
+                assert!(
+                    falling.last() == Some(&0.0),
+                    "cue {index} fades out: {falling:?}"
+                );
+                assert!(falling.iter().any(|&o| o > 0.0 && o < 1.0), "{falling:?}");
+            } else {
+                assert_eq!(to, 144, "the last scene is held to the end");
+            }
+        }
+    }
+
+    #[test]
     fn long_sentences_are_chunked_and_long_prompts_cut_with_an_ellipsis() {
         let sentence = (1..=30)
             .map(|i| format!("w{i}"))
@@ -317,6 +410,20 @@ mod tests {
         let shown = captions(&plan).join(" ");
         assert!(shown.ends_with("word\u{2026}"), "{shown}");
         assert_eq!(shown.split(' ').count(), 11);
+    }
+
+    #[test]
+    fn a_caption_never_holds_more_than_its_share_of_characters() {
+        let long = "x".repeat(LONGEST_WORD);
+        let prompt = vec![long.as_str(); 40].join(" ");
+        let plan = Plan::new(&prompt, 24, 24 * 60);
+        let shown = captions(&plan);
+        assert!(shown.len() > 40 / CHUNK_WORDS, "{shown:?}");
+        assert!(
+            shown.iter().all(|c| c.chars().count() <= CHUNK_CHARS),
+            "{shown:?}"
+        );
+        assert_eq!(shown.join(" "), prompt, "nothing lost");
     }
 
     #[test]

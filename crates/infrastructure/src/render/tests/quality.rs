@@ -25,6 +25,24 @@ fn has_legible_text(luma: &[u8], width: usize, region: Rect) -> bool {
     bright * 100 >= all * 2 && dark * 100 >= all * 5
 }
 
+/// The share of `layer`'s solid ink (coverage of at least seven eighths) that shows as
+/// near-white in a luma plane: 1.0 when the whole text is on screen at full strength,
+/// far less for a partial (letter-by-letter) or faded one.
+fn shown_share(luma: &[u8], width: usize, layer: &text::TextLayer) -> f64 {
+    let (mut solid, mut shown) = (0usize, 0usize);
+    for row in 0..layer.height {
+        for col in 0..layer.width {
+            if layer.alpha[row * layer.width + col] >= 224 {
+                solid += 1;
+                let value = luma[(layer.y + row) * width + layer.x + col];
+                shown += usize::from(value >= 180);
+            }
+        }
+    }
+    assert!(solid > 100, "the layer has ink");
+    shown as f64 / solid as f64
+}
+
 fn mean_difference(a: &[u8], b: &[u8], width: usize, region: Rect) -> f64 {
     let (x, y, w, h) = region;
     let mut sum = 0u64;
@@ -37,13 +55,13 @@ fn mean_difference(a: &[u8], b: &[u8], width: usize, region: Rect) -> f64 {
     sum as f64 / (w * h).max(1) as f64
 }
 
-fn captions_of(plan: &scenes::Plan) -> Vec<(usize, String)> {
+fn captions_of(plan: &Plan) -> Vec<(usize, String)> {
     plan.cues
         .iter()
         .enumerate()
         .filter_map(|(index, cue)| match &cue.shot {
-            scenes::Shot::Caption(text) => Some((index, text.clone())),
-            scenes::Shot::Title => None,
+            Shot::Caption(text) => Some((index, text.clone())),
+            Shot::Title => None,
         })
         .collect()
 }
@@ -72,13 +90,33 @@ async fn every_scene_shows_its_whole_caption_legibly_and_scenes_differ() {
     for (cue, text) in captions {
         let (from, to) = plan.held(cue);
         assert!(to > from, "{text}: held for {from}..{to}");
-        let region = painter.caption_layer(&text).bounds();
+        let layer = painter.caption_layer(&text);
+        let region = layer.bounds();
         for frame in [from, (from + to) / 2, to - 1] {
             assert!(
                 has_legible_text(&pictures[frame as usize], 1280, region),
                 "{text}: no legible caption at frame {frame}"
             );
+            let shown = shown_share(&pictures[frame as usize], 1280, &layer);
+            assert!(
+                shown > 0.95,
+                "{text}: only {shown} of the caption is shown at frame {frame}"
+            );
         }
+        // Before its hold the caption is fading in: whole, but not at full strength.
+        let fading = (plan.cues[cue].start.saturating_sub(24)..from)
+            .rev()
+            .find(|&frame| plan.text_opacity(cue, frame) <= 0.5)
+            .expect("a frame of the fade-in");
+        assert!(
+            plan.text_opacity(cue, fading) > 0.0,
+            "{text}: frame {fading}"
+        );
+        let shown = shown_share(&pictures[fading as usize], 1280, &layer);
+        assert!(
+            shown < 0.5,
+            "{text}: {shown} shown at frame {fading}, in its fade-in"
+        );
         let middle = pictures[((from + to) / 2) as usize].clone();
         if let Some((before, before_region)) = previous {
             let (x, y) = (region.0.min(before_region.0), region.1.min(before_region.1));
@@ -129,12 +167,17 @@ async fn the_thumbnail_shows_the_title_and_the_first_caption() {
     let mut rgb = vec![0; png.output_buffer_size()];
     png.next_frame(&mut rgb).expect("pixels");
     let luma = luma_of_rgb(&rgb);
-    assert!(
-        has_legible_text(&luma, 1280, painter.caption_layer(&first).bounds()),
-        "caption"
-    );
-    let header = painter.header().expect("a title").bounds();
-    assert!(has_legible_text(&luma, 1280, header), "title");
+    let caption = painter.caption_layer(&first);
+    assert!(has_legible_text(&luma, 1280, caption.bounds()), "caption");
+    let header = painter.header().expect("a title");
+    assert!(has_legible_text(&luma, 1280, header.bounds()), "title");
+    for (name, layer) in [("caption", &caption), ("title", header)] {
+        let shown = shown_share(&luma, 1280, layer);
+        assert!(
+            shown > 0.95,
+            "only {shown} of the {name} is in the thumbnail"
+        );
+    }
 }
 
 #[tokio::test]
@@ -160,10 +203,22 @@ fn reference_mask(
     layer: &text::TextLayer,
     origin: (f32, f32),
 ) -> Vec<u8> {
+    font_rasterisation(face_px, text, (layer.width, layer.height), origin)
+}
+
+/// The font's own rasterisation of `text` on one line into a `size` mask, the pen
+/// starting at `origin` (left end of the baseline).
+fn font_rasterisation(
+    face_px: ab_glyph::PxScale,
+    text: &str,
+    size: (usize, usize),
+    origin: (f32, f32),
+) -> Vec<u8> {
+    let (mask_width, mask_height) = size;
     use ab_glyph::{Font, ScaleFont};
     let fonts = text::Fonts::embedded().expect("font");
     let font = fonts.regular.as_scaled(face_px);
-    let mut mask = vec![0u8; layer.width * layer.height];
+    let mut mask = vec![0u8; mask_width * mask_height];
     let mut pen = origin.0;
     let mut previous = None;
     for c in text.chars() {
@@ -180,9 +235,8 @@ fn reference_mask(
                     bounds.min.x as i64 + i64::from(x),
                     bounds.min.y as i64 + i64::from(y),
                 );
-                if px >= 0 && py >= 0 && (px as usize) < layer.width && (py as usize) < layer.height
-                {
-                    let cell = &mut mask[py as usize * layer.width + px as usize];
+                if px >= 0 && py >= 0 && (px as usize) < mask_width && (py as usize) < mask_height {
+                    let cell = &mut mask[py as usize * mask_width + px as usize];
                     *cell = cell.saturating_add((coverage.clamp(0.0, 1.0) * 255.0).round() as u8);
                 }
             });
@@ -279,6 +333,59 @@ async fn non_latin_captions_reach_the_video() {
             has_legible_text(&pictures[frame as usize], 1280, region),
             "{text}"
         );
+
+        // The decoded picture against the font's own drawing of the caption, not
+        // against replacement marks.
+        let (face, lines, at) = painter.caption_layout(&text);
+        assert_eq!(lines, vec![text.clone()], "one line");
+        let ascent = {
+            use ab_glyph::{Font, ScaleFont};
+            text::Fonts::embedded()
+                .expect("font")
+                .regular
+                .as_scaled(face.scale())
+                .ascent()
+        };
+        let origin = (at.centre_x - face.width(&text) / 2.0, at.top + ascent);
+        let reference = font_rasterisation(face.scale(), &text, (1280, 720), origin);
+        let boxes: String = text
+            .chars()
+            .map(|c| if c.is_alphabetic() { text::FALLBACK } else { c })
+            .collect();
+        let boxed = font_rasterisation(face.scale(), &boxes, (1280, 720), origin);
+        let picture = &pictures[frame as usize];
+        let ink = |mask: &[u8]| -> Vec<bool> {
+            let mut inked = vec![false; 1280 * 720];
+            for row in region.1..region.1 + region.3 {
+                for col in region.0..region.0 + region.2 {
+                    inked[row * 1280 + col] = mask[row * 1280 + col] >= 128;
+                }
+            }
+            inked
+        };
+        let seen = ink(&picture
+            .iter()
+            .map(|&v| if v >= 160 { 255 } else { 0 })
+            .collect::<Vec<_>>());
+        let overlap = |expected: &[bool]| {
+            let both = seen
+                .iter()
+                .zip(expected)
+                .filter(|(a, b)| **a && **b)
+                .count();
+            let either = seen
+                .iter()
+                .zip(expected)
+                .filter(|(a, b)| **a || **b)
+                .count();
+            both as f64 / either.max(1) as f64
+        };
+        let glyphs = overlap(&ink(&reference));
+        let marks = overlap(&ink(&boxed));
+        assert!(
+            glyphs > 0.75 && marks < 0.5,
+            "{text}: the video matches the font's glyphs by {glyphs} and replacement marks by {marks}"
+        );
     }
 }
 
@@ -348,7 +455,8 @@ fn cutting_the_prompt_is_logged_in_the_jobs_span() {
         .with_ansi(false)
         .finish();
     let spec = Spec {
-        title: "T".into(),
+        // A character the font lacks: drawn as a replacement mark, and said so.
+        title: "T\u{10FFFD}".into(),
         prompt: "word ".repeat(3000),
         width: 1280,
         height: 720,
@@ -356,13 +464,19 @@ fn cutting_the_prompt_is_logged_in_the_jobs_span() {
         duration_seconds: 5,
     };
     tracing::subscriber::with_default(subscriber, || {
-        let _span = tracing::info_span!("job", job_id = 42).entered();
+        // The render job's span (see `RenderJob::render`).
+        let _span = tracing::info_span!("render", job_id = 42, video_id = 7).entered();
         Painter::new(&spec).expect("painter");
     });
     let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
     assert!(log.contains("captions shortened"), "{log}");
     assert!(log.contains("job_id=42"), "{log}");
+    assert!(log.contains("video_id=7"), "{log}");
     assert!(log.contains("total_words=3000"), "{log}");
+    assert!(
+        log.contains("replacement mark") && log.contains("missing=1"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -446,5 +560,158 @@ fn wrapping_follows_the_measured_width() {
     assert!(
         cut[0].ends_with(text::ELLIPSIS) && face.width(&cut[0]) <= 200.0,
         "{cut:?}"
+    );
+}
+
+/// The ink's bounding box in the frame: (left, top, right, bottom), exclusive.
+fn ink_bounds(layer: &text::TextLayer) -> (usize, usize, usize, usize) {
+    let (mut left, mut top, mut right, mut bottom) = (usize::MAX, usize::MAX, 0, 0);
+    for row in 0..layer.height {
+        for col in 0..layer.width {
+            if layer.alpha[row * layer.width + col] > 0 {
+                left = left.min(layer.x + col);
+                right = right.max(layer.x + col + 1);
+                top = top.min(layer.y + row);
+                bottom = bottom.max(layer.y + row + 1);
+            }
+        }
+    }
+    (left, top, right, bottom)
+}
+
+#[test]
+fn the_longest_caption_and_title_fit_whole_inside_the_margins_at_720p_and_1080p() {
+    let fonts = text::Fonts::embedded().expect("font");
+    let face = text::Face::new(&fonts.regular, 100.0);
+    let widest = "WMmwШЩЖЮΩΨΦ@%"
+        .chars()
+        .max_by(|a, b| {
+            face.width(&a.to_string())
+                .total_cmp(&face.width(&b.to_string()))
+        })
+        .expect("letters");
+    // The most a scene can hold: as many of the widest letter as a caption may have, in
+    // words of every length up to the longest.
+    let worst: Vec<String> = (1..=scenes::LONGEST_WORD)
+        .map(|letters| {
+            let word: String = std::iter::repeat_n(widest, letters).collect();
+            // `CHUNK_CHARS` counts a space before every word.
+            let count = scenes::CHUNK_CHARS / (letters + 1);
+            let most = scenes::CHUNK_WORDS + scenes::CHUNK_WORDS / 4;
+            vec![word; count.clamp(1, most)].join(" ")
+        })
+        .collect();
+    let title: String = std::iter::repeat_n(widest, 200).collect();
+    let mut proportions = Vec::new();
+    for (width, height) in [(1280usize, 720usize), (1920, 1080)] {
+        let (w, h) = (width as f64, height as f64);
+        let mut sizes = Vec::new();
+        for caption in &worst {
+            let spec = Spec {
+                title: title.clone(),
+                prompt: caption.clone(),
+                width,
+                height,
+                fps: 24,
+                duration_seconds: 20,
+            };
+            let painter = Painter::new(&spec).expect("painter");
+            let shown = captions_of(painter.plan());
+            assert_eq!(
+                shown.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(),
+                vec![caption.as_str()],
+                "one scene with the whole caption"
+            );
+            let (face, lines, _) = painter.caption_layout(caption);
+            assert_eq!(
+                lines.concat().replace(' ', ""),
+                caption.replace(' ', ""),
+                "{height}p: the whole caption, no ellipsis"
+            );
+            let em = face.em() / height as f32;
+            assert!(em >= 0.04, "{height}p: captions at {em} of the height");
+            sizes.push(em);
+
+            let layers = [
+                ("caption", painter.caption_layer(caption)),
+                ("title card", painter.title_card().clone()),
+                ("title", painter.header().expect("a title").clone()),
+            ];
+            for (name, layer) in &layers {
+                let (left, top, right, bottom) = ink_bounds(layer);
+                // One pixel of anti-aliasing may fall on the margin's edge.
+                assert!(
+                    left as f64 >= w * 0.05 - 1.0,
+                    "{height}p {name}: left {left}"
+                );
+                assert!(top as f64 >= h * 0.05 - 1.0, "{height}p {name}: top {top}");
+                assert!(
+                    right as f64 <= w * 0.95 + 1.0,
+                    "{height}p {name}: right {right}"
+                );
+                assert!(
+                    bottom as f64 <= h * 0.95 + 1.0,
+                    "{height}p {name}: bottom {bottom}"
+                );
+            }
+        }
+        proportions.push(sizes);
+    }
+    for (small, large) in proportions[0].iter().zip(&proportions[1]) {
+        assert!(
+            (small - large).abs() < 0.003,
+            "caption sizes at 720p and 1080p: {small} and {large}"
+        );
+    }
+}
+
+/// Mean absolute luma difference over the bottom margin, where no text ever goes.
+fn margin_difference(a: &Canvas, b: &Canvas) -> f64 {
+    let from = a.height * 96 / 100;
+    mean_difference(&a.y, &b.y, a.width, (0, from, a.width, a.height - from))
+}
+
+#[test]
+fn the_background_drifts_slowly_and_scenes_crossfade() {
+    let spec = Spec {
+        title: "Drift".into(),
+        prompt: "A first scene of a few words. A second scene of a few words.".into(),
+        width: 1280,
+        height: 720,
+        fps: 24,
+        duration_seconds: 8,
+    };
+    let mut painter = Painter::new(&spec).expect("painter");
+    let frames: Vec<Canvas> = (0..spec.frame_count())
+        .map(|index| {
+            let mut canvas = Canvas::new(1280, 720);
+            painter.paint(&mut canvas, index);
+            canvas
+        })
+        .collect();
+    let steps: Vec<f64> = frames
+        .windows(2)
+        .map(|pair| margin_difference(&pair[0], &pair[1]))
+        .collect();
+    let largest = steps.iter().copied().fold(0.0, f64::max);
+    assert!(
+        largest < 2.0,
+        "no frame jumps: the largest step is {largest}"
+    );
+    assert!(
+        steps.iter().filter(|&&step| step > 0.0).count() > steps.len() / 2,
+        "the background moves: {steps:?}"
+    );
+    let plan = painter.plan().clone();
+    let (a, b) = (plan.held(1), plan.held(2));
+    let across = margin_difference(&frames[(a.1 - 1) as usize], &frames[b.0 as usize]);
+    assert!(
+        across > 3.0 * largest,
+        "scenes have their own colours ({across}), reached through a crossfade, not a cut"
+    );
+    assert_eq!(
+        painter.captions_rasterised(),
+        captions_of(&plan).len(),
+        "each caption rasterised once, however many frames it shows"
     );
 }
