@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application over real HTTP, on SQLite by default and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod account;
 mod analytics;
 mod architecture;
 mod auth;
@@ -12,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod jobs;
 mod jobs_runtime;
+mod mail_sink;
 mod metrics;
 mod middleware;
 mod migrations;

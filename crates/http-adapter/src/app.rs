@@ -27,6 +27,7 @@ use crate::routes;
 pub fn registries() -> Vec<Registry> {
     vec![
         routes::auth::registry(),
+        routes::account::registry(),
         routes::users::registry(),
         routes::videos::registry(),
         routes::analytics::registry(),
