@@ -27,8 +27,8 @@ use crate::routes;
 pub fn registries() -> Vec<Registry> {
     vec![
         routes::auth::registry(),
-        routes::account::registry(),
         routes::users::registry(),
+        routes::account::registry(),
         routes::videos::registry(),
         routes::analytics::registry(),
         routes::health::registry(),
@@ -255,6 +255,7 @@ mod tests {
             vec![
                 "Authentication",
                 "Users",
+                "Account",
                 "Videos",
                 "Analytics",
                 "Operations"
