@@ -7,6 +7,11 @@ Usage: check_coverage.py OPENAPI_JSON STATUS_LOG
 import json
 import sys
 
+# Operations whose 2xx needs a secret only an e-mail carries (a verification or reset
+# token) or an account state the fuzzing server does not have (pending verification):
+# tests/api/account.rs reaches their 2xx end to end against a real SMTP sink.
+NEEDS_MAIL = {"reset_password", "verify_email", "resend_verification_email"}
+
 
 def main(document_path, log_path):
     with open(document_path, encoding="utf-8") as f:
@@ -19,6 +24,8 @@ def main(document_path, log_path):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             if not any(status.startswith("2") for status in operation["responses"]):
+                continue
+            if operation["operationId"] in NEEDS_MAIL:
                 continue
             statuses = seen.get(operation["operationId"], {})
             if not any(status.startswith("2") for status in statuses):

@@ -100,6 +100,8 @@ pub fn base_vars(dir: &std::path::Path) -> HashMap<String, String> {
         // Tests of the limits themselves set their own.
         ("RATE_LIMIT_REQUESTS", "1000000"),
         ("LOGIN_RATE_LIMIT", "1000000"),
+        ("PASSWORD_RECOVERY_RATE_LIMIT", "1000000"),
+        ("ACCOUNT_MAIL_RATE_LIMIT", "1000000"),
         ("MAX_ACTIVE_JOBS_PER_USER", "100000"),
         ("ADMIN_EMAIL", ADMIN_EMAIL),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD),
@@ -383,6 +385,22 @@ pub mod paths {
 
     pub fn login() -> String {
         api("/users/login")
+    }
+
+    pub fn password_recovery() -> String {
+        api("/users/password-recovery")
+    }
+
+    pub fn password_reset() -> String {
+        api("/users/password-reset")
+    }
+
+    pub fn verify_email() -> String {
+        api("/users/verify-email")
+    }
+
+    pub fn verify_email_resend() -> String {
+        api("/users/verify-email/resend")
     }
 
     pub fn refresh() -> String {

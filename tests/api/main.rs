@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application over real HTTP, on SQLite by default and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod account;
 mod analytics;
 mod architecture;
 mod auth;
@@ -13,6 +14,7 @@ mod helpers;
 mod idempotency;
 mod jobs;
 mod jobs_runtime;
+mod mail_sink;
 mod media_links;
 mod metrics;
 mod middleware;

@@ -173,7 +173,12 @@ async fn request_counters_grow_under_the_route_template() {
     assert!(
         after.value(
             DURATION_BUCKET,
-            &[("route", template), ("status", "200"), ("le", "+Inf")]
+            &[
+                ("method", "GET"),
+                ("route", template),
+                ("status", "200"),
+                ("le", "+Inf")
+            ]
         ) >= 3.0,
         "the histogram has its +Inf bucket"
     );

@@ -423,7 +423,7 @@ async fn unverified_users_cannot_create_videos() {
     let response = app
         .create_video(&jane.access_token, &json!({"title": "t", "prompt": "p"}))
         .await;
-    assert_problem(response, 403, "FORBIDDEN").await;
+    assert_problem(response, 403, "EMAIL_NOT_VERIFIED").await;
 }
 
 #[tokio::test]

@@ -39,15 +39,18 @@ pub enum JobKind {
     CleanupIdempotencyKeys,
     /// Remove media files nothing refers to (periodic).
     SweepMedia,
+    /// Send an account e-mail (verification, password reset).
+    SendMail,
 }
 
 impl JobKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::RenderVideo,
         Self::ProcessUpload,
         Self::DeliverWebhook,
         Self::CleanupIdempotencyKeys,
         Self::SweepMedia,
+        Self::SendMail,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl JobKind {
             Self::DeliverWebhook => "deliver_webhook",
             Self::CleanupIdempotencyKeys => "cleanup_idempotency_keys",
             Self::SweepMedia => "sweep_media",
+            Self::SendMail => "send_mail",
         }
     }
 

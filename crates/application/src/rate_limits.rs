@@ -18,6 +18,11 @@ pub enum RatePolicy {
     Api,
     /// Password attempts (login, password change), per (IP, account).
     Login,
+    /// Password-recovery requests, per client IP.
+    Recovery,
+    /// Account e-mails asked for (password recovery per address, verification resend
+    /// per user).
+    AccountMail,
 }
 
 impl RatePolicy {
@@ -26,6 +31,39 @@ impl RatePolicy {
         match self {
             Self::Api => "api",
             Self::Login => "login",
+            Self::Recovery => "recovery",
+            Self::AccountMail => "account_mail",
+        }
+    }
+}
+
+/// The quota of every policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub api: Quota,
+    pub login: Quota,
+    pub recovery: Quota,
+    pub account_mail: Quota,
+}
+
+impl Quotas {
+    /// The quota of `policy`.
+    pub fn of(&self, policy: RatePolicy) -> Quota {
+        match policy {
+            RatePolicy::Api => self.api,
+            RatePolicy::Login => self.login,
+            RatePolicy::Recovery => self.recovery,
+            RatePolicy::AccountMail => self.account_mail,
+        }
+    }
+
+    /// The same quota for every policy (tests).
+    pub fn uniform(quota: Quota) -> Self {
+        Self {
+            api: quota,
+            login: quota,
+            recovery: quota,
+            account_mail: quota,
         }
     }
 }

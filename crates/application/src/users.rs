@@ -15,7 +15,7 @@ use std::sync::Arc;
 use vidgen_domain::users::EmailDomainPolicy;
 
 use crate::clock::Clock;
-use ports::{OwnedContent, PasswordHasher, UserRepository};
+use ports::{OwnedContent, PasswordHasher, UserRepository, VerificationMail};
 
 /// Behaviour of the user use cases that comes from configuration.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,7 @@ pub struct UserService {
     clock: Arc<dyn Clock>,
     settings: UserSettings,
     owned: Option<Arc<dyn OwnedContent>>,
+    verification: Option<Arc<dyn VerificationMail>>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -56,6 +57,7 @@ impl UserService {
             clock,
             settings,
             owned: None,
+            verification: None,
         }
     }
 
@@ -64,6 +66,28 @@ impl UserService {
     pub fn with_owned_content(mut self, owned: Arc<dyn OwnedContent>) -> Self {
         self.owned = Some(owned);
         self
+    }
+
+    /// Also mails a verification when an account becomes `pending_verification`
+    /// (registration, change of address).
+    #[must_use]
+    pub fn with_verification_mail(mut self, verification: Arc<dyn VerificationMail>) -> Self {
+        self.verification = Some(verification);
+        self
+    }
+
+    /// Queues the verification e-mail of a pending account. A failure is logged, never
+    /// passed on: the change that caused it is committed, and the user can ask for
+    /// another e-mail (`POST /api/v1/users/verify-email/resend`).
+    async fn mail_verification(&self, user: &vidgen_domain::users::User) {
+        if user.status != vidgen_domain::users::UserStatus::PendingVerification {
+            return;
+        }
+        if let Some(verification) = &self.verification
+            && let Err(error) = verification.send_verification(user).await
+        {
+            tracing::error!(user_id = %user.id, error = ?error, "cannot queue the verification e-mail");
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Users: identifiers, names, e-mail addresses, password rules, roles and statuses, and
 //! (in [`policy`]) who may do what to whom.
 
+pub mod account_tokens;
 pub mod policy;
 
 use std::fmt;

@@ -28,6 +28,7 @@ pub fn registries() -> Vec<Registry> {
     vec![
         routes::auth::registry(),
         routes::users::registry(),
+        routes::account::registry(),
         routes::videos::registry(),
         routes::analytics::registry(),
         routes::health::registry(),
@@ -259,6 +260,7 @@ mod tests {
             vec![
                 "Authentication",
                 "Users",
+                "Account",
                 "Videos",
                 "Analytics",
                 "Operations"

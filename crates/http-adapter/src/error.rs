@@ -41,8 +41,8 @@ impl FieldError {
 }
 
 /// The `error_code` and default message of each status the service answers with, the
-/// one place these codes are written (a few 409s carry a more specific code, see
-/// [`ApiError::Conflict`]). Other 5xx are `INTERNAL_ERROR`, other 4xx `BAD_REQUEST`.
+/// one place these codes are written (a few 400s, 403s and 409s carry a more specific
+/// code, see [`ApiError::BadRequest`], [`ApiError::ForbiddenWith`], [`ApiError::Conflict`]). Other 5xx are `INTERNAL_ERROR`, other 4xx `BAD_REQUEST`.
 pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (400, "BAD_REQUEST", "Bad request"),
     (401, "UNAUTHORIZED", "Authentication required"),
@@ -149,6 +149,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A 403 with a more specific code than `FORBIDDEN` (`EMAIL_NOT_VERIFIED`).
+    #[error("{message}")]
+    ForbiddenWith { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
@@ -214,6 +217,9 @@ impl ApiError {
             }
             Self::Forbidden(message) => {
                 Problem::for_status(StatusCode::FORBIDDEN).with_message(message.clone())
+            }
+            Self::ForbiddenWith { code, message } => {
+                Problem::new(StatusCode::FORBIDDEN, code, message.clone())
             }
             Self::NotFound(message) => {
                 Problem::for_status(StatusCode::NOT_FOUND).with_message(message.clone())

@@ -6,6 +6,9 @@
 //! exactly those. The tests below convert every variant and hold each list to its
 //! conversion, so the two cannot drift apart.
 
+use vidgen_application::account::recovery::RequestPasswordResetError;
+use vidgen_application::account::reset::ResetPasswordError;
+use vidgen_application::account::verification::{ResendVerificationError, VerifyEmailError};
 use vidgen_application::analytics::mine::GetMyAnalyticsError;
 use vidgen_application::analytics::overview::GetOverviewError;
 use vidgen_application::auth::login::LoginError;
@@ -134,6 +137,68 @@ impl From<FieldError> for ApiError {
     fn from(error: FieldError) -> Self {
         Self::Validation(vec![error])
     }
+}
+
+fn invalid_token(what: &str) -> ApiError {
+    ApiError::BadRequest {
+        code: "INVALID_TOKEN",
+        message: format!("The {what} token is invalid, expired or already used"),
+    }
+}
+
+impl From<RequestPasswordResetError> for ApiError {
+    fn from(error: RequestPasswordResetError) -> Self {
+        match error {
+            RequestPasswordResetError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl MappedErrors for RequestPasswordResetError {
+    const STATUSES: &'static [u16] = &[500];
+}
+
+impl From<ResetPasswordError> for ApiError {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => invalid_token("reset"),
+            ResetPasswordError::Invalid(list) => violations(list),
+            ResetPasswordError::Unexpected(source) => unexpected(source),
+        }
+    }
+}
+
+impl MappedErrors for ResetPasswordError {
+    const STATUSES: &'static [u16] = &[400, 422, 500, 503];
+}
+
+impl From<VerifyEmailError> for ApiError {
+    fn from(error: VerifyEmailError) -> Self {
+        match error {
+            VerifyEmailError::InvalidToken => invalid_token("verification"),
+            VerifyEmailError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl MappedErrors for VerifyEmailError {
+    const STATUSES: &'static [u16] = &[400, 500];
+}
+
+impl From<ResendVerificationError> for ApiError {
+    fn from(error: ResendVerificationError) -> Self {
+        match error {
+            ResendVerificationError::NotPending => Self::Conflict {
+                code: "EMAIL_ALREADY_VERIFIED",
+                message: "This account has no e-mail address waiting for verification".into(),
+            },
+            ResendVerificationError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl MappedErrors for ResendVerificationError {
+    const STATUSES: &'static [u16] = &[409, 500];
 }
 
 impl MappedErrors for RegisterUserError {
@@ -293,6 +358,14 @@ impl From<LogoutError> for ApiError {
 /// How long a client at its active-jobs cap is asked to wait (a short render's length).
 const ACTIVE_JOBS_RETRY_SECONDS: u64 = 10;
 
+/// The 403 of a `pending_verification` account on video creation and upload.
+fn email_not_verified() -> ApiError {
+    ApiError::ForbiddenWith {
+        code: "EMAIL_NOT_VERIFIED",
+        message: "Verify your e-mail address before creating videos (POST /api/v1/users/verify-email; a new link: POST /api/v1/users/verify-email/resend)".into(),
+    }
+}
+
 fn video_not_found() -> ApiError {
     ApiError::NotFound("Video not found".into())
 }
@@ -300,7 +373,7 @@ fn video_not_found() -> ApiError {
 impl From<CreateVideoError> for ApiError {
     fn from(error: CreateVideoError) -> Self {
         match error {
-            CreateVideoError::Forbidden => Self::Forbidden(error.to_string()),
+            CreateVideoError::Forbidden => email_not_verified(),
             CreateVideoError::KeyMismatch => Self::invalid_field(
                 "Idempotency-Key",
                 "this key was already used for a different request",
@@ -322,7 +395,7 @@ impl From<CreateVideoError> for ApiError {
 impl From<UploadVideoError> for ApiError {
     fn from(error: UploadVideoError) -> Self {
         match error {
-            UploadVideoError::Forbidden => Self::Forbidden(error.to_string()),
+            UploadVideoError::Forbidden => email_not_verified(),
             UploadVideoError::KeyMismatch => Self::invalid_field(
                 "Idempotency-Key",
                 "this key was already used for a different request",
@@ -566,6 +639,61 @@ mod tests {
             }
         }
         check(overview);
+    }
+
+    #[test]
+    fn account_errors_produce_exactly_their_listed_statuses() {
+        let recovery = vec![RequestPasswordResetError::Unexpected(unexpected())];
+        for e in &recovery {
+            match e {
+                RequestPasswordResetError::Unexpected(_) => {}
+            }
+        }
+        check(recovery);
+
+        let reset = vec![
+            ResetPasswordError::InvalidToken,
+            ResetPasswordError::Invalid(invalid()),
+            ResetPasswordError::Unexpected(unexpected()),
+            ResetPasswordError::Unexpected(Box::new(HashError::overloaded())),
+        ];
+        for e in &reset {
+            match e {
+                ResetPasswordError::InvalidToken
+                | ResetPasswordError::Invalid(_)
+                | ResetPasswordError::Unexpected(_) => {}
+            }
+        }
+        check(reset);
+
+        let verify = vec![
+            VerifyEmailError::InvalidToken,
+            VerifyEmailError::Unexpected(unexpected()),
+        ];
+        for e in &verify {
+            match e {
+                VerifyEmailError::InvalidToken | VerifyEmailError::Unexpected(_) => {}
+            }
+        }
+        check(verify);
+
+        let resend = vec![
+            ResendVerificationError::NotPending,
+            ResendVerificationError::Unexpected(unexpected()),
+        ];
+        for e in &resend {
+            match e {
+                ResendVerificationError::NotPending | ResendVerificationError::Unexpected(_) => {}
+            }
+        }
+        check(resend);
+        let problem = ApiError::from(ResetPasswordError::InvalidToken).problem();
+        assert_eq!(problem.error_code, "INVALID_TOKEN");
+        let problem = ApiError::from(CreateVideoError::Forbidden).problem();
+        assert_eq!(
+            (problem.status.as_u16(), problem.error_code),
+            (403, "EMAIL_NOT_VERIFIED")
+        );
     }
 
     #[test]

@@ -622,9 +622,13 @@ fn response_name(status: u16) -> String {
 
 fn error_response(status: u16) -> Value {
     let description = match status {
-        400 => "Bad request: malformed JSON, or a `Host` that is not allowed (`INVALID_HOST`).",
+        400 => {
+            "Bad request: malformed JSON, a `Host` that is not allowed (`INVALID_HOST`), or an account token that is invalid, expired or used (`INVALID_TOKEN`)."
+        }
         401 => "Missing, expired or invalid access token (`WWW-Authenticate: Bearer`).",
-        403 => "The caller's role does not allow this action.",
+        403 => {
+            "The caller's role does not allow this action (`FORBIDDEN`), or the caller's e-mail address is not verified yet (`EMAIL_NOT_VERIFIED`)."
+        }
         404 => "No such resource, or one the caller may not see.",
         405 => "Method not allowed on this path.",
         409 => "Conflict with the current state of the resource.",
@@ -734,7 +738,7 @@ fn error_response_schema() -> Value {
             "message": {"type": "string", "example": "Validation error"},
             "error_code": {
                 "type": "string",
-                "description": "VALIDATION_ERROR, BAD_REQUEST, INVALID_HOST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT (or a more specific 409 code such as EMAIL_TAKEN), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, INTERNAL_ERROR, SERVICE_UNAVAILABLE.",
+                "description": "VALIDATION_ERROR, BAD_REQUEST (or INVALID_HOST, INVALID_TOKEN), UNAUTHORIZED, FORBIDDEN (or EMAIL_NOT_VERIFIED), NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT (or a more specific 409 code such as EMAIL_TAKEN, USERNAME_TAKEN, VIDEO_NOT_READY, EMAIL_ALREADY_VERIFIED), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, INTERNAL_ERROR, SERVICE_UNAVAILABLE.",
                 "example": "VALIDATION_ERROR"
             },
             "error_details": {

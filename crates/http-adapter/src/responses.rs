@@ -137,6 +137,38 @@ impl<T: Apiv2Schema> OperationModifier for Accepted<T> {
     }
 }
 
+/// `202 Accepted` with a JSON body and no `Location` (work continues in the background and
+/// there is nothing to poll, such as a queued e-mail).
+#[derive(Debug)]
+pub struct AcceptedJson<T>(pub T);
+
+impl<T: Serialize> Responder for AcceptedJson<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _request: &HttpRequest) -> HttpResponse {
+        json_response(StatusCode::ACCEPTED, &self.0)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for AcceptedJson<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for AcceptedJson<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        op.responses.insert(
+            "202".into(),
+            Either::Right(Response {
+                description: Some("Accepted".into()),
+                schema: Some(schema_of::<T>()),
+                headers: BTreeMap::new(),
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
 /// A page of a collection: a JSON array plus `X-Total-Count`, `X-Page-Count` and `Link`.
 #[derive(Debug)]
 pub struct ListJson<T> {

@@ -2,6 +2,7 @@
 //! facts the OpenAPI document needs, and the documentation of its types. [`crate::app`]
 //! assembles them.
 
+pub mod account;
 pub mod analytics;
 pub mod auth;
 pub mod health;

@@ -10,6 +10,7 @@ use vidgen_application::idempotency::IdempotencyKey;
 use vidgen_application::users::ports::UserSortField;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_domain::listing::{Page, SEARCH_MAX_LEN, SEARCH_MIN_LEN};
+use vidgen_domain::users::account_tokens::ACCOUNT_TOKEN_MAX_LEN;
 use vidgen_domain::users::{
     Age, Email, PasswordPolicy, PersonName, REFRESH_TOKEN_MAX_LEN, Username,
 };
@@ -67,11 +68,25 @@ fn expected() -> Expected {
         lengths(&mut map, &format!("{schema}.email"), None, Email::MAX_LEN);
     }
     lengths(&mut map, "UserResponse.email", None, Email::MAX_LEN);
+    lengths(
+        &mut map,
+        "PasswordRecoveryRequest.email",
+        None,
+        Email::MAX_LEN,
+    );
+    for at in [
+        "PasswordResetRequest.token",
+        "EmailVerificationRequest.token",
+    ] {
+        lengths(&mut map, at, Some(NON_EMPTY), ACCOUNT_TOKEN_MAX_LEN);
+    }
     for at in [
         "UserCreate.password",
         "UserCreate.confirm_password",
         "PasswordChange.new_password",
         "PasswordChange.confirm_password",
+        "PasswordResetRequest.new_password",
+        "PasswordResetRequest.confirm_password",
     ] {
         lengths(
             &mut map,

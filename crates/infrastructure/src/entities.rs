@@ -1,5 +1,6 @@
 //! sea-orm entities, private to the infrastructure crate.
 
+pub(crate) mod account_token;
 pub(crate) mod idempotency_key;
 pub(crate) mod instance;
 pub(crate) mod job;

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod database;
+pub mod mail;
 pub mod media;
 pub mod media_links;
 pub mod passwords;

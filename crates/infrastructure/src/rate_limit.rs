@@ -19,7 +19,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
 use governor::state::StateStore;
 use vidgen_application::rate_limits::{
-    Quota, RateDecision, RateLimitUnavailable, RateLimiter, RatePolicy,
+    Quota, Quotas, RateDecision, RateLimitUnavailable, RateLimiter, RatePolicy,
 };
 
 /// Keys held per policy at most.
@@ -138,6 +138,8 @@ impl Budget {
 pub struct MemoryRateLimiter {
     api: Budget,
     login: Budget,
+    recovery: Budget,
+    account_mail: Budget,
 }
 
 impl std::fmt::Debug for MemoryRateLimiter {
@@ -145,15 +147,19 @@ impl std::fmt::Debug for MemoryRateLimiter {
         f.debug_struct("MemoryRateLimiter")
             .field("api", &self.api.quota)
             .field("login", &self.login.quota)
+            .field("recovery", &self.recovery.quota)
+            .field("account_mail", &self.account_mail.quota)
             .finish()
     }
 }
 
 impl MemoryRateLimiter {
-    pub fn new(api: Quota, login: Quota) -> Self {
+    pub fn new(quotas: Quotas) -> Self {
         Self {
-            api: Budget::new(api),
-            login: Budget::new(login),
+            api: Budget::new(quotas.api),
+            login: Budget::new(quotas.login),
+            recovery: Budget::new(quotas.recovery),
+            account_mail: Budget::new(quotas.account_mail),
         }
     }
 
@@ -161,6 +167,8 @@ impl MemoryRateLimiter {
         match policy {
             RatePolicy::Api => &self.api,
             RatePolicy::Login => &self.login,
+            RatePolicy::Recovery => &self.recovery,
+            RatePolicy::AccountMail => &self.account_mail,
         }
     }
 }
@@ -190,7 +198,7 @@ mod tests {
 
     fn limiter(limit: u32, window: Duration) -> MemoryRateLimiter {
         let quota = Quota { limit, window };
-        MemoryRateLimiter::new(quota, quota)
+        MemoryRateLimiter::new(Quotas::uniform(quota))
     }
 
     #[tokio::test]

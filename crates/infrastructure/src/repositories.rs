@@ -1,5 +1,6 @@
 //! sea-orm implementations of the repository ports.
 
+mod account_tokens;
 mod analytics;
 mod cached_users;
 mod idempotency;
@@ -9,6 +10,7 @@ mod refresh_tokens;
 mod users;
 mod videos;
 
+pub use account_tokens::SeaOrmAccountTokenRepository;
 pub use analytics::SeaOrmAnalyticsRepository;
 pub use cached_users::CachedUserRepository;
 pub use idempotency::SeaOrmIdempotencyStore;

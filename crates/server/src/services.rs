@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use vidgen_application::account::{AccountPorts, AccountService};
 use vidgen_application::analytics::AnalyticsService;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
@@ -12,8 +13,10 @@ use vidgen_application::idempotency::IdempotencyStore;
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
+use vidgen_application::mail::Mailer;
+use vidgen_application::mail::send::{MailLinks, SendMail};
 use vidgen_application::media_links::MediaLinks;
-use vidgen_application::rate_limits::{Quota, RateLimits};
+use vidgen_application::rate_limits::{Quota, Quotas, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
@@ -27,8 +30,11 @@ use vidgen_application::webhooks::deliver::DeliverWebhook;
 use vidgen_application::webhooks::outbox::WebhookOutbox;
 use vidgen_domain::users::EmailDomainPolicy;
 use vidgen_http_adapter::webhooks::VideoWebhookBodies;
-use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
+use vidgen_infrastructure::auth::{
+    HmacAccountTokens, JwtSettings, JwtTokenIssuer, RandomOpaqueTokens,
+};
 use vidgen_infrastructure::database::Db;
+use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::media_links::HmacLinkSigner;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
@@ -37,12 +43,14 @@ use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
 use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmAnalyticsRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue,
-    SeaOrmMediaReferences, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
-    SeaOrmVideoRepository,
+    CachedUserRepository, SeaOrmAccountTokenRepository, SeaOrmAnalyticsRepository,
+    SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences, SeaOrmRefreshTokenRepository,
+    SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
-use vidgen_infrastructure::settings::{LOGIN_WINDOW, RateLimitBackend};
+use vidgen_infrastructure::settings::{
+    ACCOUNT_MAIL_WINDOW, LOGIN_WINDOW, MailBackend, RateLimitBackend,
+};
 use vidgen_infrastructure::webhooks::HttpWebhookSender;
 use vidgen_infrastructure::webhooks::signature::WebhookKey;
 
@@ -54,6 +62,7 @@ use crate::startup::StartupError;
 pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
+    pub account: AccountService,
     pub videos: VideoService,
     /// The progress streams' view of the videos (one per instance).
     pub video_watch: Arc<VideoWatch>,
@@ -114,6 +123,15 @@ impl Services {
             },
         );
         let link_owners = users.clone();
+        let account_tokens = Arc::new(HmacAccountTokens::new(settings.auth.secret_key_bytes()));
+        let account = AccountService::new(AccountPorts {
+            users: users.clone(),
+            tokens: Arc::new(SeaOrmAccountTokenRepository::new(db.clone())),
+            secrets: account_tokens.clone(),
+            hasher: hasher.clone(),
+            clock: clock.clone(),
+        });
+        let user_service = user_service.with_verification_mail(Arc::new(account.clone()));
         let auth = AuthService::new(
             AuthPorts {
                 users,
@@ -201,6 +219,12 @@ impl Services {
         if let Some(sender) = sender {
             registry = registry.with(Arc::new(DeliverWebhook::new(sender, clock.clone())))?;
         }
+        registry = registry.with(Arc::new(SendMail::new(
+            mailer(settings)?,
+            Arc::new(MiniJinjaMailTemplates::new()?),
+            account_tokens,
+            MailLinks::new(settings.server.public_base_url.as_str()),
+        )))?;
         let analytics = AnalyticsService::new(
             Arc::new(SeaOrmAnalyticsRepository::new(db.clone())),
             clock.clone(),
@@ -209,6 +233,7 @@ impl Services {
             users: user_service,
             analytics,
             auth,
+            account,
             videos: video_service,
             video_watch,
             rate_limits: if settings.rate_limits.enabled {
@@ -248,24 +273,56 @@ fn webhooks(
     ))
 }
 
+/// How long one SMTP command may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The mailer `MAIL_BACKEND` asks for.
+fn mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError> {
+    match settings.mail.backend {
+        MailBackend::Log => {
+            tracing::info!("account e-mails are written to the log (MAIL_BACKEND=log)");
+            Ok(Arc::new(LogMailer))
+        }
+        MailBackend::Smtp => {
+            let url = settings
+                .mail
+                .smtp_url
+                .as_ref()
+                .map(|url| url.expose_secret().to_owned())
+                .unwrap_or_default();
+            let mailer = SmtpMailer::new(&url, &settings.mail.from, SMTP_TIMEOUT)
+                .map_err(StartupError::Smtp)?;
+            Ok(Arc::new(mailer))
+        }
+    }
+}
+
 /// The rate limiter the settings ask for.
 async fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
     let limits = &settings.rate_limits;
-    let api = Quota {
-        limit: limits.requests,
-        window: Duration::from_secs(60),
-    };
-    let login = Quota {
-        limit: limits.login_attempts,
-        window: LOGIN_WINDOW,
+    let quotas = Quotas {
+        api: Quota {
+            limit: limits.requests,
+            window: Duration::from_secs(60),
+        },
+        login: Quota {
+            limit: limits.login_attempts,
+            window: LOGIN_WINDOW,
+        },
+        recovery: Quota {
+            limit: limits.recovery_requests,
+            window: ACCOUNT_MAIL_WINDOW,
+        },
+        account_mail: Quota {
+            limit: limits.account_mails,
+            window: ACCOUNT_MAIL_WINDOW,
+        },
     };
     match limits.backend {
-        RateLimitBackend::Memory => Ok(RateLimits::new(Arc::new(MemoryRateLimiter::new(
-            api, login,
-        )))),
+        RateLimitBackend::Memory => Ok(RateLimits::new(Arc::new(MemoryRateLimiter::new(quotas)))),
         RateLimitBackend::Redis => {
             let url = limits.redis_url.as_deref().unwrap_or_default();
-            let limiter = RedisRateLimiter::connect(url, "vidgen:rl", api, login)
+            let limiter = RedisRateLimiter::connect(url, "vidgen:rl", quotas)
                 .await
                 .map_err(StartupError::Redis)?;
             Ok(RateLimits::new(Arc::new(limiter)))

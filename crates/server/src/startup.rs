@@ -57,6 +57,10 @@ pub enum StartupError {
     Redis(#[source] vidgen_infrastructure::rate_limit::shared::RedisSetupError),
     #[error("WEBHOOK_SECRET: must have the form whsec_<base64 of at least 18 bytes>")]
     WebhookSecret,
+    #[error("MAIL_BACKEND=smtp: {0}")]
+    Smtp(#[source] vidgen_infrastructure::mail::SmtpSetupError),
+    #[error(transparent)]
+    MailTemplates(#[from] vidgen_infrastructure::mail::TemplateSetupError),
     #[error("cannot create the admin from ADMIN_EMAIL/ADMIN_PASSWORD: {0}")]
     Admin(String),
     #[error("cannot listen on {address}")]
@@ -177,6 +181,7 @@ impl Application {
             .with(HealthService::new(Arc::new(storage)))
             .with(services.users)
             .with(services.auth)
+            .with(services.account)
             .with(services.videos.clone())
             .with_shared(services.video_watch.clone())
             .with(services.analytics.clone());

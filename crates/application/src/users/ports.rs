@@ -240,6 +240,18 @@ pub trait PasswordHasher: Send + Sync {
     fn dummy_hash(&self) -> PasswordHash;
 }
 
+/// Sends the e-mail that verifies a user's address (implemented by the account service).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerificationMail: Send + Sync {
+    /// Queues a verification e-mail to the user's current address, with a new token
+    /// (the user's earlier verification tokens stop working).
+    ///
+    /// # Errors
+    /// A storage failure (then nothing was queued).
+    async fn send_verification(&self, user: &User) -> Result<(), RepositoryError>;
+}
+
 /// Whatever else a user owns (videos and their files), removed before the user is.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

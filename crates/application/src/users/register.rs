@@ -144,7 +144,7 @@ impl UserService {
     }
 
     /// Registers a user with role `user`, status `active` (or `pending_verification`
-    /// when e-mail verification is required).
+    /// when e-mail verification is required, and then a verification e-mail is queued).
     ///
     /// # Errors
     /// `Invalid` lists every broken rule (reserved username, e-mail domain, password
@@ -190,6 +190,7 @@ impl UserService {
             })
             .await?;
         tracing::info!(user_id = %user.id, "user registered");
+        self.mail_verification(&user).await;
         Ok(user)
     }
 }

@@ -15,7 +15,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vidgen_domain::users::policy::Actor;
 use vidgen_domain::users::{Email, PersonName, Role, User, UserId, UserStatus, Username};
 
-use super::ports::{MockOwnedContent, MockPasswordHasher, MockUserRepository};
+use super::ports::{
+    MockOwnedContent, MockPasswordHasher, MockUserRepository, MockVerificationMail,
+};
 use super::{UserService, UserSettings};
 use crate::clock::MockClock;
 use crate::storage::RepositoryError;
@@ -80,6 +82,7 @@ struct Ports {
     users: MockUserRepository,
     hasher: MockPasswordHasher,
     owned: Option<MockOwnedContent>,
+    verification: Option<MockVerificationMail>,
     settings: UserSettings,
 }
 
@@ -89,6 +92,7 @@ impl Ports {
             users: MockUserRepository::new(),
             hasher: MockPasswordHasher::new(),
             owned: None,
+            verification: None,
             settings: UserSettings::default(),
         }
     }
@@ -113,6 +117,10 @@ impl Ports {
             Arc::new(clock),
             self.settings,
         );
+        let service = match self.verification {
+            Some(verification) => service.with_verification_mail(Arc::new(verification)),
+            None => service,
+        };
         match self.owned {
             Some(owned) => service.with_owned_content(Arc::new(owned)),
             None => service,

@@ -1,7 +1,7 @@
 //! Changing a user's username, name or email (PUT replaces all three, PATCH any subset).
 
 use vidgen_domain::users::policy::{self, Access, Actor};
-use vidgen_domain::users::{Email, PersonName, User, UserId, Username};
+use vidgen_domain::users::{Email, PersonName, User, UserId, UserStatus, Username};
 
 use super::UserService;
 use super::ports::{UserChanges, UserWriteError};
@@ -49,7 +49,9 @@ impl From<crate::storage::RepositoryError> for UpdateUserError {
 }
 
 impl UserService {
-    /// Applies the changes (self or admin).
+    /// Applies the changes (self or admin). With e-mail verification required, a new
+    /// address makes an active account `pending_verification` and queues a verification
+    /// e-mail to it.
     ///
     /// # Errors
     /// `NotFound` when hidden or missing; `Forbidden` for a moderator; `Invalid` when the
@@ -91,6 +93,16 @@ impl UserService {
             return Err(UpdateUserError::Invalid(violations));
         }
 
+        // A new address must be verified when verification is required: an active
+        // account waits for it as `pending_verification` (other statuses stay).
+        let new_address = changes
+            .email
+            .as_ref()
+            .is_some_and(|email| *email != current.email);
+        let status = (new_address
+            && self.settings.require_email_verification
+            && current.status == UserStatus::Active)
+            .then_some(UserStatus::PendingVerification);
         let user = self
             .users
             .update(
@@ -99,11 +111,15 @@ impl UserService {
                     username: changes.username,
                     name: changes.name,
                     email: changes.email,
+                    status,
                     ..UserChanges::default()
                 },
                 self.clock.now(),
             )
             .await?;
+        if new_address && self.settings.require_email_verification {
+            self.mail_verification(&user).await;
+        }
         Ok(user)
     }
 }

@@ -171,30 +171,67 @@ fn refusal(decision: &RateDecision) -> actix_web::HttpResponse {
     response
 }
 
+/// Counts one request against `policy` under `key`, outside the per-request budget.
+///
+/// # Errors
+/// 429 `RATE_LIMITED` with `Retry-After` over the limit.
+async fn count(req: &HttpRequest, policy: RatePolicy, key: &str) -> Result<(), ApiError> {
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>() else {
+        return Ok(());
+    };
+    let decision = limits.check(policy, key).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        tracing::warn!(policy = policy.as_str(), "requests over the limit");
+        Err(ApiError::RateLimited {
+            retry_after_seconds: decision.reset_seconds(),
+        })
+    }
+}
+
+fn client_of(req: &HttpRequest) -> String {
+    request_client_ip(req).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 /// Counts one password attempt of the client on `account` (`LOGIN_RATE_LIMIT` per 15
 /// minutes per (IP, account)), before any hashing.
 ///
 /// # Errors
 /// 429 `RATE_LIMITED` with `Retry-After` over the limit.
 pub async fn password_attempt(req: &HttpRequest, account: &str) -> Result<(), ApiError> {
-    let Some(limits) = req.app_data::<web::Data<RateLimits>>() else {
-        return Ok(());
-    };
-    let client = request_client_ip(req).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let decision = limits
-        .check(
-            RatePolicy::Login,
-            &RateLimits::attempt_key(&client, account),
-        )
-        .await;
-    if decision.allowed {
-        Ok(())
-    } else {
-        tracing::warn!(client = %client, "password attempts over the limit");
-        Err(ApiError::RateLimited {
-            retry_after_seconds: decision.reset_seconds(),
-        })
-    }
+    let client = client_of(req);
+    count(
+        req,
+        RatePolicy::Login,
+        &RateLimits::attempt_key(&client, account),
+    )
+    .await
+}
+
+/// Counts one password-recovery request: against the client's budget
+/// (`PASSWORD_RECOVERY_RATE_LIMIT` per hour per IP), then against the address's
+/// (`ACCOUNT_MAIL_RATE_LIMIT` per hour), whether an account uses the address or not.
+///
+/// # Errors
+/// 429 `RATE_LIMITED` with `Retry-After` over either limit.
+pub async fn recovery_request(req: &HttpRequest, address: &str) -> Result<(), ApiError> {
+    count(req, RatePolicy::Recovery, &format!("ip:{}", client_of(req))).await?;
+    count(
+        req,
+        RatePolicy::AccountMail,
+        &format!("email:{}", address.trim().to_lowercase()),
+    )
+    .await
+}
+
+/// Counts one account e-mail a signed-in user asks for (`ACCOUNT_MAIL_RATE_LIMIT` per
+/// hour per user).
+///
+/// # Errors
+/// 429 `RATE_LIMITED` with `Retry-After` over the limit.
+pub async fn account_mail_request(req: &HttpRequest, user: &str) -> Result<(), ApiError> {
+    count(req, RatePolicy::AccountMail, &format!("user:{user}")).await
 }
 
 /// See the module docs. Configured through `web::Data<RateLimits>` (and

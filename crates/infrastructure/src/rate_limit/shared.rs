@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use vidgen_application::rate_limits::{
-    Quota, RateDecision, RateLimitUnavailable, RateLimiter, RatePolicy,
+    Quota, Quotas, RateDecision, RateLimitUnavailable, RateLimiter, RatePolicy,
 };
 
 /// GCRA in microseconds. KEYS[1]: the client's key. ARGV: emission interval, window,
@@ -40,16 +40,14 @@ const DECISION_TIMEOUT: Duration = Duration::from_millis(250);
 pub struct RedisRateLimiter {
     connection: ConnectionManager,
     script: redis::Script,
-    api: Quota,
-    login: Quota,
+    quotas: Quotas,
     prefix: String,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisRateLimiter")
-            .field("api", &self.api)
-            .field("login", &self.login)
+            .field("quotas", &self.quotas)
             .finish_non_exhaustive()
     }
 }
@@ -64,12 +62,7 @@ impl RedisRateLimiter {
     ///
     /// # Errors
     /// The URL is invalid or the server does not answer within a few seconds.
-    pub async fn connect(
-        url: &str,
-        prefix: &str,
-        api: Quota,
-        login: Quota,
-    ) -> Result<Self, RedisSetupError> {
+    pub async fn connect(url: &str, prefix: &str, quotas: Quotas) -> Result<Self, RedisSetupError> {
         let client = redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -90,8 +83,7 @@ impl RedisRateLimiter {
         Ok(Self {
             connection,
             script: redis::Script::new(GCRA),
-            api,
-            login,
+            quotas,
             prefix: prefix.to_owned(),
         })
     }
@@ -110,10 +102,7 @@ impl RateLimiter for RedisRateLimiter {
     }
 
     fn quota(&self, policy: RatePolicy) -> Quota {
-        match policy {
-            RatePolicy::Api => self.api,
-            RatePolicy::Login => self.login,
-        }
+        self.quotas.of(policy)
     }
 
     async fn check(

@@ -89,27 +89,29 @@ fn max_attempts(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// The row of a new queued job (insert it in the transaction of the change it belongs to).
+pub(crate) fn queued_row(new: NewJob) -> job::ActiveModel {
+    job::ActiveModel {
+        kind: Set(new.kind.as_str().to_owned()),
+        video_id: Set(new.video_id.map(VideoId::get)),
+        payload: Set(new.payload),
+        state: Set(JobState::Queued.as_str().to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(max_attempts(new.max_attempts)),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        run_after: Set(new.run_after),
+        last_error: Set(None),
+        created_at: Set(new.run_after),
+        updated_at: Set(new.run_after),
+        ..Default::default()
+    }
+}
+
 #[async_trait]
 impl JobQueue for SeaOrmJobQueue {
     async fn enqueue(&self, new: NewJob) -> Result<JobId, RepositoryError> {
-        let row = job::ActiveModel {
-            kind: Set(new.kind.as_str().to_owned()),
-            video_id: Set(new.video_id.map(VideoId::get)),
-            payload: Set(new.payload),
-            state: Set(JobState::Queued.as_str().to_owned()),
-            attempts: Set(0),
-            max_attempts: Set(max_attempts(new.max_attempts)),
-            lease_owner: Set(None),
-            lease_expires_at: Set(None),
-            run_after: Set(new.run_after),
-            last_error: Set(None),
-            created_at: Set(new.run_after),
-            updated_at: Set(new.run_after),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await
-        .map_err(storage)?;
+        let row = queued_row(new).insert(&self.db).await.map_err(storage)?;
         Ok(JobId(row.id))
     }
 

@@ -21,6 +21,11 @@ pub struct RateLimitSettings {
     pub redis_url: Option<String>,
     /// `LOGIN_RATE_LIMIT`: password attempts per 15 minutes per (IP, account).
     pub login_attempts: u32,
+    /// `PASSWORD_RECOVERY_RATE_LIMIT`: password-recovery requests per hour per client IP.
+    pub recovery_requests: u32,
+    /// `ACCOUNT_MAIL_RATE_LIMIT`: account e-mails asked for per hour per address
+    /// (password recovery) or per user (verification resend).
+    pub account_mails: u32,
     /// `MAX_ACTIVE_JOBS_PER_USER`: videos a user may have pending or processing.
     pub max_active_jobs_per_user: u32,
     /// `RATE_LIMIT_ENABLED`: limit requests and password attempts (default true).
@@ -33,6 +38,9 @@ pub struct RateLimitSettings {
 
 /// The window of `LOGIN_RATE_LIMIT`.
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The window of `PASSWORD_RECOVERY_RATE_LIMIT` and `ACCOUNT_MAIL_RATE_LIMIT`.
+pub const ACCOUNT_MAIL_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl RateLimitSettings {
     /// Reads the rate-limit variables.
@@ -60,6 +68,8 @@ impl RateLimitSettings {
             r.problem("REDIS_URL", "is required when RATE_LIMIT_BACKEND=redis");
         }
         let login_attempts: u32 = r.number("LOGIN_RATE_LIMIT", 10, 1, 1_000_000);
+        let recovery_requests: u32 = r.number("PASSWORD_RECOVERY_RATE_LIMIT", 10, 1, 1_000_000);
+        let account_mails: u32 = r.number("ACCOUNT_MAIL_RATE_LIMIT", 3, 1, 1_000_000);
         let max_active_jobs_per_user: u32 = r.number("MAX_ACTIVE_JOBS_PER_USER", 5, 1, 100_000);
         let enabled = r.boolean("RATE_LIMIT_ENABLED", true);
         let event_streams_per_user: u32 = r.number("EVENT_STREAMS_PER_USER", 10, 1, 10_000);
@@ -69,6 +79,8 @@ impl RateLimitSettings {
             backend,
             redis_url,
             login_attempts,
+            recovery_requests,
+            account_mails,
             max_active_jobs_per_user,
             enabled,
             event_streams_per_user,
@@ -93,6 +105,8 @@ mod tests {
         assert_eq!(s.max_active_jobs_per_user, 5);
         assert_eq!(s.event_streams_per_user, 10);
         assert_eq!(s.event_streams_max, 10_000);
+        assert_eq!(s.recovery_requests, 10);
+        assert_eq!(s.account_mails, 3);
     }
 
     #[test]
@@ -105,6 +119,8 @@ mod tests {
             ("MAX_ACTIVE_JOBS_PER_USER", "many"),
             ("EVENT_STREAMS_PER_USER", "0"),
             ("EVENT_STREAMS_MAX", "20000"),
+            ("PASSWORD_RECOVERY_RATE_LIMIT", "0"),
+            ("ACCOUNT_MAIL_RATE_LIMIT", "lots"),
         ];
         for (name, value) in cases {
             let p = problems_of(RateLimitSettings::read(&source(&[(name, value)])));

@@ -304,3 +304,44 @@ fn registration_rules_check_what_is_known_by_the_service_clock() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pending_registration_queues_a_verification_and_a_failed_queue_does_not_fail_it() {
+    // (case, verification required, mails queued, queueing fails)
+    let cases = [
+        ("no verification required", false, 0, false),
+        ("verification required", true, 1, false),
+        ("queueing fails", true, 1, true),
+    ];
+    for (name, require, mails, fails) in cases {
+        let mut ports = Ports::new();
+        ports.settings.require_email_verification = require;
+        ports
+            .hasher
+            .expect_hash()
+            .returning(|_| Ok(PasswordHash::new("$argon2id$hash")));
+        ports.users.expect_insert().returning(|new| {
+            let mut stored = user(7, Role::User, new.status);
+            stored.email = new.email;
+            Ok(stored)
+        });
+        let mut verification = crate::users::ports::MockVerificationMail::new();
+        verification
+            .expect_send_verification()
+            .withf(|user| {
+                user.email.as_ref() == "jane@example.com"
+                    && user.status == UserStatus::PendingVerification
+            })
+            .times(mails)
+            .returning(move |_| {
+                if fails {
+                    Err(storage_failure())
+                } else {
+                    Ok(())
+                }
+            });
+        ports.verification = Some(verification);
+        let outcome = ports.service().register(registration()).await;
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+    }
+}

@@ -265,3 +265,71 @@ async fn write_refusals_map_to_their_own_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_new_address_waits_for_verification_when_it_is_required() {
+    // (case, verification required, status before, address, status written, mails)
+    let cases = [
+        (
+            "required, new address",
+            true,
+            UserStatus::Active,
+            "new@example.com",
+            Some(UserStatus::PendingVerification),
+            1,
+        ),
+        (
+            "required, same address",
+            true,
+            UserStatus::Active,
+            "user2@example.com",
+            None,
+            0,
+        ),
+        (
+            "required, suspended user keeps the status",
+            true,
+            UserStatus::Suspended,
+            "new@example.com",
+            None,
+            0,
+        ),
+        (
+            "not required",
+            false,
+            UserStatus::Active,
+            "new@example.com",
+            None,
+            0,
+        ),
+    ];
+    for (name, require, before, address, written, mails) in cases {
+        let mut ports = Ports::new();
+        ports.settings.require_email_verification = require;
+        ports = ports.stored(user(2, Role::User, before));
+        ports
+            .users
+            .expect_update()
+            .withf(move |_, changes, _| changes.status == written)
+            .times(1)
+            .returning(move |_, changes, _| {
+                let mut stored = user(2, Role::User, changes.status.unwrap_or(before));
+                if let Some(email) = changes.email {
+                    stored.email = email;
+                }
+                Ok(stored)
+            });
+        let mut verification = crate::users::ports::MockVerificationMail::new();
+        verification
+            .expect_send_verification()
+            .withf(|user| user.email.as_ref() == "new@example.com")
+            .times(mails)
+            .returning(|_| Ok(()));
+        ports.verification = Some(verification);
+        let outcome = ports
+            .service()
+            .update(actor(2, Role::User), id(2), new_email(address))
+            .await;
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+    }
+}

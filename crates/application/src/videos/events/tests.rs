@@ -51,7 +51,10 @@ async fn every_stream_is_served_by_one_read_per_tick_and_woken_only_on_change() 
     let mut second = watch.subscribe(user(2), processing(1, 10)).expect("second");
     let mut other = watch.subscribe(user(2), processing(2, 10)).expect("other");
     for stream in [&mut first, &mut second] {
-        assert_eq!(stream.current(), StreamUpdate::Changed(Box::new(processing(1, 10))));
+        assert_eq!(
+            stream.current(),
+            StreamUpdate::Changed(Box::new(processing(1, 10)))
+        );
     }
     other.current();
 
