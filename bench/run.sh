@@ -135,6 +135,32 @@ run "GET /health during two renders" -c 8 -d 8s "http://127.0.0.1:$PORT/health"
 run "GET /api/v1/users/me during two renders" -c 8 -d 8s -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
 stop_server
 
+# /users/me while 1,000 progress streams are open on two running renders, and the
+# server's resident memory with them.
+ulimit -n 65536 2>/dev/null || true
+echo "1000 progress streams while two renders run"
+start_server EVENT_STREAMS_PER_USER=1000 EVENT_STREAMS_MAX=10000
+user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
+stream_videos=()
+for n in 1 2; do
+  stream_videos+=("$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/videos" \
+    -H "Authorization: Bearer $user_token" -H 'content-type: application/json' \
+    -d "{\"title\":\"Streamed $n\",\"prompt\":\"A long benchmark render\",\"resolution\":\"1080p\",\"duration_seconds\":60}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')")
+done
+mkfifo "$work/streams.in"
+(taskset -c 0 python3 bench/streams.py "$PORT" "$user_token" 1000 "${stream_videos[@]}" <"$work/streams.in" >"$work/streams.out") &
+streams_pid=$!
+exec 7>"$work/streams.in"
+for _ in $(seq 1 300); do grep -q '^open' "$work/streams.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^open' "$work/streams.out" || { echo "the streams did not open" >&2; exit 1; }
+run "GET /api/v1/users/me with 1000 open streams" -c 8 -d 8s -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
+stream_rss="$(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$work/server.pid")/status")"
+exec 7>&-
+wait "$streams_pid" || true
+stop_server
+echo "server resident memory with 1000 streams open: $((stream_rss / 1024)) MiB (target: under 128 MiB; /users/me p99 under 20 ms)" | tee -a "$results"
+
 # /users/me with rate limiting and metrics both off, and with the Redis limiter, to
 # measure what they cost (the plain run above has the in-memory limiter and metrics on).
 start_server RATE_LIMIT_ENABLED=false METRICS_ENABLED=false
