@@ -9,6 +9,7 @@ mod m20261124_000003_create_videos_and_jobs;
 mod m20261201_000004_job_leases_and_periodic_jobs;
 mod m20261201_000005_bind_refresh_tokens_to_token_version;
 mod m20261202_000006_video_codec;
+mod m20261202_000007_user_profiles;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_job_leases_and_periodic_jobs::Migration),
             Box::new(m20261201_000005_bind_refresh_tokens_to_token_version::Migration),
             Box::new(m20261202_000006_video_codec::Migration),
+            Box::new(m20261202_000007_user_profiles::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 mod analytics;
 mod architecture;
 mod auth;
+mod avatars;
 mod docs;
 mod errors;
 mod hardening;
@@ -16,6 +17,7 @@ mod metrics;
 mod middleware;
 mod migrations;
 mod outage;
+mod profiles;
 mod rate_limits;
 mod uploads;
 mod users;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
+pub mod profiles;
 pub mod rate_limits;
 pub mod storage;
 pub mod users;

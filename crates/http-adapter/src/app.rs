@@ -28,6 +28,7 @@ pub fn registries() -> Vec<Registry> {
     vec![
         routes::auth::registry(),
         routes::users::registry(),
+        routes::profiles::registry(),
         routes::videos::registry(),
         routes::analytics::registry(),
         routes::health::registry(),

@@ -367,8 +367,19 @@ fn document_operation(
             add_rate_limit_headers(response);
         }
     }
-    if let Some(media_type) = entry.binary {
-        let file = json!({(media_type): {"schema": {"type": "string", "format": "binary"}}});
+    if let Some(media_types) = entry.binary {
+        // One content entry per media type (`image/png, image/jpeg`).
+        let file: Map<String, Value> = media_types
+            .split(',')
+            .map(|media_type| {
+                (
+                    media_type.trim().to_owned(),
+                    json!({"schema": {"type": "string", "format": "binary"}}),
+                )
+            })
+            .collect();
+        let file = Value::Object(file);
+        let media_type = media_types;
         responses.insert(
             "200".into(),
             json!({"description": "The file.", "content": file.clone()}),
@@ -738,6 +749,9 @@ fn apply_constraints(target: &mut Value, constraints: &[Constraint]) {
             }
             Constraint::Pattern(p) => {
                 object.insert("pattern".into(), json!(p));
+            }
+            Constraint::MaxProperties(n) => {
+                object.insert("maxProperties".into(), json!(n));
             }
             Constraint::Minimum(n) => {
                 object.insert("minimum".into(), json!(n));

@@ -23,6 +23,8 @@ pub enum Constraint {
     MinLength(u64),
     MaxLength(u64),
     Pattern(&'static str),
+    /// The most keys an object may have.
+    MaxProperties(u64),
     Minimum(i64),
     Maximum(i64),
     Format(&'static str),
@@ -71,7 +73,8 @@ pub struct RouteEntry {
     pub errors: Vec<u16>,
     /// The JSON body may also be sent as `application/x-www-form-urlencoded`.
     pub form_body: bool,
-    /// The success answer is a file of this media type (with ranges when `video/*`).
+    /// The success answer is a file of this media type, or of one of several listed with
+    /// commas (`image/png, image/jpeg`); with ranges when `video/*`.
     pub binary: Option<&'static str>,
     /// The success answer is text of this media type, with this description.
     pub text: Option<(&'static str, &'static str)>,

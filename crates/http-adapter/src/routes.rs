@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod health;
+pub mod profiles;
 pub mod users;
 pub mod videos;
 

@@ -12,6 +12,7 @@ use vidgen_application::idempotency::IdempotencyStore;
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
+use vidgen_application::profiles::{ProfilePorts, ProfileService};
 use vidgen_application::rate_limits::{Quota, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
@@ -26,6 +27,7 @@ use vidgen_application::webhooks::outbox::WebhookOutbox;
 use vidgen_domain::users::EmailDomainPolicy;
 use vidgen_http_adapter::webhooks::VideoWebhookBodies;
 use vidgen_infrastructure::auth::{JwtSettings, JwtTokenIssuer, RandomOpaqueTokens};
+use vidgen_infrastructure::avatars::ImageRsAvatarImages;
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
@@ -35,8 +37,8 @@ use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
     CachedUserRepository, SeaOrmAnalyticsRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue,
-    SeaOrmMediaReferences, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
-    SeaOrmVideoRepository,
+    SeaOrmMediaReferences, SeaOrmProfileRepository, SeaOrmRefreshTokenRepository,
+    SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
 use vidgen_infrastructure::settings::{LOGIN_WINDOW, RateLimitBackend};
@@ -52,6 +54,7 @@ pub struct Services {
     pub users: UserService,
     pub auth: AuthService,
     pub videos: VideoService,
+    pub profiles: ProfileService,
     pub analytics: AnalyticsService,
     /// `None` with `RATE_LIMIT_ENABLED=false`.
     pub rate_limits: Option<RateLimits>,
@@ -110,7 +113,7 @@ impl Services {
         );
         let auth = AuthService::new(
             AuthPorts {
-                users,
+                users: users.clone(),
                 refresh_tokens,
                 hasher,
                 issuer: jwt.clone(),
@@ -148,7 +151,20 @@ impl Services {
         .with_webhooks(webhooks.clone())
         .with_uploads(probe.clone(), settings.media.max_upload_bytes)
         .with_max_active_jobs(u64::from(settings.rate_limits.max_active_jobs_per_user));
-        let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
+        let profiles = ProfileService::new(
+            ProfilePorts {
+                users,
+                profiles: Arc::new(SeaOrmProfileRepository::new(db.clone())),
+                // As many pictures at once as the hashing pool has threads: half the cores.
+                images: Arc::new(ImageRsAvatarImages::new(hashing_threads)),
+                media: media.clone(),
+                clock: clock.clone(),
+            },
+            settings.media.max_avatar_bytes,
+        );
+        let user_service = user_service
+            .with_owned_content(Arc::new(video_service.clone()))
+            .with_owned_content(Arc::new(profiles.clone()));
         // One registration per job kind.
         let mut registry = JobRegistry::new()
             .with(Arc::new(RenderJob::new(
@@ -189,6 +205,7 @@ impl Services {
             analytics,
             auth,
             videos: video_service,
+            profiles,
             rate_limits: if settings.rate_limits.enabled {
                 Some(rate_limits(settings).await?)
             } else {

@@ -176,6 +176,7 @@ impl Application {
             .with(services.users)
             .with(services.auth)
             .with(services.videos.clone())
+            .with(services.profiles.clone())
             .with(services.analytics.clone());
         let state = match services.rate_limits.clone() {
             Some(limits) => state.with(limits),
