@@ -255,6 +255,7 @@ mod tests {
             vec![
                 "Authentication",
                 "Users",
+                "Profiles",
                 "Videos",
                 "Analytics",
                 "Operations"

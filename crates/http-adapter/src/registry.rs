@@ -25,6 +25,8 @@ pub enum Constraint {
     Pattern(&'static str),
     /// The most keys an object may have.
     MaxProperties(u64),
+    /// An object whose values may be any JSON (`additionalProperties: {}`).
+    AnyValues,
     Minimum(i64),
     Maximum(i64),
     Format(&'static str),
@@ -221,6 +223,17 @@ impl RouteEntry {
     }
 }
 
+/// A nested object type shown as a component schema of its own, referred to from the
+/// fields that hold it (paperclip writes nested types inline).
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentDoc {
+    /// The component's name (`Address`).
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The `(schema, field)` pairs holding it inline.
+    pub at: &'static [(&'static str, &'static str)],
+}
+
 /// The routes of one resource module, with its tag and the documentation of its types.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -231,6 +244,8 @@ pub struct Registry {
     pub fields: Vec<FieldDoc>,
     /// Constraints of the parameters of this module's operations.
     pub params: Vec<ParamDoc>,
+    /// Nested types to show as components of their own.
+    pub components: Vec<ComponentDoc>,
 }
 
 impl Registry {
@@ -241,6 +256,7 @@ impl Registry {
             routes: Vec::new(),
             fields: Vec::new(),
             params: Vec::new(),
+            components: Vec::new(),
         }
     }
 
@@ -253,6 +269,12 @@ impl Registry {
     #[must_use]
     pub fn fields(mut self, fields: &[FieldDoc]) -> Self {
         self.fields.extend_from_slice(fields);
+        self
+    }
+
+    #[must_use]
+    pub fn components(mut self, components: &[ComponentDoc]) -> Self {
+        self.components.extend_from_slice(components);
         self
     }
 

@@ -55,6 +55,7 @@ pub fn registry() -> Registry {
         R::secured(Method::DELETE, AVATAR, "delete_user_avatar", delete_avatar)
             .maps::<DeleteAvatarError>(),
     )
+    .components(dto::COMPONENTS)
     .fields(dto::FIELD_DOCS)
     .params(crate::routes::users::dto::PARAM_DOCS)
 }

@@ -30,7 +30,7 @@ pub struct Address {
     /// Postal code: letters, digits, spaces and `-`.
     #[openapi(example = "\"NW1 6XE\"")]
     pub zip_code: String,
-    /// ISO 3166-1 alpha-2 country code (any case on input, upper-case on output).
+    /// The country's ISO 3166-1 two-letter code (any case on input, upper-case on output).
     #[openapi(example = "\"GB\"")]
     pub country: String,
 }
@@ -150,7 +150,7 @@ impl From<Profile> for UserProfile {
 
 // ---- the numbers the OpenAPI document shows, from the same domain constants -------------
 
-use crate::registry::{Constraint as C, FieldDoc};
+use crate::registry::{ComponentDoc, Constraint as C, FieldDoc};
 use profile::Address as Rules;
 
 const STREET: &[C] = &[
@@ -175,8 +175,18 @@ const COUNTRY: &[C] = &[
     C::MaxLength(CountryCode::LEN as u64),
     C::Pattern(CountryCode::PATTERN),
 ];
-const PREFERENCES: &[C] = &[C::MaxProperties(Preferences::MAX_KEYS as u64)];
+const PREFERENCES: &[C] = &[
+    C::MaxProperties(Preferences::MAX_KEYS as u64),
+    C::AnyValues,
+];
 const NULLABLE: &[C] = &[C::Nullable];
+
+/// `Address` is its own component, referred to from both bodies.
+pub const COMPONENTS: &[ComponentDoc] = &[ComponentDoc {
+    name: "Address",
+    description: "A postal address.",
+    at: &[("ProfileReplace", "address"), ("UserProfile", "address")],
+}];
 
 /// Constraints of the profile wire types.
 pub const FIELD_DOCS: &[FieldDoc] = &[
