@@ -179,7 +179,9 @@ async fn every_problem_of_the_address_is_reported_at_once_with_dotted_paths() {
 async fn shape_errors_inside_the_address_name_their_path() {
     let app = spawn_app().await;
     let jane = app.user("jane").await;
-    let cases: &[(&str, Value, &[(&str, &str)])] = &[
+    /// (case, body, expected `(field, code)` entries)
+    type Case<'a> = (&'a str, Value, &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
         (
             "missing field and unknown field",
             json!({"address": {"street": "1 Main St", "city": "X", "state": "Y", "country": "US", "planet": "Earth"}}),

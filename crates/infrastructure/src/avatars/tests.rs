@@ -139,7 +139,9 @@ fn pictures_are_recognised_by_their_bytes_only() {
 
 #[test]
 fn each_format_comes_back_in_its_own_format_within_the_square() {
-    let cases: &[(image::ImageFormat, ImageFormat, (u32, u32), (u32, u32))] = &[
+    /// (fixture format, stored format, fixture size, stored size)
+    type Case = (image::ImageFormat, ImageFormat, (u32, u32), (u32, u32));
+    let cases: &[Case] = &[
         (
             image::ImageFormat::Png,
             ImageFormat::Png,

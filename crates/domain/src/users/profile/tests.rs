@@ -218,7 +218,8 @@ fn preferences_within_their_limits_are_kept() {
 
 #[test]
 fn preferences_beyond_their_limits_are_refused() {
-    let cases: &[(&str, Map<String, Value>, &[PreferencesError])] = &[
+    type Case<'a> = (&'a str, Map<String, Value>, &'a [PreferencesError]);
+    let cases: &[Case] = &[
         (
             "one key too many",
             keys(Preferences::MAX_KEYS + 1),
@@ -278,7 +279,9 @@ fn avatar_sources_are_bounded_before_decoding() {
 
 #[test]
 fn stored_avatars_fit_the_square_keeping_proportions() {
-    let cases: &[((u32, u32), (u32, u32))] = &[
+    /// (source size, stored size)
+    type Case = ((u32, u32), (u32, u32));
+    let cases: &[Case] = &[
         ((100, 50), (100, 50)),
         ((512, 512), (512, 512)),
         ((1024, 1024), (512, 512)),

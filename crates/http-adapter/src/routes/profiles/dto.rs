@@ -175,10 +175,7 @@ const COUNTRY: &[C] = &[
     C::MaxLength(CountryCode::LEN as u64),
     C::Pattern(CountryCode::PATTERN),
 ];
-const PREFERENCES: &[C] = &[
-    C::MaxProperties(Preferences::MAX_KEYS as u64),
-    C::AnyValues,
-];
+const PREFERENCES: &[C] = &[C::MaxProperties(Preferences::MAX_KEYS as u64), C::AnyValues];
 const NULLABLE: &[C] = &[C::Nullable];
 
 /// `Address` is its own component, referred to from both bodies.
