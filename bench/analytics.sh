@@ -14,7 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${BENCH_DURATION:-10s}"
-CONNECTIONS="${BENCH_ANALYTICS_CONNECTIONS:-8}"
+# One client by default: the latency of one dashboard request, not the queue behind the
+# one server core (BENCH_ANALYTICS_CONNECTIONS for more).
+CONNECTIONS="${BENCH_ANALYTICS_CONNECTIONS:-1}"
 PORT=18782
 SECRET="bench-secret-key-that-is-long-enough-0123456789"
 PG_URL="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
