@@ -40,6 +40,10 @@ ci:
 bench:
     bash bench/run.sh
 
+# Analytics benchmark alone: the overview's latency with 1,000 and 100,000 videos.
+bench-analytics:
+    bash bench/analytics.sh
+
 # Render benchmark: pipeline frames/s at 720p and 1080p against the raw encoder.
 bench-render:
     cargo bench -p vidgen-infrastructure --bench render

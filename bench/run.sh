@@ -6,7 +6,8 @@
 #   POST /api/v1/users/login, the bare-actix JWT baseline, and GET /health and
 #   GET /api/v1/users/me while logins overflow the bounded hashing queue (with the logins'
 #   p99 and share of 503s), and a 100 MiB upload against a disk copy (with the server's
-#   memory growth during it).
+#   memory growth during it), then GET /api/v1/analytics/overview with 1,000 and 100,000
+#   videos seeded in SQL (bench/analytics.sh, which also runs alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -246,6 +247,10 @@ if redis:
 PY
 echo "targets: /users/me p99 < 10ms at 64 connections; /health and /users/me p99 < 20ms during login saturation;"
 echo "         /health and /users/me p99 < 20ms during two renders"
+
+echo
+echo "analytics overview with 1,000 and 100,000 videos (bench/analytics.sh):"
+BENCH_SKIP_BUILD=1 bash bench/analytics.sh
 
 echo
 echo "render pipeline against the raw encoder:"

@@ -9,6 +9,7 @@ mod m20261124_000003_create_videos_and_jobs;
 mod m20261201_000004_job_leases_and_periodic_jobs;
 mod m20261201_000005_bind_refresh_tokens_to_token_version;
 mod m20261202_000006_video_codec;
+mod m20261202_000007_user_profiles;
 mod m20261202_000008_create_account_tokens;
 
 /// Applies vidgen's migrations in order.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_bind_refresh_tokens_to_token_version::Migration),
             Box::new(m20261202_000006_video_codec::Migration),
             Box::new(m20261202_000008_create_account_tokens::Migration),
+            Box::new(m20261202_000007_user_profiles::Migration),
         ]
     }
 }

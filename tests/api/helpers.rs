@@ -355,6 +355,14 @@ pub mod paths {
         format!("{API}/users/{id}")
     }
 
+    pub fn user_profile(id: impl Display) -> String {
+        format!("{API}/users/{id}/profile")
+    }
+
+    pub fn user_avatar(id: impl Display) -> String {
+        format!("{API}/users/{id}/avatar")
+    }
+
     pub fn me() -> String {
         api("/users/me")
     }
@@ -741,6 +749,79 @@ impl TestApp {
 
     pub async fn get_analytics_overview(&self, token: &str) -> reqwest::Response {
         self.get_as(&paths::analytics_overview(), token).await
+    }
+}
+
+/// One helper per profile and avatar endpoint, answering the raw response.
+impl TestApp {
+    pub async fn get_profile(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::user_profile(id), token).await
+    }
+
+    pub async fn put_profile(
+        &self,
+        id: impl Display,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(
+            reqwest::Method::PUT,
+            &paths::user_profile(id),
+            token,
+            Some(body),
+        )
+        .await
+    }
+
+    /// `PUT /users/{id}/avatar` with `form`.
+    pub async fn put_avatar(
+        &self,
+        id: impl Display,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        let path = paths::user_avatar(id);
+        self.client
+            .put(self.url(&path))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
+    /// `PUT /users/{id}/avatar` with one `file` part holding `bytes` (declared as
+    /// `image/png`, whatever they are: the server decides from the bytes).
+    pub async fn put_avatar_bytes(
+        &self,
+        id: impl Display,
+        token: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("avatar.png")
+            .mime_str("image/png")
+            .unwrap_or_else(|e| panic!("mime: {e}"));
+        self.put_avatar(
+            id,
+            token,
+            reqwest::multipart::Form::new().part("file", part),
+        )
+        .await
+    }
+
+    pub async fn get_avatar(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.get_as(&paths::user_avatar(id), token).await
+    }
+
+    pub async fn delete_avatar(&self, id: impl Display, token: &str) -> reqwest::Response {
+        self.send(
+            reqwest::Method::DELETE,
+            &paths::user_avatar(id),
+            token,
+            None,
+        )
+        .await
     }
 }
 

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod media_links;
 pub mod metrics;
+pub mod profiles;
 pub mod rate_limits;
 pub mod storage;
 pub mod users;

@@ -32,7 +32,7 @@ pub struct UserService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     settings: UserSettings,
-    owned: Option<Arc<dyn OwnedContent>>,
+    owned: Vec<Arc<dyn OwnedContent>>,
     verification: Option<Arc<dyn VerificationMail>>,
 }
 
@@ -56,15 +56,16 @@ impl UserService {
             hasher,
             clock,
             settings,
-            owned: None,
+            owned: Vec::new(),
             verification: None,
         }
     }
 
-    /// Also removes what users own when they are deleted.
+    /// Also removes what users own when they are deleted (each call adds one more kind:
+    /// videos, the avatar, ...).
     #[must_use]
     pub fn with_owned_content(mut self, owned: Arc<dyn OwnedContent>) -> Self {
-        self.owned = Some(owned);
+        self.owned.push(owned);
         self
     }
 

@@ -1,8 +1,10 @@
-//! Users: identifiers, names, e-mail addresses, password rules, roles and statuses, and
-//! (in [`policy`]) who may do what to whom.
+//! Users: identifiers, names, e-mail addresses, password rules, roles and statuses,
+//! (in [`policy`]) who may do what to whom, and (in [`profile`]) their profile's address,
+//! preferences and avatar rules.
 
 pub mod account_tokens;
 pub mod policy;
+pub mod profile;
 
 use std::fmt;
 use std::str::FromStr;

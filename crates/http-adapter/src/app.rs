@@ -29,6 +29,7 @@ pub fn registries() -> Vec<Registry> {
         routes::auth::registry(),
         routes::users::registry(),
         routes::account::registry(),
+        routes::profiles::registry(),
         routes::videos::registry(),
         routes::analytics::registry(),
         routes::health::registry(),
@@ -261,6 +262,7 @@ mod tests {
                 "Authentication",
                 "Users",
                 "Account",
+                "Profiles",
                 "Videos",
                 "Analytics",
                 "Operations"

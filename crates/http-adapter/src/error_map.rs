@@ -14,6 +14,9 @@ use vidgen_application::analytics::overview::GetOverviewError;
 use vidgen_application::auth::login::LoginError;
 use vidgen_application::auth::logout::LogoutError;
 use vidgen_application::auth::refresh::RefreshError;
+use vidgen_application::profiles::avatar::{DeleteAvatarError, GetAvatarError, SetAvatarError};
+use vidgen_application::profiles::read::GetProfileError;
+use vidgen_application::profiles::replace::ReplaceProfileError;
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::delete::DeleteUserError;
 use vidgen_application::users::moderation::ModerateUserError;
@@ -575,6 +578,93 @@ impl From<GetOverviewError> for ApiError {
     }
 }
 
+impl MappedErrors for GetProfileError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl From<GetProfileError> for ApiError {
+    fn from(error: GetProfileError) -> Self {
+        match error {
+            GetProfileError::NotFound => user_not_found(),
+            GetProfileError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+impl MappedErrors for ReplaceProfileError {
+    const STATUSES: &'static [u16] = &[403, 404, 500];
+}
+
+impl From<ReplaceProfileError> for ApiError {
+    fn from(error: ReplaceProfileError) -> Self {
+        match error {
+            ReplaceProfileError::NotFound => user_not_found(),
+            ReplaceProfileError::Forbidden => {
+                Self::Forbidden("Only the user or an admin may change this profile".into())
+            }
+            ReplaceProfileError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+impl MappedErrors for SetAvatarError {
+    const STATUSES: &'static [u16] = &[403, 404, 413, 415, 500];
+}
+
+impl From<SetAvatarError> for ApiError {
+    fn from(error: SetAvatarError) -> Self {
+        match error {
+            SetAvatarError::NotFound => user_not_found(),
+            SetAvatarError::Forbidden => {
+                Self::Forbidden("Only the user or an admin may change this avatar".into())
+            }
+            SetAvatarError::TooLarge { limit } => {
+                Self::PayloadTooLarge(format!("The avatar exceeds {limit} bytes"))
+            }
+            SetAvatarError::TooManyPixels { width, height } => Self::PayloadTooLarge(format!(
+                "The picture declares {width}x{height} pixels; at most {side} per side and {total} in all are accepted",
+                side = vidgen_domain::users::profile::Avatar::MAX_SOURCE_SIDE,
+                total = vidgen_domain::users::profile::Avatar::MAX_SOURCE_PIXELS,
+            )),
+            SetAvatarError::Unsupported => Self::UnsupportedMediaType(
+                "The file is not a readable PNG, JPEG or WebP picture (decided from its bytes)"
+                    .into(),
+            ),
+            SetAvatarError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl MappedErrors for DeleteAvatarError {
+    const STATUSES: &'static [u16] = &[403, 404, 500];
+}
+
+impl From<DeleteAvatarError> for ApiError {
+    fn from(error: DeleteAvatarError) -> Self {
+        match error {
+            DeleteAvatarError::NotFound => user_not_found(),
+            DeleteAvatarError::Forbidden => {
+                Self::Forbidden("Only the user or an admin may change this avatar".into())
+            }
+            DeleteAvatarError::Unexpected(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl MappedErrors for GetAvatarError {
+    const STATUSES: &'static [u16] = &[404, 500];
+}
+
+impl From<GetAvatarError> for ApiError {
+    fn from(error: GetAvatarError) -> Self {
+        match error {
+            GetAvatarError::NotFound => user_not_found(),
+            GetAvatarError::NoAvatar => Self::NotFound("This user has no avatar".into()),
+            GetAvatarError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::ResponseError;
@@ -694,6 +784,85 @@ mod tests {
             (problem.status.as_u16(), problem.error_code),
             (403, "EMAIL_NOT_VERIFIED")
         );
+    }
+
+    #[test]
+    fn profile_errors_produce_exactly_their_listed_statuses() {
+        let get = vec![
+            GetProfileError::NotFound,
+            GetProfileError::Unexpected(storage()),
+        ];
+        for e in &get {
+            match e {
+                GetProfileError::NotFound | GetProfileError::Unexpected(_) => {}
+            }
+        }
+        check(get);
+
+        let replace = vec![
+            ReplaceProfileError::NotFound,
+            ReplaceProfileError::Forbidden,
+            ReplaceProfileError::Unexpected(storage()),
+        ];
+        for e in &replace {
+            match e {
+                ReplaceProfileError::NotFound
+                | ReplaceProfileError::Forbidden
+                | ReplaceProfileError::Unexpected(_) => {}
+            }
+        }
+        check(replace);
+
+        let set = vec![
+            SetAvatarError::NotFound,
+            SetAvatarError::Forbidden,
+            SetAvatarError::TooLarge { limit: 10 },
+            SetAvatarError::Unsupported,
+            SetAvatarError::TooManyPixels {
+                width: 100_000,
+                height: 100_000,
+            },
+            SetAvatarError::Unexpected(unexpected()),
+        ];
+        for e in &set {
+            match e {
+                SetAvatarError::NotFound
+                | SetAvatarError::Forbidden
+                | SetAvatarError::TooLarge { .. }
+                | SetAvatarError::Unsupported
+                | SetAvatarError::TooManyPixels { .. }
+                | SetAvatarError::Unexpected(_) => {}
+            }
+        }
+        check(set);
+
+        let delete = vec![
+            DeleteAvatarError::NotFound,
+            DeleteAvatarError::Forbidden,
+            DeleteAvatarError::Unexpected(unexpected()),
+        ];
+        for e in &delete {
+            match e {
+                DeleteAvatarError::NotFound
+                | DeleteAvatarError::Forbidden
+                | DeleteAvatarError::Unexpected(_) => {}
+            }
+        }
+        check(delete);
+
+        let get = vec![
+            GetAvatarError::NotFound,
+            GetAvatarError::NoAvatar,
+            GetAvatarError::Unexpected(storage()),
+        ];
+        for e in &get {
+            match e {
+                GetAvatarError::NotFound
+                | GetAvatarError::NoAvatar
+                | GetAvatarError::Unexpected(_) => {}
+            }
+        }
+        check(get);
     }
 
     #[test]

@@ -119,6 +119,39 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
             }
         }
     }
+    let mut hoisted: Vec<(&'static str, Value)> = Vec::new();
+    for component in registries.iter().flat_map(|r| &r.components) {
+        for (schema, field) in component.at {
+            let Some(property) = schemas
+                .get_mut(*schema)
+                .and_then(|s| s.get_mut("properties"))
+                .and_then(|p| p.get_mut(*field))
+            else {
+                problems.push(format!(
+                    "a ComponentDoc names {schema}.{field}, which the document does not have"
+                ));
+                continue;
+            };
+            let mut inline = property.take();
+            let mut reference = json!({
+                "allOf": [{"$ref": format!("#/components/schemas/{}", component.name)}],
+            });
+            if let Some(object) = inline.as_object_mut() {
+                if let Some(description) = object.remove("description") {
+                    reference["description"] = description;
+                }
+                object.remove("nullable");
+                object.insert("description".into(), json!(component.description));
+            }
+            *property = reference;
+            if !hoisted.iter().any(|(name, _)| *name == component.name) {
+                hoisted.push((component.name, inline));
+            }
+        }
+    }
+    for (name, schema) in hoisted {
+        schemas.insert(name.to_owned(), schema);
+    }
     for field in registries.iter().flat_map(|r| &r.fields) {
         match schemas
             .get_mut(field.schema)
@@ -388,8 +421,19 @@ fn document_operation(
             add_rate_limit_headers(response);
         }
     }
-    if let Some(media_type) = entry.binary {
-        let file = json!({(media_type): {"schema": {"type": "string", "format": "binary"}}});
+    if let Some(media_types) = entry.binary {
+        // One content entry per media type (`image/png, image/jpeg`).
+        let file: Map<String, Value> = media_types
+            .split(',')
+            .map(|media_type| {
+                (
+                    media_type.trim().to_owned(),
+                    json!({"schema": {"type": "string", "format": "binary"}}),
+                )
+            })
+            .collect();
+        let file = Value::Object(file);
+        let media_type = media_types;
         responses.insert(
             "200".into(),
             json!({"description": "The file.", "content": file.clone()}),
@@ -766,6 +810,12 @@ fn apply_constraints(target: &mut Value, constraints: &[Constraint]) {
             }
             Constraint::Pattern(p) => {
                 object.insert("pattern".into(), json!(p));
+            }
+            Constraint::MaxProperties(n) => {
+                object.insert("maxProperties".into(), json!(n));
+            }
+            Constraint::AnyValues => {
+                object.insert("additionalProperties".into(), json!({}));
             }
             Constraint::Minimum(n) => {
                 object.insert("minimum".into(), json!(n));

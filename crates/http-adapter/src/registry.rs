@@ -23,6 +23,10 @@ pub enum Constraint {
     MinLength(u64),
     MaxLength(u64),
     Pattern(&'static str),
+    /// The most keys an object may have.
+    MaxProperties(u64),
+    /// An object whose values may be any JSON (`additionalProperties: {}`).
+    AnyValues,
     Minimum(i64),
     Maximum(i64),
     Format(&'static str),
@@ -71,7 +75,8 @@ pub struct RouteEntry {
     pub errors: Vec<u16>,
     /// The JSON body may also be sent as `application/x-www-form-urlencoded`.
     pub form_body: bool,
-    /// The success answer is a file of this media type (with ranges when `video/*`).
+    /// The success answer is a file of this media type, or of one of several listed with
+    /// commas (`image/png, image/jpeg`); with ranges when `video/*`.
     pub binary: Option<&'static str>,
     /// The success answer is text of this media type, with this description.
     pub text: Option<(&'static str, &'static str)>,
@@ -228,6 +233,17 @@ impl RouteEntry {
     }
 }
 
+/// A nested object type shown as a component schema of its own, referred to from the
+/// fields that hold it (paperclip writes nested types inline).
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentDoc {
+    /// The component's name (`Address`).
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The `(schema, field)` pairs holding it inline.
+    pub at: &'static [(&'static str, &'static str)],
+}
+
 /// The routes of one resource module, with its tag and the documentation of its types.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -238,6 +254,8 @@ pub struct Registry {
     pub fields: Vec<FieldDoc>,
     /// Constraints of the parameters of this module's operations.
     pub params: Vec<ParamDoc>,
+    /// Nested types to show as components of their own.
+    pub components: Vec<ComponentDoc>,
 }
 
 impl Registry {
@@ -248,6 +266,7 @@ impl Registry {
             routes: Vec::new(),
             fields: Vec::new(),
             params: Vec::new(),
+            components: Vec::new(),
         }
     }
 
@@ -260,6 +279,12 @@ impl Registry {
     #[must_use]
     pub fn fields(mut self, fields: &[FieldDoc]) -> Self {
         self.fields.extend_from_slice(fields);
+        self
+    }
+
+    #[must_use]
+    pub fn components(mut self, components: &[ComponentDoc]) -> Self {
+        self.components.extend_from_slice(components);
         self
     }
 

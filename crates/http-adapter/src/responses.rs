@@ -1,5 +1,5 @@
 //! Response types that carry their OpenAPI description: `201 Created` with `Location`,
-//! lists with paging headers, and `204 No Content`.
+//! lists with paging headers, `204 No Content`, and stored files.
 
 use std::collections::BTreeMap;
 
@@ -270,6 +270,68 @@ impl<T: Apiv2Schema> OperationModifier for ListJson<T> {
 
     fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
         <paperclip::actix::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
+/// A stored file streamed with `Range`, `ETag` and `Last-Modified` support, and
+/// `Cache-Control: private, no-cache` (a user's file: browsers may keep it but must
+/// revalidate it, shared caches must not keep it).
+#[derive(Debug)]
+pub struct FileResponse {
+    path: std::path::PathBuf,
+    content_type: String,
+}
+
+impl FileResponse {
+    pub fn new(path: std::path::PathBuf, content_type: impl Into<String>) -> Self {
+        Self {
+            path,
+            content_type: content_type.into(),
+        }
+    }
+}
+
+impl Responder for FileResponse {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        let mime = self
+            .content_type
+            .parse()
+            .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+        match actix_files::NamedFile::open(&self.path) {
+            Ok(file) => {
+                let mut response = file
+                    .set_content_type(mime)
+                    .disable_content_disposition()
+                    .into_response(request);
+                // Also on 206 and 304.
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("private, no-cache"),
+                );
+                response
+            }
+            Err(error) => crate::error::ApiError::internal(error).error_response_owned(),
+        }
+    }
+}
+
+impl Apiv2Schema for FileResponse {}
+
+impl OperationModifier for FileResponse {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("The file.".into()),
+                schema: Some(DefaultSchemaRaw {
+                    data_type: Some(paperclip::v2::models::DataType::File),
+                    ..DefaultSchemaRaw::default()
+                }),
+                headers: BTreeMap::new(),
+            }),
+        );
     }
 }
 

@@ -6,6 +6,7 @@ pub mod account;
 pub mod analytics;
 pub mod auth;
 pub mod health;
+pub mod profiles;
 pub mod users;
 pub mod videos;
 

@@ -11,6 +11,7 @@ use vidgen_application::users::ports::UserSortField;
 use vidgen_application::videos::ports::VideoSortField;
 use vidgen_domain::listing::{Page, SEARCH_MAX_LEN, SEARCH_MIN_LEN};
 use vidgen_domain::users::account_tokens::ACCOUNT_TOKEN_MAX_LEN;
+use vidgen_domain::users::profile::{Address, CountryCode, Preferences};
 use vidgen_domain::users::{
     Age, Email, PasswordPolicy, PersonName, REFRESH_TOKEN_MAX_LEN, Username,
 };
@@ -27,6 +28,7 @@ const BOUNDS: &[&str] = &[
     "maximum",
     "pattern",
     "default",
+    "maxProperties",
 ];
 
 /// A required, non-empty string (the smallest length that is not "absent").
@@ -163,6 +165,41 @@ fn expected() -> Expected {
         "maximum",
         json!(PROGRESS_MAX),
     );
+
+    for (field, max) in [
+        ("street", Address::STREET_MAX_LEN),
+        ("city", Address::CITY_MAX_LEN),
+        ("state", Address::STATE_MAX_LEN),
+        ("zip_code", Address::ZIP_CODE_MAX_LEN),
+    ] {
+        lengths(
+            &mut map,
+            &format!("Address.{field}"),
+            Some(Address::MIN_LEN),
+            max,
+        );
+    }
+    expect(
+        &mut map,
+        "Address.zip_code",
+        "pattern",
+        json!(Address::ZIP_CODE_PATTERN),
+    );
+    lengths(
+        &mut map,
+        "Address.country",
+        Some(CountryCode::LEN),
+        CountryCode::LEN,
+    );
+    expect(
+        &mut map,
+        "Address.country",
+        "pattern",
+        json!(CountryCode::PATTERN),
+    );
+    for at in ["ProfileReplace.preferences", "UserProfile.preferences"] {
+        expect(&mut map, at, "maxProperties", json!(Preferences::MAX_KEYS));
+    }
 
     expect(&mut map, "param skip", "minimum", json!(0));
     expect(&mut map, "param skip", "default", json!(Page::DEFAULT_SKIP));

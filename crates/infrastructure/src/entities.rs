@@ -6,4 +6,5 @@ pub(crate) mod instance;
 pub(crate) mod job;
 pub(crate) mod refresh_token;
 pub(crate) mod user;
+pub(crate) mod user_profile;
 pub(crate) mod video;

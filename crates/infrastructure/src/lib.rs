@@ -5,6 +5,7 @@
 //! sea-orm entities stay private to this crate; no layer above sees them.
 
 pub mod auth;
+pub mod avatars;
 pub mod database;
 pub mod mail;
 pub mod media;

@@ -16,6 +16,7 @@ use vidgen_application::jobs::{JobQueue, JobRegistry};
 use vidgen_application::mail::Mailer;
 use vidgen_application::mail::send::{MailLinks, SendMail};
 use vidgen_application::media_links::MediaLinks;
+use vidgen_application::profiles::{ProfilePorts, ProfileService};
 use vidgen_application::rate_limits::{Quota, Quotas, RateLimits};
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
@@ -33,6 +34,7 @@ use vidgen_http_adapter::webhooks::VideoWebhookBodies;
 use vidgen_infrastructure::auth::{
     HmacAccountTokens, JwtSettings, JwtTokenIssuer, RandomOpaqueTokens,
 };
+use vidgen_infrastructure::avatars::ImageRsAvatarImages;
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
@@ -44,8 +46,8 @@ use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
     CachedUserRepository, SeaOrmAccountTokenRepository, SeaOrmAnalyticsRepository,
-    SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences, SeaOrmRefreshTokenRepository,
-    SeaOrmUserRepository, SeaOrmVideoRepository,
+    SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences, SeaOrmProfileRepository,
+    SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
 use vidgen_infrastructure::settings::{
@@ -66,6 +68,7 @@ pub struct Services {
     pub videos: VideoService,
     /// The progress streams' view of the videos (one per instance).
     pub video_watch: Arc<VideoWatch>,
+    pub profiles: ProfileService,
     pub analytics: AnalyticsService,
     /// `None` with `RATE_LIMIT_ENABLED=false`.
     pub rate_limits: Option<RateLimits>,
@@ -134,7 +137,7 @@ impl Services {
         let user_service = user_service.with_verification_mail(Arc::new(account.clone()));
         let auth = AuthService::new(
             AuthPorts {
-                users,
+                users: users.clone(),
                 refresh_tokens,
                 hasher,
                 issuer: jwt.clone(),
@@ -187,7 +190,20 @@ impl Services {
             ),
             link_owners,
         );
-        let user_service = user_service.with_owned_content(Arc::new(video_service.clone()));
+        let profiles = ProfileService::new(
+            ProfilePorts {
+                users,
+                profiles: Arc::new(SeaOrmProfileRepository::new(db.clone())),
+                // As many pictures at once as the hashing pool has threads: half the cores.
+                images: Arc::new(ImageRsAvatarImages::new(hashing_threads)),
+                media: media.clone(),
+                clock: clock.clone(),
+            },
+            settings.media.max_avatar_bytes,
+        );
+        let user_service = user_service
+            .with_owned_content(Arc::new(video_service.clone()))
+            .with_owned_content(Arc::new(profiles.clone()));
         // One registration per job kind.
         let mut registry = JobRegistry::new()
             .with(Arc::new(RenderJob::new(
@@ -236,6 +252,7 @@ impl Services {
             account,
             videos: video_service,
             video_watch,
+            profiles,
             rate_limits: if settings.rate_limits.enabled {
                 Some(rate_limits(settings).await?)
             } else {

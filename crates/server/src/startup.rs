@@ -184,6 +184,7 @@ impl Application {
             .with(services.account)
             .with(services.videos.clone())
             .with_shared(services.video_watch.clone())
+            .with(services.profiles.clone())
             .with(services.analytics.clone());
         let state = match services.rate_limits.clone() {
             Some(limits) => state.with(limits),

@@ -1,4 +1,4 @@
-//! Deleting a user (self or admin); their refresh tokens (and later videos) go too.
+//! Deleting a user (self or admin); their refresh tokens, videos and avatar go too.
 
 use vidgen_domain::users::UserId;
 use vidgen_domain::users::policy::{self, Access, Actor};
@@ -28,7 +28,7 @@ impl UserService {
             Access::Hidden => return Err(DeleteUserError::NotFound),
             Access::Forbidden => return Err(DeleteUserError::Forbidden),
         }
-        if let Some(owned) = &self.owned {
+        for owned in &self.owned {
             owned.purge(id).await?;
         }
         if !self.users.delete(id).await? {

@@ -60,6 +60,8 @@ pub struct UserChanges {
     /// version, instead of revoking them (a role change: the next refresh issues an access
     /// token with the new role).
     pub keep_refresh_tokens: bool,
+    /// `Some(Some(key))` sets the avatar's media key, `Some(None)` clears it.
+    pub avatar_key: Option<Option<String>>,
 }
 
 /// Why a user could not be written.

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, Responder, body::BoxBody};
 use paperclip::actix::{NoContent, OperationModifier, api_v2_operation, web};
-use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
 use paperclip::v2::schema::Apiv2Schema;
 use vidgen_application::idempotency::{Created, IdempotencyKey, Keyed, StoredResponse};
 use vidgen_application::videos::VideoService;
 use vidgen_application::videos::create::CreateVideoError;
 use vidgen_application::videos::delete::DeleteVideoError;
-use vidgen_application::videos::files::{VideoFile, VideoFileError, VideoFileKind};
+use vidgen_application::videos::files::{VideoFileError, VideoFileKind};
 use vidgen_application::videos::ports::VideoQuery;
 use vidgen_application::videos::queries::{GetVideoError, ListVideosError};
 use vidgen_application::videos::retry::RetryVideoError;
@@ -32,7 +32,7 @@ use crate::error::ApiError;
 use crate::listing::{self, SortBy};
 use crate::media_links::{MediaCaller, MediaUrls};
 use crate::registry::{Registry, RouteEntry};
-use crate::responses::{Accepted, ListJson};
+use crate::responses::{Accepted, FileResponse, ListJson};
 use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
 use vidgen_application::videos::upload::{UploadFileError, UploadVideoError};
 
@@ -175,58 +175,6 @@ fn query(raw: VideoListQuery) -> Result<VideoQuery, ApiError> {
         sort_by: raw.sort_by.map(SortBy::get).unwrap_or_default(),
         sort_order: raw.sort_order.map(Into::into).unwrap_or_default(),
     })
-}
-
-/// A stored file streamed with `Range`, `ETag` and `Last-Modified` support.
-#[derive(Debug)]
-pub struct FileResponse {
-    file: VideoFile,
-}
-
-impl Responder for FileResponse {
-    type Body = BoxBody;
-
-    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
-        let mime = self
-            .file
-            .content_type
-            .parse()
-            .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-        match actix_files::NamedFile::open(&self.file.path) {
-            Ok(file) => {
-                let mut response = file
-                    .set_content_type(mime)
-                    .disable_content_disposition()
-                    .into_response(request);
-                // A user's file: browsers may keep it, but must revalidate it (ETag) and
-                // shared caches must not keep it at all. Also on 206 and 304.
-                response.headers_mut().insert(
-                    actix_web::http::header::CACHE_CONTROL,
-                    actix_web::http::header::HeaderValue::from_static("private, no-cache"),
-                );
-                response
-            }
-            Err(error) => ApiError::internal(error).error_response_owned(),
-        }
-    }
-}
-
-impl Apiv2Schema for FileResponse {}
-
-impl OperationModifier for FileResponse {
-    fn update_response(op: &mut DefaultOperationRaw) {
-        op.responses.insert(
-            "200".into(),
-            Either::Right(Response {
-                description: Some("The file.".into()),
-                schema: Some(DefaultSchemaRaw {
-                    data_type: Some(paperclip::v2::models::DataType::File),
-                    ..DefaultSchemaRaw::default()
-                }),
-                headers: BTreeMap::new(),
-            }),
-        );
-    }
 }
 
 /// The `Idempotency-Key` header, if any.
@@ -445,7 +393,7 @@ async fn content(
                 .await?
         }
     };
-    Ok(FileResponse { file })
+    Ok(FileResponse::new(file.path, file.content_type))
 }
 
 /// Get a video's thumbnail
@@ -467,7 +415,7 @@ async fn thumbnail(
                 .await?
         }
     };
-    Ok(FileResponse { file })
+    Ok(FileResponse::new(file.path, file.content_type))
 }
 
 /// Retry a failed video

@@ -4,8 +4,9 @@
 //! Days are UTC calendar days of `created_at`. PostgreSQL stores it as `timestamptz`, so
 //! the day is `created_at AT TIME ZONE 'UTC'`; SQLite stores the RFC 3339 text sea-orm
 //! writes (`2026-12-01T23:21:03.123456+00:00`), and its `date()` reads that text,
-//! offset included, as a UTC day. The range filter also compares `created_at` itself
-//! against a bound one day early, so an index on `created_at` can narrow the scan.
+//! offset included, as a UTC day. On PostgreSQL the range filter is on the instants
+//! themselves; on SQLite it compares `created_at` against a bound one day early and then
+//! the day, both read from the `date(created_at), created_at` index (migration 000007).
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate, NaiveTime};
@@ -59,21 +60,37 @@ fn day_sql(backend: DbBackend, table: &str) -> String {
 }
 
 /// Restricts `select` to rows whose `created_at` falls on a day of `days`.
+///
+/// PostgreSQL's `timestamptz` compares as an instant, so the UTC days are exactly the
+/// instants from midnight of the first to midnight after the last (an index range, no
+/// per-row function). SQLite compares text, whatever offset it was written with: a
+/// coarse bound one day early on the column, then the exact test on the day itself
+/// (both read from the `date(created_at), created_at` index).
 fn within_days<E: EntityTrait>(
     select: Select<E>,
+    backend: DbBackend,
     created_at: impl ColumnTrait,
     day: &str,
     days: DayRange,
 ) -> Select<E> {
+    let midnight = |date: NaiveDate| date.and_time(NaiveTime::MIN).and_utc();
+    if backend == DbBackend::Postgres {
+        let end = days
+            .last
+            .checked_add_days(Days::new(1))
+            .unwrap_or(days.last);
+        return select
+            .filter(created_at.gte(midnight(days.first)))
+            .filter(created_at.lt(midnight(end)));
+    }
     // Any text or timestamp of an instant on `days.first` sorts after midnight of the
     // day before, whatever its format, so this coarse bound never drops a row; the
     // exact test is on the day itself.
-    let coarse = days
-        .first
-        .checked_sub_days(Days::new(1))
-        .unwrap_or(days.first)
-        .and_time(NaiveTime::MIN)
-        .and_utc();
+    let coarse = midnight(
+        days.first
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(days.first),
+    );
     select
         .filter(created_at.gte(coarse))
         .filter(Expr::cust(day.to_owned()).gte(days.first.format("%Y-%m-%d").to_string()))
@@ -183,15 +200,20 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
         days: DayRange,
     ) -> Result<Vec<(NaiveDate, u64)>, RepositoryError> {
         let day = day_sql(self.backend(), "videos");
-        let rows: Vec<(Option<String>, i64)> =
-            within_days(videos_in(scope), video::Column::CreatedAt, &day, days)
-                .column_as(Expr::cust(day.clone()), "day")
-                .column_as(video::Column::Id.count(), "videos")
-                .group_by(Expr::cust(day))
-                .into_tuple()
-                .all(&self.db)
-                .await
-                .map_err(storage)?;
+        let rows: Vec<(Option<String>, i64)> = within_days(
+            videos_in(scope),
+            self.backend(),
+            video::Column::CreatedAt,
+            &day,
+            days,
+        )
+        .column_as(Expr::cust(day.clone()), "day")
+        .column_as(video::Column::Id.count(), "videos")
+        .group_by(Expr::cust(day))
+        .into_tuple()
+        .all(&self.db)
+        .await
+        .map_err(storage)?;
         parse_days(rows)
     }
 
@@ -239,6 +261,7 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
         let day = day_sql(self.backend(), "users");
         let rows: Vec<(Option<String>, i64)> = within_days(
             Users::find().select_only(),
+            self.backend(),
             user::Column::CreatedAt,
             &day,
             days,

@@ -245,6 +245,9 @@ impl UserRepository for SeaOrmUserRepository {
         if let Some(hash) = &changes.password_hash {
             update = update.col_expr(Column::PasswordHash, Expr::value(hash.as_str()));
         }
+        if let Some(key) = &changes.avatar_key {
+            update = update.col_expr(Column::AvatarKey, Expr::value(key.clone()));
+        }
         if changes.bump_token_version {
             update = update.col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1));
         }

@@ -1,0 +1,186 @@
+//! `PUT /api/v1/users/{user_id}/avatar`: a `multipart/form-data` body with one part,
+//! `file`. The part is read into memory up to `MAX_AVATAR_BYTES` and cut off with 413 as
+//! soon as it passes (or at once, when `Content-Length` already says so); the picture's
+//! type is decided from its bytes by the use case (415 for anything else).
+
+use std::collections::BTreeMap;
+use std::future::{Ready, ready};
+
+use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use paperclip::actix::{OperationModifier, api_v2_operation, web};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
+use paperclip::v2::schema::Apiv2Schema;
+use serde_json::{Value, json};
+use vidgen_application::profiles::ProfileService;
+use vidgen_application::profiles::avatar::SetAvatarError;
+use vidgen_domain::users::profile::Avatar;
+
+use super::{AvatarAnswer, user_id};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, FieldError};
+use crate::routes::users::dto::UserPath;
+use crate::validation::ValidPath;
+
+/// Room for the multipart framing around the file.
+const FORM_OVERHEAD: u64 = 16 * 1024;
+
+/// The raw `multipart/form-data` body of an avatar upload (415 for any other media type;
+/// 413 when `Content-Length` already says it is too large).
+pub struct AvatarForm {
+    form: Multipart,
+    limit: u64,
+}
+
+impl std::fmt::Debug for AvatarForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvatarForm")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    SetAvatarError::TooLarge { limit }.into()
+}
+
+impl FromRequest for AvatarForm {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+            });
+        if !is_form {
+            return ready(Err(ApiError::UnsupportedMediaType(
+                "Avatars are sent as multipart/form-data with a `file` part".into(),
+            )));
+        }
+        let limit = req
+            .app_data::<web::Data<ProfileService>>()
+            .map_or(0, |profiles| profiles.max_avatar_bytes());
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+            return ready(Err(too_large(limit)));
+        }
+        ready(Ok(Self {
+            form: Multipart::new(req.headers(), payload.take()),
+            limit,
+        }))
+    }
+}
+
+impl Apiv2Schema for AvatarForm {}
+
+impl OperationModifier for AvatarForm {
+    fn update_parameter(_: &mut DefaultOperationRaw) {}
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
+}
+
+/// A malformed form (framing, an interrupted body) is a 400.
+fn malformed(error: &actix_multipart::MultipartError) -> ApiError {
+    ApiError::BadRequest {
+        code: "BAD_REQUEST",
+        message: format!("Malformed multipart body: {error}"),
+    }
+}
+
+/// Reads the form: the `file` part's bytes (at most `limit`), every other part drained
+/// and reported.
+async fn read_file(form: AvatarForm) -> Result<Vec<u8>, ApiError> {
+    let AvatarForm { mut form, limit } = form;
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut file: Option<Vec<u8>> = None;
+    let mut errors = Vec::new();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| malformed(&e))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" && file.is_none() {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| malformed(&e))?;
+                if bytes.len() + chunk.len() > limit_bytes {
+                    return Err(too_large(limit));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some(bytes);
+            continue;
+        }
+        while let Some(chunk) = field.next().await {
+            chunk.map_err(|e| malformed(&e))?;
+        }
+        let message = if name == "file" {
+            "only one file per avatar"
+        } else {
+            "unknown field"
+        };
+        errors.push(FieldError::new(name, message, "unknown_field"));
+    }
+    match file {
+        Some(bytes) if errors.is_empty() => Ok(bytes),
+        Some(_) => Err(ApiError::Validation(errors)),
+        None => {
+            errors.push(FieldError::new("file", "field required", "missing"));
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// Set a user's avatar
+///
+/// A `multipart/form-data` body with one part, `file`: a PNG, JPEG or WebP picture,
+/// recognised by its bytes (never by its name or declared type), at most
+/// `MAX_AVATAR_BYTES`. A larger file is cut off with 413 as soon as it passes the limit;
+/// anything but a readable PNG, JPEG or WebP is 415. A picture whose header declares
+/// more pixels than may be decoded (a decompression bomb) is 413 too, refused from its
+/// header before anything is allocated for it. The picture is decoded, scaled down to fit 512x512 pixels and re-encoded in
+/// its own format, which drops EXIF and every other metadata (a camera's GPS position
+/// included). The previous avatar's file is removed. Answers the user with the new
+/// `avatar_url`. Yourself or, for admins, anyone.
+#[api_v2_operation]
+pub async fn set(
+    current: CurrentUser,
+    profiles: web::Data<ProfileService>,
+    path: ValidPath<UserPath>,
+    form: AvatarForm,
+) -> Result<AvatarAnswer, ApiError> {
+    let id = user_id(&path)?;
+    let bytes = read_file(form).await?;
+    let user = profiles.set_avatar(current.actor(), id, bytes).await?;
+    Ok(web::Json(user.into()))
+}
+
+/// The form's schema in the OpenAPI document.
+pub fn form_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": format!(
+                    "The picture: PNG, JPEG or WebP, decided from its bytes; at most `MAX_AVATAR_BYTES` (default 2 MiB). Stored scaled to fit {side}x{side} pixels, without metadata; a header declaring more than {max}x{max} pixels is refused.",
+                    side = Avatar::MAX_SIDE,
+                    max = Avatar::MAX_SOURCE_SIDE,
+                ),
+            },
+        },
+        "x-encoding": {"file": {"contentType": "image/png, image/jpeg, image/webp"}},
+    })
+}
