@@ -133,7 +133,10 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
                 continue;
             };
             let mut inline = property.take();
+            // `type` beside the reference: a nullable schema must name its type (OpenAPI
+            // 3.0; redocly's nullable-type-sibling).
             let mut reference = json!({
+                "type": "object",
                 "allOf": [{"$ref": format!("#/components/schemas/{}", component.name)}],
             });
             if let Some(object) = inline.as_object_mut() {
