@@ -153,7 +153,10 @@ pub fn post_process(mut spec: Value, info: &DocsInfo, registries: &[Registry]) -
         }
     }
     for (name, schema) in hoisted {
-        schemas.insert(name.to_owned(), schema);
+        // A component the document already has (from another route) is the reference.
+        if !schemas.contains_key(name) {
+            schemas.insert(name.to_owned(), schema);
+        }
     }
     for field in registries.iter().flat_map(|r| &r.fields) {
         match schemas
@@ -452,11 +455,25 @@ fn document_operation(
         }
     }
     if let Some((media_type, description)) = entry.text {
+        let schema = if media_type == "text/event-stream" {
+            // One Server-Sent Event: its fields as the stream sends them.
+            json!({
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "id": {"type": "string", "description": "The state the event shows."},
+                    "event": {"type": "string", "enum": ["status"]},
+                    "data": {"type": "string", "description": "The VideoResponse, as one line of JSON."},
+                },
+            })
+        } else {
+            json!({"type": "string"})
+        };
         responses.insert(
             "200".into(),
             json!({
                 "description": description,
-                "content": {(media_type): {"schema": {"type": "string"}}},
+                "content": {(media_type): {"schema": schema}},
             }),
         );
     }

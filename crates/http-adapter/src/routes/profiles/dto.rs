@@ -179,11 +179,19 @@ const PREFERENCES: &[C] = &[C::MaxProperties(Preferences::MAX_KEYS as u64), C::A
 const NULLABLE: &[C] = &[C::Nullable];
 
 /// `Address` is its own component, referred to from both bodies.
-pub const COMPONENTS: &[ComponentDoc] = &[ComponentDoc {
-    name: "Address",
-    description: "A postal address.",
-    at: &[("ProfileReplace", "address"), ("UserProfile", "address")],
-}];
+pub const COMPONENTS: &[ComponentDoc] = &[
+    ComponentDoc {
+        name: "Address",
+        description: "A postal address.",
+        at: &[("ProfileReplace", "address"), ("UserProfile", "address")],
+    },
+    // The embedded user is the API's own `UserResponse` (with its nullable fields).
+    ComponentDoc {
+        name: "UserResponse",
+        description: "A user, as the users routes show it.",
+        at: &[("UserProfile", "user")],
+    },
+];
 
 /// Constraints of the profile wire types.
 pub const FIELD_DOCS: &[FieldDoc] = &[
