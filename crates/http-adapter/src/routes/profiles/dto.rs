@@ -177,6 +177,12 @@ const COUNTRY: &[C] = &[
 ];
 const PREFERENCES: &[C] = &[C::MaxProperties(Preferences::MAX_KEYS as u64), C::AnyValues];
 const NULLABLE: &[C] = &[C::Nullable];
+/// In a replacement, null preferences clear them, like an empty object.
+const PREFERENCES_OR_NULL: &[C] = &[
+    C::MaxProperties(Preferences::MAX_KEYS as u64),
+    C::AnyValues,
+    C::Nullable,
+];
 
 /// `Address` is its own component, referred to from both bodies.
 pub const COMPONENTS: &[ComponentDoc] = &[
@@ -228,7 +234,7 @@ pub const FIELD_DOCS: &[FieldDoc] = &[
     FieldDoc {
         schema: "ProfileReplace",
         field: "preferences",
-        constraints: PREFERENCES,
+        constraints: PREFERENCES_OR_NULL,
     },
     FieldDoc {
         schema: "UserProfile",
