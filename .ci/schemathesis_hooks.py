@@ -209,6 +209,14 @@ class Identities:
                 return None
             return response.json().get("id")
 
+    def by_token(self, token):
+        """The identity (made by the hooks, or the keeper) whose current token this is."""
+        with self.lock:
+            for identity in self.made + [self.keeper, self.fuzzer]:
+                if identity is not None and identity["token"] == token:
+                    return identity
+            return None
+
     def touched(self, user_id):
         """The fuzzer changed or deleted this user: replace it if it is one of ours."""
         with self.lock:
@@ -243,6 +251,24 @@ class FuzzerAdmin:
     def set(self, case, data, ctx):
         case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {data}"
+        if _operation_id(case) in SELF_ONLY and _is_positive(case):
+            _as_token_owner(case, data)
+
+
+# Operations a user may only do to themselves: a valid case names the user whose token it
+# carries. That is decided here, where the token is known (the token cached by the auth
+# provider can belong to an admin the hooks have just replaced, and a mismatch is 403).
+SELF_ONLY = {"change_password", "delete_user_avatar"}
+
+
+def _as_token_owner(case, token):
+    identity = IDENTITIES.by_token(token)
+    if identity is None:
+        note(f"{_operation_id(case)}: the token belongs to no identity of the hooks")
+        return
+    case.path_parameters = dict(case.path_parameters or {}, user_id=identity["id"])
+    if _operation_id(case) == "change_password" and isinstance(case.body, dict):
+        case.body = dict(case.body, current_password=identity["password"])
 
 
 def _fixture_videos():
@@ -313,10 +339,6 @@ def _with_known_inputs(case):
     if operation in ("get_video_content", "get_video_thumbnail") and case.query:
         # A made-up link signature is 404 by design: valid cases use the bearer token.
         case.query = {k: v for k, v in case.query.items() if k not in ("expires", "signature")}
-    if operation == "delete_user_avatar" and IDENTITIES.fuzzer is not None:
-        # Deleting an avatar is for yourself: the fuzzer's own id.
-        parameters["user_id"] = IDENTITIES.fuzzer["id"]
-        case.path_parameters = parameters
     if fixture is not None:
         parameters["video_id"] = fixture
         if "user_id" in parameters and "owner" in FIXTURES:
@@ -350,6 +372,7 @@ def _with_known_inputs(case):
         else:
             note("no live refresh token: the fuzzer's login failed")
     elif operation == "change_password":
+        # The user and its current password are the token's owner's (see `_as_token_owner`).
         user_id, password = IDENTITIES.fuzzer_credentials()
         new_password = f"N3w{uuid.uuid4().hex[:12]}"
         parameters["user_id"] = user_id
