@@ -1,6 +1,7 @@
-//! Signed media links: `content_url` and `thumbnail_url` open without a bearer token
-//! (what a `<video>` or `<img>` element needs), with ranges and ETags as with the token;
-//! every bad link is 404, and a password change or suspension ends old links.
+//! Signed media links: `content_url`, `thumbnail_url` and `avatar_url` open without a
+//! bearer token (what a `<video>` or `<img>` element needs), with ranges and ETags as
+//! with the token; every bad link is 404, and a password change or suspension ends old
+//! links.
 
 use serde_json::json;
 
@@ -231,4 +232,100 @@ async fn an_admin_sees_links_signed_for_the_owner() {
             .as_u16(),
         200
     );
+}
+
+/// A small PNG picture, as an upload.
+fn picture() -> Vec<u8> {
+    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    }));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
+}
+
+/// `user`'s signed `avatar_url` after uploading a picture.
+async fn avatar_link(app: &TestApp, user: &TestUser) -> String {
+    let response = app
+        .put_avatar_bytes(user.id, &user.access_token, picture())
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body = json(response).await;
+    link(&body, "avatar_url").to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_avatar_link_opens_without_a_token_and_only_that_avatar() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let url = avatar_link(&app, &jane).await;
+    assert!(
+        url.starts_with(&app.url(&format!("/api/v1/users/{}/avatar?", jane.id))),
+        "{url}"
+    );
+    let response = anonymous(&app, &url).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"image/png"[..])
+    );
+    let etag = response.headers().get("etag").cloned().expect("an ETag");
+    let revalidated = app
+        .client
+        .get(&url)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(revalidated.status().as_u16(), 304, "ETags work with links");
+
+    // Every view of the user carries the same link within its time bucket.
+    let me = json(app.get_me(&jane.access_token).await).await;
+    assert_eq!(me["avatar_url"], url.as_str());
+    let other = app.user("other").await;
+    let public = json(app.get_user_by_username("jane", &other.access_token).await).await;
+    assert_eq!(public["avatar_url"], url.as_str());
+
+    // Another user's avatar does not open with Jane's signature.
+    let theirs = avatar_link(&app, &other).await;
+    let stolen = with_param(&theirs, "signature", param(&url, "signature"));
+    assert_problem(anonymous(&app, &stolen).await, 404, "NOT_FOUND").await;
+    for bad in [
+        with_param(&url, "signature", "AAAA"),
+        with_param(&url, "expires", "1"),
+        url.split_once('?')
+            .map(|(base, _)| format!("{base}?expires=1"))
+            .expect("query"),
+    ] {
+        assert_problem(anonymous(&app, &bad).await, 404, "NOT_FOUND").await;
+    }
+    // Without any link query the route still wants the bearer token.
+    let bare = url.split_once('?').expect("query").0;
+    assert_eq!(anonymous(&app, bare).await.status().as_u16(), 401);
+    assert_eq!(
+        app.get_avatar(jane.id, &other.access_token)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_ends_old_avatar_links() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let url = avatar_link(&app, &jane).await;
+    assert_eq!(anonymous(&app, &url).await.status().as_u16(), 200);
+    let changed = app
+        .change_password(
+            jane.id,
+            &jane.access_token,
+            &json!({"current_password": PASSWORD, "new_password": "N3wPassword!", "confirm_password": "N3wPassword!"}),
+        )
+        .await;
+    assert_eq!(changed.status().as_u16(), 204, "password change");
+    assert_problem(anonymous(&app, &url).await, 404, "NOT_FOUND").await;
 }

@@ -9,6 +9,7 @@ pub mod replace;
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::media_links::MediaLinks;
 use crate::users::ports::UserRepository;
 use crate::videos::ports::MediaStore;
 use ports::{AvatarImages, ProfileRepository};
@@ -29,6 +30,8 @@ pub struct ProfilePorts {
 pub struct ProfileService {
     ports: ProfilePorts,
     max_avatar_bytes: u64,
+    /// Checks the signed links of avatars (none: only the bearer token opens them).
+    links: Option<MediaLinks>,
 }
 
 impl std::fmt::Debug for ProfileService {
@@ -45,7 +48,15 @@ impl ProfileService {
         Self {
             ports,
             max_avatar_bytes,
+            links: None,
         }
+    }
+
+    /// Avatars also open through links signed by `links` (see [`crate::media_links`]).
+    #[must_use]
+    pub fn with_media_links(mut self, links: MediaLinks) -> Self {
+        self.links = Some(links);
+        self
     }
 
     /// The largest avatar file accepted, in bytes.

@@ -1,6 +1,6 @@
 //! Media links over HTTP: the absolute, signed URLs that responses embed
-//! (`content_url`, `thumbnail_url`), and [`MediaCaller`], the extractor of the media
-//! routes, which accepts either such a signature or the bearer token.
+//! (`content_url`, `thumbnail_url`, `avatar_url`), and [`MediaCaller`], the extractor of
+//! the media routes, which accepts either such a signature or the bearer token.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -11,7 +11,7 @@ use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
 use paperclip::v2::schema::Apiv2Schema;
 use vidgen_application::media_links::{LinkSignature, MediaLinks};
-use vidgen_domain::users::UserId;
+use vidgen_domain::users::{User, UserId};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -66,9 +66,24 @@ impl MediaUrls {
     /// The absolute link to `path` of a resource of `owner`: signed when links are
     /// signed and the owner's token version is known.
     pub fn url(&self, path: &str, owner: UserId) -> String {
+        self.signed(path, self.versions.get(&owner).copied())
+    }
+
+    /// The absolute, signed link to `user`'s avatar, when they have one (signed with the
+    /// user's own token version, so it dies with their sessions).
+    pub fn avatar_url(&self, user: &User) -> Option<String> {
+        user.avatar_key.as_ref().map(|_| {
+            self.signed(
+                &format!("/api/v1/users/{}/avatar", user.id),
+                Some(user.token_version),
+            )
+        })
+    }
+
+    fn signed(&self, path: &str, token_version: Option<i64>) -> String {
         let url = format!("{}{path}", self.origin);
-        match (&self.links, self.versions.get(&owner)) {
-            (Some(links), Some(&version)) => {
+        match (&self.links, token_version) {
+            (Some(links), Some(version)) => {
                 let signed = links.sign(path, version);
                 format!(
                     "{url}?{EXPIRES}={}&{SIGNATURE}={}",
@@ -78,6 +93,30 @@ impl MediaUrls {
             _ => url,
         }
     }
+}
+
+/// The links of a response about users (their avatars): the signer is the
+/// application's `MediaLinks`, when one is provided as app data.
+impl FromRequest for MediaUrls {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let links = req.app_data::<actix_web::web::Data<MediaLinks>>();
+        std::future::ready(Ok(Self::new(
+            req,
+            links.map(|links| links.as_ref()),
+            HashMap::new(),
+        )))
+    }
+}
+
+impl Apiv2Schema for MediaUrls {}
+
+impl OperationModifier for MediaUrls {
+    fn update_parameter(_: &mut DefaultOperationRaw) {}
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
 }
 
 /// Who asks for a media file: the bearer of a token, or a link's signature.

@@ -70,6 +70,8 @@ pub struct Services {
     pub video_watch: Arc<VideoWatch>,
     pub profiles: ProfileService,
     pub analytics: AnalyticsService,
+    /// Signs the media links responses embed (the handlers build them).
+    pub media_links: MediaLinks,
     /// `None` with `RATE_LIMIT_ENABLED=false`.
     pub rate_limits: Option<RateLimits>,
     pub jobs: Arc<dyn JobQueue>,
@@ -172,6 +174,12 @@ impl Services {
         let keys: Arc<dyn IdempotencyStore> = Arc::new(SeaOrmIdempotencyStore::new(db.clone()));
         let (webhooks, sender) = webhooks(settings)?;
         let probe: Arc<dyn MediaProbe> = Arc::new(FileMediaProbe::new());
+        // One signer for every media link (videos' files, avatars).
+        let media_links = MediaLinks::new(
+            Arc::new(HmacLinkSigner::new(settings.auth.secret_key_bytes())),
+            clock.clone(),
+            settings.media.media_url_ttl_seconds,
+        );
         let video_service = VideoService::new(
             videos.clone(),
             jobs.clone(),
@@ -182,14 +190,7 @@ impl Services {
         .with_webhooks(webhooks.clone())
         .with_uploads(probe.clone(), settings.media.max_upload_bytes)
         .with_max_active_jobs(u64::from(settings.rate_limits.max_active_jobs_per_user))
-        .with_media_links(
-            MediaLinks::new(
-                Arc::new(HmacLinkSigner::new(settings.auth.secret_key_bytes())),
-                clock.clone(),
-                settings.media.media_url_ttl_seconds,
-            ),
-            link_owners,
-        );
+        .with_media_links(media_links.clone(), link_owners);
         let profiles = ProfileService::new(
             ProfilePorts {
                 users,
@@ -200,7 +201,8 @@ impl Services {
                 clock: clock.clone(),
             },
             settings.media.max_avatar_bytes,
-        );
+        )
+        .with_media_links(media_links.clone());
         let user_service = user_service
             .with_owned_content(Arc::new(video_service.clone()))
             .with_owned_content(Arc::new(profiles.clone()));
@@ -248,6 +250,7 @@ impl Services {
         Ok(Self {
             users: user_service,
             analytics,
+            media_links,
             auth,
             account,
             videos: video_service,

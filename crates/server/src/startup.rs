@@ -185,7 +185,8 @@ impl Application {
             .with(services.videos.clone())
             .with_shared(services.video_watch.clone())
             .with(services.profiles.clone())
-            .with(services.analytics.clone());
+            .with(services.analytics.clone())
+            .with(services.media_links.clone());
         let state = match services.rate_limits.clone() {
             Some(limits) => state.with(limits),
             None => state,

@@ -11,6 +11,7 @@ use vidgen_domain::users::{User, UserId};
 
 use super::ProfileService;
 use super::ports::ImageError;
+use crate::media_links::LinkSignature;
 use crate::storage::RepositoryError;
 use crate::users::ports::{OwnedContent, UserChanges, UserWriteError};
 use crate::videos::ports::MediaError;
@@ -228,6 +229,37 @@ impl ProfileService {
             .get(id)
             .await?
             .ok_or(GetAvatarError::NotFound)?;
+        self.avatar_of(user)
+    }
+
+    /// The avatar opened by a signed link to `path` instead of a bearer token.
+    ///
+    /// # Errors
+    /// `NotFound` for a missing user, one who may no longer log in, and every signature
+    /// that is not this path's, this user's current one and unexpired (a bad link looks
+    /// like a missing user); then as for [`ProfileService::avatar`].
+    #[tracing::instrument(skip(self, link))]
+    pub async fn avatar_by_link(
+        &self,
+        id: UserId,
+        path: &str,
+        link: &LinkSignature,
+    ) -> Result<AvatarFile, GetAvatarError> {
+        let links = self.links.as_ref().ok_or(GetAvatarError::NotFound)?;
+        let user = self
+            .ports
+            .users
+            .get(id)
+            .await?
+            .filter(|user| user.status.can_log_in())
+            .ok_or(GetAvatarError::NotFound)?;
+        if !links.verify(path, user.token_version, link) {
+            return Err(GetAvatarError::NotFound);
+        }
+        self.avatar_of(user)
+    }
+
+    fn avatar_of(&self, user: User) -> Result<AvatarFile, GetAvatarError> {
         let key = user.avatar_key.ok_or(GetAvatarError::NoAvatar)?;
         let format = format_of(&key).unwrap_or(ImageFormat::Png);
         Ok(AvatarFile {

@@ -5,6 +5,7 @@
 pub mod avatar;
 pub mod dto;
 
+use actix_web::HttpRequest;
 use actix_web::http::Method;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use vidgen_application::profiles::ProfileService;
@@ -16,6 +17,7 @@ use vidgen_domain::users::UserId;
 use self::dto::{ProfileReplace, UserProfile};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::media_links::{MediaCaller, MediaUrls};
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::FileResponse;
 use crate::routes::users::dto::{UserPath, UserResponse};
@@ -49,7 +51,8 @@ pub fn registry() -> Registry {
     .route(
         R::secured(Method::GET, AVATAR, "get_user_avatar", get_avatar)
             .maps::<GetAvatarError>()
-            .with_binary(AVATAR_TYPES),
+            .with_binary(AVATAR_TYPES)
+            .with_signed_link(),
     )
     .route(
         R::secured(Method::DELETE, AVATAR, "delete_user_avatar", delete_avatar)
@@ -73,10 +76,11 @@ pub(crate) fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
 async fn get(
     current: CurrentUser,
     profiles: web::Data<ProfileService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
 ) -> Result<web::Json<UserProfile>, ApiError> {
     let profile = profiles.profile(current.actor(), user_id(&path)?).await?;
-    Ok(web::Json(profile.into()))
+    Ok(web::Json(UserProfile::linked(profile, &urls)))
 }
 
 /// Replace a user's profile
@@ -90,6 +94,7 @@ async fn get(
 async fn replace(
     current: CurrentUser,
     profiles: web::Data<ProfileService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<ProfileReplace>,
 ) -> Result<web::Json<UserProfile>, ApiError> {
@@ -97,21 +102,28 @@ async fn replace(
     let profile = profiles
         .replace_profile(current.actor(), user_id(&path)?, request)
         .await?;
-    Ok(web::Json(profile.into()))
+    Ok(web::Json(UserProfile::linked(profile, &urls)))
 }
 
 /// Get a user's avatar
 ///
 /// The picture (PNG, JPEG or WebP, at most 512x512 pixels, without metadata) with its
 /// content type, `ETag` and `Last-Modified` for revalidation (`Cache-Control: private,
-/// no-cache`). Any authenticated caller; 404 for a user without an avatar.
+/// no-cache`). Any authenticated caller, or anyone with the signed `avatar_url` (its
+/// `expires` and `signature`, no token needed: an `<img src>` loads it); a forged,
+/// altered or expired signature is 404, like a user without an avatar.
 #[api_v2_operation]
 async fn get_avatar(
-    _current: CurrentUser,
+    caller: MediaCaller,
+    http: HttpRequest,
     profiles: web::Data<ProfileService>,
     path: ValidPath<UserPath>,
 ) -> Result<FileResponse, ApiError> {
-    let file = profiles.avatar(user_id(&path)?).await?;
+    let id = user_id(&path)?;
+    let file = match caller {
+        MediaCaller::Bearer(_) => profiles.avatar(id).await?,
+        MediaCaller::Link(link) => profiles.avatar_by_link(id, http.path(), &link).await?,
+    };
     Ok(FileResponse::new(file.path, file.content_type))
 }
 

@@ -23,6 +23,7 @@ use self::dto::{
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::listing::{self, SortBy};
+use crate::media_links::MediaUrls;
 use crate::registry::{Registry, RouteEntry};
 use crate::responses::{Created, ListJson};
 use crate::validation::{JsonBody, ValidJson, ValidPath, ValidQuery};
@@ -110,6 +111,7 @@ fn user_id(path: &UserPath) -> Result<UserId, ApiError> {
 #[api_v2_operation]
 async fn register(
     users: web::Data<UserService>,
+    urls: MediaUrls,
     body: JsonBody<UserCreate>,
 ) -> Result<Created<UserResponse>, ApiError> {
     let (body, shape_errors) = body.into_parts();
@@ -117,7 +119,7 @@ async fn register(
     let user = users.register(request).await?;
     Ok(Created {
         location: user_path(user.id),
-        body: user.into(),
+        body: UserResponse::linked(user, &urls),
     })
 }
 
@@ -125,8 +127,8 @@ async fn register(
 ///
 /// The account behind the bearer token.
 #[api_v2_operation]
-async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(current.0.into()))
+async fn me(current: CurrentUser, urls: MediaUrls) -> Result<web::Json<UserResponse>, ApiError> {
+    Ok(web::Json(UserResponse::linked(current.0, &urls)))
 }
 
 /// List users
@@ -138,6 +140,7 @@ async fn me(current: CurrentUser) -> Result<web::Json<UserResponse>, ApiError> {
 async fn list(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     query: ValidQuery<UserListQuery>,
 ) -> Result<ListJson<UserResponse>, ApiError> {
     let query = query.into_inner();
@@ -150,7 +153,9 @@ async fn list(
         sort_order: query.sort_order.map(Into::into).unwrap_or_default(),
     };
     let paged = users.list(current.actor(), user_query).await?;
-    Ok(ListJson::new(paged, UserResponse::from))
+    Ok(ListJson::new(paged, |user| {
+        UserResponse::linked(user, &urls)
+    }))
 }
 
 /// Get a user
@@ -160,10 +165,11 @@ async fn list(
 async fn get(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let user = users.get(current.actor(), user_id(&path)?).await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// Find a user by username
@@ -173,10 +179,11 @@ async fn get(
 async fn by_username(
     _current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UsernamePath>,
 ) -> Result<web::Json<PublicUserResponse>, ApiError> {
     let user = users.get_by_username(&path.username).await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(PublicUserResponse::linked(user, &urls)))
 }
 
 /// Replace a user's details
@@ -186,6 +193,7 @@ async fn by_username(
 async fn replace(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<UserReplace>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
@@ -193,7 +201,7 @@ async fn replace(
     let user = users
         .update(current.actor(), user_id(&path)?, changes)
         .await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// Update a user's details
@@ -204,6 +212,7 @@ async fn replace(
 async fn update(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<UserUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
@@ -211,7 +220,7 @@ async fn update(
     let user = users
         .update(current.actor(), user_id(&path)?, changes)
         .await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// Change your password
@@ -252,6 +261,7 @@ async fn change_password(
 async fn change_status(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<StatusUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
@@ -259,7 +269,7 @@ async fn change_status(
     let user = users
         .change_status(current.actor(), user_id(&path)?, status)
         .await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// Change a user's role
@@ -269,6 +279,7 @@ async fn change_status(
 async fn change_role(
     current: CurrentUser,
     users: web::Data<UserService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<RoleUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
@@ -276,7 +287,7 @@ async fn change_role(
     let user = users
         .change_role(current.actor(), user_id(&path)?, role)
         .await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// Delete a user

@@ -21,7 +21,8 @@ use vidgen_domain::users::profile::Avatar;
 use super::{AvatarAnswer, user_id};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
-use crate::routes::users::dto::UserPath;
+use crate::media_links::MediaUrls;
+use crate::routes::users::dto::{UserPath, UserResponse};
 use crate::validation::ValidPath;
 
 /// Room for the multipart framing around the file.
@@ -156,13 +157,14 @@ async fn read_file(form: AvatarForm) -> Result<Vec<u8>, ApiError> {
 pub async fn set(
     current: CurrentUser,
     profiles: web::Data<ProfileService>,
+    urls: MediaUrls,
     path: ValidPath<UserPath>,
     form: AvatarForm,
 ) -> Result<AvatarAnswer, ApiError> {
     let id = user_id(&path)?;
     let bytes = read_file(form).await?;
     let user = profiles.set_avatar(current.actor(), id, bytes).await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(UserResponse::linked(user, &urls)))
 }
 
 /// The form's schema in the OpenAPI document.

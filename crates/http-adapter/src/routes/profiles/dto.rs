@@ -138,12 +138,13 @@ pub struct UserProfile {
     pub preferences: BTreeMap<String, Value>,
 }
 
-impl From<Profile> for UserProfile {
-    fn from(profile: Profile) -> Self {
+impl UserProfile {
+    /// The profile, with the user's avatar link built by `urls`.
+    pub fn linked(profile: Profile, urls: &crate::media_links::MediaUrls) -> Self {
         Self {
             address: profile.address.as_ref().map(Address::from),
             preferences: profile.preferences.into_map().into_iter().collect(),
-            user: profile.user.into(),
+            user: UserResponse::linked(profile.user, urls),
         }
     }
 }

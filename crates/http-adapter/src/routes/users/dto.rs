@@ -16,6 +16,7 @@ use vidgen_application::users::register::{RegisterUser, RegistrationFacts};
 
 use crate::error::{ApiError, FieldError};
 use crate::listing::SortBy;
+use crate::media_links::MediaUrls;
 use crate::validation::{Validated, garde_errors, merge, rule, single_line};
 
 // ---- garde validators: each calls into the domain, so each rule lives once -------------
@@ -422,18 +423,21 @@ pub struct UserResponse {
     pub age: Option<i64>,
     #[openapi(example = "\"1995-04-12\"")]
     pub birth_date: Option<NaiveDate>,
-    /// URL of the avatar image, once one is uploaded.
+    /// Absolute, signed link to the avatar image (an `<img src>` loads it without a
+    /// token), once one is uploaded. It carries `expires` and `signature`, is valid
+    /// `MEDIA_URL_TTL_SECONDS` and stops opening once the user's sessions end.
+    #[openapi(
+        example = "\"https://api.example.com/api/v1/users/1/avatar?expires=1767225600&signature=q2hX...\""
+    )]
     pub avatar_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<User> for UserResponse {
-    fn from(user: User) -> Self {
-        let avatar_url = user
-            .avatar_key
-            .as_ref()
-            .map(|_| format!("/api/v1/users/{}/avatar", user.id));
+impl UserResponse {
+    /// The user, with their avatar's link built by `urls`.
+    pub fn linked(user: User, urls: &MediaUrls) -> Self {
+        let avatar_url = urls.avatar_url(&user);
         Self {
             id: user.id.get(),
             username: user.username.to_string(),
@@ -459,13 +463,16 @@ pub struct PublicUserResponse {
     pub username: String,
     #[openapi(example = "\"Jane Doe\"")]
     pub name: String,
+    /// Absolute, signed link to the avatar image, once one is uploaded (as on
+    /// `UserResponse`).
     pub avatar_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<User> for PublicUserResponse {
-    fn from(user: User) -> Self {
-        let full = UserResponse::from(user);
+impl PublicUserResponse {
+    /// The user's public fields, with their avatar's link built by `urls`.
+    pub fn linked(user: User, urls: &MediaUrls) -> Self {
+        let full = UserResponse::linked(user, urls);
         Self {
             id: full.id,
             username: full.username,
