@@ -27,25 +27,27 @@ impl AnalyticsService {
             .await?)
     }
 
-    /// Figures about the videos in `scope` with the series over `days`, from four
-    /// aggregate queries run together.
+    /// Figures about the videos in `scope` with the series over `days`, from two
+    /// aggregate queries run together (the groups by source and status, and the days).
     pub(super) async fn video_figures(
         &self,
         scope: VideoScope,
         days: DayRange,
     ) -> Result<VideoFigures, RepositoryError> {
-        let (totals, by_status, by_source, per_day) = tokio::try_join!(
-            self.analytics.video_totals(scope),
-            self.analytics.videos_by_status(scope),
-            self.analytics.videos_by_source(scope),
+        let (groups, per_day) = tokio::try_join!(
+            self.analytics.video_groups(scope),
             self.analytics.videos_per_day(scope, days),
         )?;
+        let by_status: Vec<(VideoStatus, u64)> =
+            groups.iter().map(|g| (g.status, g.totals.count)).collect();
+        let by_source: Vec<(VideoSource, u64)> =
+            groups.iter().map(|g| (g.source, g.totals.count)).collect();
         Ok(VideoFigures {
-            total: totals.count,
+            total: groups.iter().map(|g| g.totals.count).sum(),
             by_status: Counts::complete(&VideoStatus::ALL, &by_status),
             by_source: Counts::complete(&VideoSource::ALL, &by_source),
-            total_duration_seconds: totals.duration_seconds,
-            total_bytes: totals.bytes,
+            total_duration_seconds: groups.iter().map(|g| g.totals.duration_seconds).sum(),
+            total_bytes: groups.iter().map(|g| g.totals.bytes).sum(),
             per_day: figures::per_day(days, &per_day),
         })
     }

@@ -37,14 +37,15 @@ impl AnalyticsService {
     }
 
     async fn user_figures(&self, days: DayRange) -> Result<UserFigures, RepositoryError> {
-        let (total, by_status, by_role, signups) = tokio::try_join!(
-            self.analytics.user_count(),
-            self.analytics.users_by_status(),
-            self.analytics.users_by_role(),
+        let (groups, signups) = tokio::try_join!(
+            self.analytics.user_groups(),
             self.analytics.signups_per_day(days),
         )?;
+        let by_status: Vec<(UserStatus, u64)> =
+            groups.iter().map(|g| (g.status, g.count)).collect();
+        let by_role: Vec<(Role, u64)> = groups.iter().map(|g| (g.role, g.count)).collect();
         Ok(UserFigures {
-            total,
+            total: groups.iter().map(|g| g.count).sum(),
             by_status: Counts::complete(UserStatus::ALL, &by_status),
             by_role: Counts::complete(Role::ALL, &by_role),
             signups_per_day: figures::per_day(days, &signups),

@@ -33,37 +33,34 @@ pub struct VideoTotals {
     pub bytes: u64,
 }
 
+/// The videos of one source and status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoGroup {
+    pub source: VideoSource,
+    pub status: VideoStatus,
+    pub totals: VideoTotals,
+}
+
+/// How many users have one status and role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserGroup {
+    pub status: UserStatus,
+    pub role: Role,
+    pub count: u64,
+}
+
 /// Aggregate counts of videos and users. Every figure is computed by the storage
 /// (grouping and counting there); no method reads rows one by one.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AnalyticsRepository: Send + Sync {
-    /// How many videos are in `scope`, with the sums of their durations and file sizes
-    /// (unknown values count as 0).
+    /// The videos in `scope` grouped by source and status, each group with its count
+    /// and the sums of its durations and file sizes (unknown values count as 0), from one
+    /// pass over the rows; empty groups may be left out.
     ///
     /// # Errors
     /// A storage failure.
-    async fn video_totals(&self, scope: VideoScope) -> Result<VideoTotals, RepositoryError>;
-
-    /// The number of videos in `scope` per status; statuses without videos may be left
-    /// out.
-    ///
-    /// # Errors
-    /// A storage failure.
-    async fn videos_by_status(
-        &self,
-        scope: VideoScope,
-    ) -> Result<Vec<(VideoStatus, u64)>, RepositoryError>;
-
-    /// The number of videos in `scope` per source; sources without videos may be left
-    /// out.
-    ///
-    /// # Errors
-    /// A storage failure.
-    async fn videos_by_source(
-        &self,
-        scope: VideoScope,
-    ) -> Result<Vec<(VideoSource, u64)>, RepositoryError>;
+    async fn video_groups(&self, scope: VideoScope) -> Result<Vec<VideoGroup>, RepositoryError>;
 
     /// The number of videos in `scope` created on each UTC calendar day of `days`; days
     /// without videos may be left out.
@@ -76,23 +73,12 @@ pub trait AnalyticsRepository: Send + Sync {
         days: DayRange,
     ) -> Result<Vec<(NaiveDate, u64)>, RepositoryError>;
 
-    /// How many users there are.
+    /// The users grouped by status and role, with their count, from one pass over the
+    /// rows; empty groups may be left out.
     ///
     /// # Errors
     /// A storage failure.
-    async fn user_count(&self) -> Result<u64, RepositoryError>;
-
-    /// The number of users per status; statuses without users may be left out.
-    ///
-    /// # Errors
-    /// A storage failure.
-    async fn users_by_status(&self) -> Result<Vec<(UserStatus, u64)>, RepositoryError>;
-
-    /// The number of users per role; roles without users may be left out.
-    ///
-    /// # Errors
-    /// A storage failure.
-    async fn users_by_role(&self) -> Result<Vec<(Role, u64)>, RepositoryError>;
+    async fn user_groups(&self) -> Result<Vec<UserGroup>, RepositoryError>;
 
     /// The number of users who signed up on each UTC calendar day of `days`; days
     /// without signups may be left out.

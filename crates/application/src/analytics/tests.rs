@@ -12,7 +12,9 @@ use super::AnalyticsService;
 use super::figures::DayCount;
 use super::mine::GetMyAnalyticsError;
 use super::overview::GetOverviewError;
-use super::ports::{DayRange, MockAnalyticsRepository, VideoScope, VideoTotals};
+use super::ports::{
+    DayRange, MockAnalyticsRepository, UserGroup, VideoGroup, VideoScope, VideoTotals,
+};
 use crate::clock::MockClock;
 use crate::storage::RepositoryError;
 
@@ -46,26 +48,37 @@ fn service(repository: MockAnalyticsRepository) -> AnalyticsService {
     AnalyticsService::new(Arc::new(repository), Arc::new(clock))
 }
 
-/// Expects the four video queries for `scope`, answering fixed counts.
+fn group(
+    source: VideoSource,
+    status: VideoStatus,
+    count: u64,
+    seconds: f64,
+    bytes: u64,
+) -> VideoGroup {
+    VideoGroup {
+        source,
+        status,
+        totals: VideoTotals {
+            count,
+            duration_seconds: seconds,
+            bytes,
+        },
+    }
+}
+
+/// Expects the two video queries for `scope`, answering fixed groups: 4 completed
+/// uploads and 2 failed ones (6 in all, 12.5 s, 4096 bytes).
 fn expect_videos(repository: &mut MockAnalyticsRepository, scope: VideoScope) {
     repository
-        .expect_video_totals()
+        .expect_video_groups()
         .with(eq(scope))
         .returning(|_| {
-            Ok(VideoTotals {
-                count: 6,
-                duration_seconds: 12.5,
-                bytes: 4096,
-            })
+            Ok(vec![
+                group(VideoSource::Upload, VideoStatus::Completed, 3, 10.0, 4000),
+                group(VideoSource::Upload, VideoStatus::Failed, 2, 0.0, 0),
+                group(VideoSource::Upload, VideoStatus::Completed, 1, 2.5, 96),
+            ])
         });
-    repository
-        .expect_videos_by_status()
-        .with(eq(scope))
-        .returning(|_| Ok(vec![(VideoStatus::Completed, 4), (VideoStatus::Failed, 2)]));
-    repository
-        .expect_videos_by_source()
-        .with(eq(scope))
-        .returning(|_| Ok(vec![(VideoSource::Upload, 6)]));
     repository
         .expect_videos_per_day()
         .with(eq(scope), eq(window()))
@@ -115,14 +128,8 @@ async fn my_figures_cover_my_videos_with_every_status_and_thirty_days() {
 async fn a_storage_failure_is_unexpected() {
     let mut repository = MockAnalyticsRepository::new();
     repository
-        .expect_video_totals()
+        .expect_video_groups()
         .returning(|_| Err(RepositoryError::new(std::io::Error::other("down"))));
-    repository
-        .expect_videos_by_status()
-        .returning(|_| Ok(vec![]));
-    repository
-        .expect_videos_by_source()
-        .returning(|_| Ok(vec![]));
     repository
         .expect_videos_per_day()
         .returning(|_, _| Ok(vec![]));
@@ -134,13 +141,18 @@ async fn a_storage_failure_is_unexpected() {
 async fn the_overview_counts_everyone_for_admins() {
     let mut repository = MockAnalyticsRepository::new();
     expect_videos(&mut repository, VideoScope::All);
-    repository.expect_user_count().returning(|| Ok(5));
-    repository
-        .expect_users_by_status()
-        .returning(|| Ok(vec![(UserStatus::Active, 4), (UserStatus::Suspended, 1)]));
-    repository
-        .expect_users_by_role()
-        .returning(|| Ok(vec![(Role::User, 3), (Role::Admin, 2)]));
+    repository.expect_user_groups().returning(|| {
+        let group = |status, role, count| UserGroup {
+            status,
+            role,
+            count,
+        };
+        Ok(vec![
+            group(UserStatus::Active, Role::User, 3),
+            group(UserStatus::Active, Role::Admin, 1),
+            group(UserStatus::Suspended, Role::Admin, 1),
+        ])
+    });
     repository
         .expect_signups_per_day()
         .with(eq(window()))

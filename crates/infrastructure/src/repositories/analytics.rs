@@ -1,5 +1,6 @@
-//! [`AnalyticsRepository`] on sea-orm: every figure is one aggregate query (`COUNT`,
-//! `SUM`, `GROUP BY`) run by the database.
+//! [`AnalyticsRepository`] on sea-orm: every figure comes from an aggregate query
+//! (`COUNT`, `SUM`, `GROUP BY`) run by the database; the counts by status, source and
+//! role and the totals share one pass over their table.
 //!
 //! Days are UTC calendar days of `created_at`. PostgreSQL stores it as `timestamptz`, so
 //! the day is `created_at AT TIME ZONE 'UTC'`; SQLite stores the RFC 3339 text sea-orm
@@ -15,11 +16,10 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Select,
 };
 use vidgen_application::analytics::ports::{
-    AnalyticsRepository, DayRange, VideoScope, VideoTotals,
+    AnalyticsRepository, DayRange, UserGroup, VideoGroup, VideoScope, VideoTotals,
 };
 use vidgen_application::storage::RepositoryError;
-use vidgen_domain::users::{Role, UserStatus};
-use vidgen_domain::videos::{VideoSource, VideoStatus};
+use vidgen_domain::videos::VideoSource;
 
 use super::storage;
 use crate::entities::user::{self, Entity as Users};
@@ -118,14 +118,6 @@ fn parse_days(rows: Vec<(Option<String>, i64)>) -> Result<Vec<(NaiveDate, u64)>,
         .collect()
 }
 
-/// Counts per value of an enum column, from `(text, count)` rows; values no member
-/// spells are left out.
-fn parse_counts<K>(rows: Vec<(String, i64)>, parse: impl Fn(&str) -> Option<K>) -> Vec<(K, u64)> {
-    rows.into_iter()
-        .filter_map(|(value, n)| parse(&value).map(|key| (key, count(n))))
-        .collect()
-}
-
 fn videos_in(scope: VideoScope) -> Select<Videos> {
     let select = Videos::find().select_only();
     match scope {
@@ -136,10 +128,12 @@ fn videos_in(scope: VideoScope) -> Select<Videos> {
 
 #[async_trait]
 impl AnalyticsRepository for SeaOrmAnalyticsRepository {
-    async fn video_totals(&self, scope: VideoScope) -> Result<VideoTotals, RepositoryError> {
-        // PostgreSQL's SUM of a bigint is a numeric: cast both sums back, the same way on
-        // both backends.
-        let row: Option<(i64, f64, i64)> = videos_in(scope)
+    async fn video_groups(&self, scope: VideoScope) -> Result<Vec<VideoGroup>, RepositoryError> {
+        // One pass: count and sums per (source, status). PostgreSQL's SUM of a bigint is
+        // a numeric: both sums are cast back, the same way on both backends.
+        let rows: Vec<(String, String, i64, f64, i64)> = videos_in(scope)
+            .column(video::Column::Source)
+            .column(video::Column::Status)
             .column_as(Expr::cust("COUNT(*)"), "videos")
             .column_as(
                 Expr::cust(r#"CAST(COALESCE(SUM("videos"."duration"), 0) AS DOUBLE PRECISION)"#),
@@ -149,49 +143,27 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
                 Expr::cust(r#"CAST(COALESCE(SUM("videos"."file_size"), 0) AS BIGINT)"#),
                 "bytes",
             )
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .map_err(storage)?;
-        Ok(
-            row.map_or_else(VideoTotals::default, |(videos, duration, bytes)| {
-                VideoTotals {
-                    count: count(videos),
-                    duration_seconds: duration,
-                    bytes: count(bytes),
-                }
-            }),
-        )
-    }
-
-    async fn videos_by_status(
-        &self,
-        scope: VideoScope,
-    ) -> Result<Vec<(VideoStatus, u64)>, RepositoryError> {
-        let rows: Vec<(String, i64)> = videos_in(scope)
-            .column(video::Column::Status)
-            .column_as(video::Column::Id.count(), "videos")
+            .group_by(video::Column::Source)
             .group_by(video::Column::Status)
             .into_tuple()
             .all(&self.db)
             .await
             .map_err(storage)?;
-        Ok(parse_counts(rows, |s| s.parse().ok()))
-    }
-
-    async fn videos_by_source(
-        &self,
-        scope: VideoScope,
-    ) -> Result<Vec<(VideoSource, u64)>, RepositoryError> {
-        let rows: Vec<(String, i64)> = videos_in(scope)
-            .column(video::Column::Source)
-            .column_as(video::Column::Id.count(), "videos")
-            .group_by(video::Column::Source)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        Ok(parse_counts(rows, VideoSource::parse))
+        // Values no member spells are left out, as everywhere in the figures.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(source, status, videos, duration, bytes)| {
+                Some(VideoGroup {
+                    source: VideoSource::parse(&source)?,
+                    status: status.parse().ok()?,
+                    totals: VideoTotals {
+                        count: count(videos),
+                        duration_seconds: duration,
+                        bytes: count(bytes),
+                    },
+                })
+            })
+            .collect())
     }
 
     async fn videos_per_day(
@@ -217,41 +189,28 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
         parse_days(rows)
     }
 
-    async fn user_count(&self) -> Result<u64, RepositoryError> {
-        let total: Option<i64> = Users::find()
-            .select_only()
-            .column_as(Expr::cust("COUNT(*)"), "users")
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .map_err(storage)?;
-        Ok(total.map_or(0, count))
-    }
-
-    async fn users_by_status(&self) -> Result<Vec<(UserStatus, u64)>, RepositoryError> {
-        let rows: Vec<(String, i64)> = Users::find()
+    async fn user_groups(&self) -> Result<Vec<UserGroup>, RepositoryError> {
+        let rows: Vec<(String, String, i64)> = Users::find()
             .select_only()
             .column(user::Column::Status)
-            .column_as(user::Column::Id.count(), "users")
-            .group_by(user::Column::Status)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        Ok(parse_counts(rows, |s| s.parse().ok()))
-    }
-
-    async fn users_by_role(&self) -> Result<Vec<(Role, u64)>, RepositoryError> {
-        let rows: Vec<(String, i64)> = Users::find()
-            .select_only()
             .column(user::Column::Role)
-            .column_as(user::Column::Id.count(), "users")
+            .column_as(Expr::cust("COUNT(*)"), "users")
+            .group_by(user::Column::Status)
             .group_by(user::Column::Role)
             .into_tuple()
             .all(&self.db)
             .await
             .map_err(storage)?;
-        Ok(parse_counts(rows, |s| s.parse().ok()))
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, role, users)| {
+                Some(UserGroup {
+                    status: status.parse().ok()?,
+                    role: role.parse().ok()?,
+                    count: count(users),
+                })
+            })
+            .collect())
     }
 
     async fn signups_per_day(
