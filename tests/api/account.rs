@@ -445,18 +445,18 @@ async fn recovery_answers_known_and_unknown_addresses_alike() {
     .await;
     app.register("jane").await;
     const ROUNDS: u32 = 30;
-    let mut known = Duration::ZERO;
-    let mut unknown = Duration::ZERO;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
     let mut first: Option<Answer> = None;
     // Warm-up, then alternate so both paths see the same conditions.
     timed_recovery(&app, "warm@example.com").await;
     for round in 0..ROUNDS {
-        for (address, total) in [
+        for (address, times) in [
             ("jane@example.com", &mut known),
             (&*format!("nobody{round}@example.com"), &mut unknown),
         ] {
             let (elapsed, answer) = timed_recovery(&app, address).await;
-            *total += elapsed;
+            times.push(elapsed);
             assert_eq!(answer.0, 202, "{address}: {}", answer.2);
             match &first {
                 None => first = Some(answer),
@@ -464,11 +464,19 @@ async fn recovery_answers_known_and_unknown_addresses_alike() {
             }
         }
     }
-    let (known, unknown) = (known / ROUNDS, unknown / ROUNDS);
+    // Medians, which a few requests slowed by a busy machine do not move; the paths may
+    // differ by a few milliseconds or a quarter of the time, far below what work done on
+    // one path only (a password hash, a mail sent inline) would show.
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
     let gap = known.abs_diff(unknown);
+    let tolerance = Duration::from_millis(5).max(known.min(unknown) / 4);
     assert!(
-        gap < Duration::from_millis(5),
-        "known {known:?} vs unknown {unknown:?} on average"
+        gap < tolerance,
+        "known {known:?} vs unknown {unknown:?} (medians)"
     );
     // Both paths wrote a mail job (the unknown ones send nothing).
     let backend = app.db.get_database_backend();
