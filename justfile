@@ -35,6 +35,11 @@ openapi:
 ci:
     bash .ci/run
 
+# The multi-instance test bed: two release instances on one PostgreSQL, Redis and an
+# S3-compatible server (moto), checked against the contract's Scale-out section.
+test-cluster:
+    bash tests/cluster/run.sh
+
 # Load benchmarks of the release build (installs wrk; see bench/run.sh), then the
 # render benchmark.
 bench:
