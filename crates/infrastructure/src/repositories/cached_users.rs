@@ -505,12 +505,12 @@ mod tests {
         let cached = coherent(
             counting_store(&loads),
             bus(&state, &published),
-            Duration::from_millis(50),
+            Duration::from_millis(300),
         );
         cached.get(id()).await.expect("get");
         cached.get(id()).await.expect("get");
         assert_eq!(loads.load(Ordering::SeqCst), 1, "young enough");
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         cached.get(id()).await.expect("get");
         assert_eq!(
             loads.load(Ordering::SeqCst),
@@ -521,10 +521,10 @@ mod tests {
         // Live again (a new epoch): an entry from the degraded time is trusted by age
         // only, one loaded now by its epoch.
         state.store(2, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         cached.get(id()).await.expect("get");
         assert_eq!(loads.load(Ordering::SeqCst), 3);
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         cached.get(id()).await.expect("get");
         assert_eq!(loads.load(Ordering::SeqCst), 3, "live in its own epoch");
     }

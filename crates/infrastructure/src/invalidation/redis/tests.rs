@@ -228,6 +228,32 @@ async fn a_message_reaches_the_other_instances_and_not_its_sender() {
 }
 
 #[tokio::test]
+async fn the_heartbeat_keeps_a_healthy_subscription() {
+    redis_address().await;
+    let channel = channel();
+    let a = started(&redis_url(), &channel).await;
+    let b = started(&redis_url(), &channel).await;
+    let seen_by_b = Recorder::subscribed(&b);
+    tokio::time::sleep(HEARTBEAT + Duration::from_secs(1)).await;
+    assert_eq!(
+        b.coherence(),
+        Coherence::Live { epoch: 1 },
+        "still the first epoch"
+    );
+    a.publish(user(5)).await;
+    seen_by_b
+        .expect(Event::Key(user(5)), Duration::from_secs(2))
+        .await;
+    assert_eq!(
+        seen_by_b.events(),
+        vec![Event::Key(user(5))],
+        "nothing was cleared"
+    );
+    a.close();
+    b.close();
+}
+
+#[tokio::test]
 async fn redis_going_away_degrades_the_bus_and_coming_back_clears_the_caches() {
     let target = redis_address().await;
     let proxy = Proxy::start(target).await;
