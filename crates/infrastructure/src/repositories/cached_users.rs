@@ -404,11 +404,10 @@ mod tests {
         bus: MockInvalidationBus,
         fallback: Duration,
     ) -> Arc<CachedUserRepository<MockUserRepository>> {
-        let cached = Arc::new(
+        Arc::new(
             CachedUserRepository::new(inner, Duration::from_secs(60), 100)
                 .with_invalidation(Arc::new(bus), fallback),
-        );
-        cached
+        )
     }
 
     #[tokio::test]
