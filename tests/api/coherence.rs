@@ -7,9 +7,13 @@
 //! `redis://127.0.0.1:6379`; CI starts one): these tests fail without it. Each pair of
 //! instances has a channel of its own.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
 
 use crate::helpers::{
     PASSWORD, TestApp, access_token, assert_problem, eventually, json, spawn_app_with,
@@ -26,7 +30,7 @@ async fn live_redis() -> String {
         .trim_start_matches("redis://")
         .trim_end_matches('/')
         .to_owned();
-    tokio::net::TcpStream::connect(&address)
+    TcpStream::connect(&address)
         .await
         .unwrap_or_else(|e| panic!("these tests need Redis at {url} (TEST_REDIS_URL): {e}"));
     url
@@ -34,21 +38,93 @@ async fn live_redis() -> String {
 
 /// Two instances on one database and one invalidation channel of their own.
 async fn pair(redis_url: &str) -> (TestApp, TestApp) {
+    pair_on(redis_url, redis_url).await
+}
+
+/// As [`pair`], each instance reaching Redis at its own URL.
+async fn pair_on(a_redis: &str, b_redis: &str) -> (TestApp, TestApp) {
     let channel = format!("vidgen-e2e:{}", uuid::Uuid::new_v4().simple());
-    let settings = move |vars: &mut std::collections::HashMap<String, String>| {
-        vars.insert("REDIS_URL".into(), redis_url.to_owned());
+    let settings = move |vars: &mut std::collections::HashMap<String, String>, url: &str| {
+        vars.insert("REDIS_URL".into(), url.to_owned());
         vars.insert("CACHE_INVALIDATION_CHANNEL".into(), channel.clone());
         vars.insert("USER_CACHE_TTL_SECONDS".into(), "300".into());
         vars.insert("USER_CACHE_FALLBACK_TTL_SECONDS".into(), "1".into());
     };
-    let a = spawn_app_with(settings.clone()).await;
+    let for_b = settings.clone();
+    let a = spawn_app_with(|vars| settings(vars, a_redis)).await;
     let database = a.database_url.clone();
     let b = spawn_app_with(move |vars| {
-        settings(vars);
+        for_b(vars, b_redis);
         vars.insert("DATABASE_URL".into(), database);
     })
     .await;
     (a, b)
+}
+
+/// A TCP proxy to Redis that the test can cut (every connection closed, new ones
+/// dropped at once) and restore, so the shared Redis itself never stops.
+struct Proxy {
+    port: u16,
+    open: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accepting: AbortHandle,
+}
+
+impl Proxy {
+    async fn start(redis_url: &str) -> Self {
+        let target = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (is_open, tasks) = (open.clone(), connections.clone());
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !is_open.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().expect("lock").push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        Self {
+            port,
+            open,
+            connections,
+            accepting,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().expect("lock").drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        self.cut();
+    }
 }
 
 async fn role_of(app: &TestApp, token: &str) -> String {
@@ -181,4 +257,45 @@ async fn with_redis_unreachable_the_instances_serve_and_lag_only_the_fallback_tt
         .and_then(|value| value.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(outages >= 1.0, "the outage is counted:\n{metrics}");
+}
+
+#[tokio::test]
+async fn after_a_redis_outage_an_instance_is_coherent_again() {
+    let redis = live_redis().await;
+    let proxy = Proxy::start(&redis).await;
+    let (a, b) = pair_on(&redis, &proxy.url()).await;
+    let admin = a.admin().await;
+    let jane = a.user("jane").await;
+    assert_eq!(role_of(&b, &jane.access_token).await, "user");
+
+    // B loses Redis: it follows A's writes within the fallback TTL.
+    proxy.cut();
+    let suspended = a
+        .set_user_status(jane.id, &admin.access_token, "suspended")
+        .await;
+    assert_eq!(suspended.status().as_u16(), 200);
+    eventually(Duration::from_secs(5), async || {
+        match b.get_me(&jane.access_token).await.status().as_u16() {
+            401 => Ok(()),
+            other => Err(format!("still {other}")),
+        }
+    })
+    .await;
+    let active = a
+        .set_user_status(jane.id, &admin.access_token, "active")
+        .await;
+    assert_eq!(active.status().as_u16(), 200);
+
+    // Redis is back and B resubscribes (its backoff is at most 5 s). Then a write
+    // through A reaches B at once, even with B's entry fresh enough for the fallback.
+    proxy.restore();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let tokens = a.login("jane", PASSWORD).await;
+    let token = access_token(&tokens);
+    assert_eq!(role_of(&b, token).await, "user");
+    let promoted = a
+        .set_user_role(jane.id, &admin.access_token, "moderator")
+        .await;
+    assert_eq!(promoted.status().as_u16(), 200);
+    assert_problem(b.get_me(token).await, 401, "UNAUTHORIZED").await;
 }
