@@ -6,6 +6,7 @@ mod analytics;
 mod architecture;
 mod auth;
 mod avatars;
+mod coherence;
 mod docs;
 mod errors;
 mod events;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod health;
 pub mod idempotency;
+pub mod invalidation;
 pub mod jobs;
 pub mod mail;
 pub mod media_links;

@@ -34,6 +34,14 @@ pub const HASHING_QUEUE_DEPTH: &str = "vidgen_password_hashing_queue_depth";
 pub const HASHING_REJECTIONS: &str = "vidgen_password_hashing_rejected_total";
 /// Counter: reads of the in-memory user cache, by `result` (`hit` or `miss`).
 pub const USER_CACHE_LOOKUPS: &str = "vidgen_user_cache_lookups_total";
+/// Gauge: 1 while the cache invalidation channel between instances (Redis) works, 0
+/// while it is down (caches then keep entries only for their fallback TTL).
+pub const CACHE_INVALIDATION_CONNECTED: &str = "vidgen_cache_invalidation_connected";
+/// Counter: outages of the cache invalidation channel (each logged once when it starts).
+pub const CACHE_INVALIDATION_OUTAGES: &str = "vidgen_cache_invalidation_outages_total";
+/// Counter: cache invalidation messages, by `outcome` (`published`, `received`, or
+/// `failed`: could not be published).
+pub const CACHE_INVALIDATIONS: &str = "vidgen_cache_invalidations_total";
 /// Gauge (rendered from the database at each scrape): jobs by `kind` and `state`.
 pub const JOBS: &str = "vidgen_jobs";
 /// Gauge (rendered from the database at each scrape): queued jobs, all kinds.
@@ -64,6 +72,18 @@ pub fn describe() {
         "Password hashes refused with 503 because the hashing queue was full."
     );
     describe_counter!(USER_CACHE_LOOKUPS, "Reads of the in-memory user cache.");
+    describe_gauge!(
+        CACHE_INVALIDATION_CONNECTED,
+        "1 while the cache invalidation channel between instances works, 0 while it is down."
+    );
+    describe_counter!(
+        CACHE_INVALIDATION_OUTAGES,
+        "Outages of the cache invalidation channel between instances."
+    );
+    describe_counter!(
+        CACHE_INVALIDATIONS,
+        "Cache invalidation messages published, received, or failed to publish."
+    );
 }
 
 /// One HTTP request answered. `route` is the matched template, never the raw path: a
@@ -224,6 +244,43 @@ pub fn hashing_rejected() {
 /// One read of the user cache.
 pub fn user_cache_lookup(hit: bool) {
     counter!(USER_CACHE_LOOKUPS, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// What became of one cache invalidation message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidationOutcome {
+    /// Handed to the channel for the other instances.
+    Published,
+    /// Received from another instance and applied.
+    Received,
+    /// Could not be published (the channel is down).
+    Failed,
+}
+
+impl InvalidationOutcome {
+    /// The `outcome` label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Received => "received",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One cache invalidation message published, received or lost.
+pub fn cache_invalidation(outcome: InvalidationOutcome) {
+    counter!(CACHE_INVALIDATIONS, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// The cache invalidation channel came up (`true`) or went down (`false`).
+pub fn cache_invalidation_connected(connected: bool) {
+    gauge!(CACHE_INVALIDATION_CONNECTED).set(if connected { 1.0 } else { 0.0 });
+}
+
+/// An outage of the cache invalidation channel began.
+pub fn cache_invalidation_outage() {
+    counter!(CACHE_INVALIDATION_OUTAGES).increment(1);
 }
 
 fn histogram<const N: usize>(

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod avatars;
 pub mod database;
+pub mod invalidation;
 pub mod mail;
 pub mod media;
 pub mod media_links;

@@ -10,6 +10,7 @@ use vidgen_application::analytics::AnalyticsService;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::idempotency::IdempotencyStore;
+use vidgen_application::invalidation;
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
@@ -36,6 +37,7 @@ use vidgen_infrastructure::auth::{
 };
 use vidgen_infrastructure::avatars::ImageRsAvatarImages;
 use vidgen_infrastructure::database::Db;
+use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
 use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::media_links::HmacLinkSigner;
@@ -78,6 +80,9 @@ pub struct Services {
     /// The job handlers, one per kind, for the worker runtime.
     pub registry: Arc<JobRegistry>,
     pub clock: Arc<dyn Clock>,
+    /// The cache invalidation channel between instances (with `REDIS_URL`), closed at
+    /// shutdown.
+    pub invalidation: Option<Arc<RedisInvalidationBus>>,
 }
 
 impl Services {
@@ -91,16 +96,7 @@ impl Services {
         renderer: Option<Arc<dyn VideoRenderer>>,
     ) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let stored_users = SeaOrmUserRepository::new(db.clone());
-        let users: Arc<dyn UserRepository> = if settings.auth.user_cache_ttl_seconds == 0 {
-            Arc::new(stored_users)
-        } else {
-            Arc::new(CachedUserRepository::new(
-                stored_users,
-                Duration::from_secs(settings.auth.user_cache_ttl_seconds),
-                100_000,
-            ))
-        };
+        let (users, invalidation) = users(settings, db).await?;
         let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
         // Half the cores at most, so logins can never take every core from the HTTP workers.
         let hashing_threads =
@@ -265,8 +261,39 @@ impl Services {
             jobs,
             registry: Arc::new(registry),
             clock,
+            invalidation,
         })
     }
+}
+
+/// How long start-up waits for the cache invalidation channel before going on without
+/// it (it keeps trying in the background).
+const INVALIDATION_START_WAIT: Duration = Duration::from_secs(2);
+
+/// The users: cached in memory unless `USER_CACHE_TTL_SECONDS=0`; with `REDIS_URL`, the
+/// cache is kept coherent with the other instances through Redis.
+async fn users(
+    settings: &Settings,
+    db: &Db,
+) -> Result<(Arc<dyn UserRepository>, Option<Arc<RedisInvalidationBus>>), StartupError> {
+    let stored = SeaOrmUserRepository::new(db.clone());
+    let ttl = settings.auth.user_cache_ttl_seconds;
+    if ttl == 0 {
+        return Ok((Arc::new(stored), None));
+    }
+    let cached = CachedUserRepository::new(stored, Duration::from_secs(ttl), 100_000);
+    let Some(url) = settings.rate_limits.redis_url.as_deref() else {
+        return Ok((Arc::new(cached), None));
+    };
+    let bus = Arc::new(
+        RedisInvalidationBus::new(url, &settings.auth.cache_invalidation_channel)
+            .map_err(StartupError::Invalidation)?,
+    );
+    bus.start(INVALIDATION_START_WAIT).await;
+    let fallback = Duration::from_secs(settings.auth.user_cache_fallback_ttl_seconds.min(ttl));
+    let cached = Arc::new(cached.with_invalidation(bus.clone(), fallback));
+    invalidation::subscribe(bus.as_ref(), &cached);
+    Ok((cached, Some(bus)))
 }
 
 /// How long one webhook attempt may take, connection included.

@@ -24,6 +24,7 @@ use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 use vidgen_infrastructure::database::{
     self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
+use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
 use vidgen_infrastructure::passwords::HasherSetupError;
 use vidgen_infrastructure::settings::{self, Settings};
 
@@ -55,6 +56,8 @@ pub enum StartupError {
     Schedule(#[source] RepositoryError),
     #[error("RATE_LIMIT_BACKEND=redis: {0}")]
     Redis(#[source] vidgen_infrastructure::rate_limit::shared::RedisSetupError),
+    #[error(transparent)]
+    Invalidation(#[from] vidgen_infrastructure::invalidation::redis::InvalidationSetupError),
     #[error("WEBHOOK_SECRET: must have the form whsec_<base64 of at least 18 bytes>")]
     WebhookSecret,
     #[error("MAIL_BACKEND=smtp: {0}")]
@@ -76,6 +79,7 @@ pub struct Application {
     port: u16,
     server: Server,
     watch: Arc<VideoWatch>,
+    invalidation: Option<Arc<RedisInvalidationBus>>,
     workers: Workers,
     db: Db,
     instance_id: String,
@@ -231,6 +235,7 @@ impl Application {
         .await
         .map_err(StartupError::Schedule)?;
         let watch = services.video_watch.clone();
+        let invalidation = services.invalidation.clone();
         tokio::spawn(watch.clone().run(STREAM_POLL_INTERVAL));
         let workers = Workers::spawn(
             WorkerSettings {
@@ -257,6 +262,7 @@ impl Application {
             port,
             server,
             watch,
+            invalidation,
             workers,
             db,
             instance_id,
@@ -283,6 +289,7 @@ impl Application {
         ShutdownHandle {
             server: self.server.handle(),
             watch: self.watch.clone(),
+            invalidation: self.invalidation.clone(),
         }
     }
 
@@ -301,6 +308,9 @@ impl Application {
         let served = self.server.await;
         signals.abort();
         self.watch.close();
+        if let Some(bus) = &self.invalidation {
+            bus.close();
+        }
         served?;
         self.workers.shutdown().await;
         tracing::info!("vidgen stopped");
@@ -318,6 +328,7 @@ const STREAM_POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub struct ShutdownHandle {
     server: actix_web::dev::ServerHandle,
     watch: Arc<VideoWatch>,
+    invalidation: Option<Arc<RedisInvalidationBus>>,
 }
 
 impl std::fmt::Debug for ShutdownHandle {
@@ -330,6 +341,9 @@ impl ShutdownHandle {
     pub async fn stop(&self) {
         self.watch.close();
         self.server.stop(true).await;
+        if let Some(bus) = &self.invalidation {
+            bus.close();
+        }
     }
 }
 

@@ -11,6 +11,12 @@ use super::source::Source;
 /// Minimum length of `SECRET_KEY` in bytes.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
+/// `CACHE_INVALIDATION_CHANNEL` when unset.
+pub const DEFAULT_INVALIDATION_CHANNEL: &str = "vidgen:cache-invalidation";
+
+/// The longest `CACHE_INVALIDATION_CHANNEL`.
+const MAX_CHANNEL_LEN: usize = 200;
+
 /// Parameters of the argon2id password hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashingSettings {
@@ -36,6 +42,13 @@ pub struct AuthSettings {
     /// `USER_CACHE_TTL_SECONDS`: how long a user loaded for authentication may be served
     /// from memory (0: never).
     pub user_cache_ttl_seconds: u64,
+    /// `USER_CACHE_FALLBACK_TTL_SECONDS`: how long a cached user may be served while the
+    /// cache invalidation channel between instances (Redis, with `REDIS_URL`) is down
+    /// (0: not at all). Never more than `USER_CACHE_TTL_SECONDS`.
+    pub user_cache_fallback_ttl_seconds: u64,
+    /// `CACHE_INVALIDATION_CHANNEL`: the Redis channel on which instances sharing a
+    /// database tell each other which cached entries a write changed.
+    pub cache_invalidation_channel: String,
     /// `EMAIL_ALLOWED_DOMAINS`: when not empty, the only domains that may register.
     pub email_allowed_domains: Vec<String>,
     /// `EMAIL_BLOCKED_DOMAINS`: domains refused for registration.
@@ -84,6 +97,23 @@ impl AuthSettings {
             r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30);
         let refresh_token_expire_days: u32 = r.number("REFRESH_TOKEN_EXPIRE_DAYS", 14, 1, 3650);
         let user_cache_ttl_seconds: u64 = r.number("USER_CACHE_TTL_SECONDS", 5, 0, 3600);
+        let user_cache_fallback_ttl_seconds: u64 =
+            r.number("USER_CACHE_FALLBACK_TTL_SECONDS", 1, 0, 3600);
+        let cache_invalidation_channel = r
+            .string("CACHE_INVALIDATION_CHANNEL")
+            .unwrap_or_else(|| DEFAULT_INVALIDATION_CHANNEL.to_owned());
+        if cache_invalidation_channel.len() > MAX_CHANNEL_LEN
+            || !cache_invalidation_channel
+                .chars()
+                .all(|c| c.is_ascii_graphic())
+        {
+            r.problem(
+                "CACHE_INVALIDATION_CHANNEL",
+                &format!(
+                    "expected at most {MAX_CHANNEL_LEN} printable ASCII characters without spaces"
+                ),
+            );
+        }
 
         let email_allowed_domains = r.domain_list("EMAIL_ALLOWED_DOMAINS");
         let email_blocked_domains = r.domain_list("EMAIL_BLOCKED_DOMAINS");
@@ -119,6 +149,8 @@ impl AuthSettings {
             access_token_expire_minutes,
             refresh_token_expire_days,
             user_cache_ttl_seconds,
+            user_cache_fallback_ttl_seconds,
+            cache_invalidation_channel,
             email_allowed_domains,
             email_blocked_domains,
             require_email_verification,
@@ -163,6 +195,8 @@ mod tests {
         assert_eq!(s.access_token_expire_minutes, 30);
         assert_eq!(s.refresh_token_expire_days, 14);
         assert_eq!(s.user_cache_ttl_seconds, 5);
+        assert_eq!(s.user_cache_fallback_ttl_seconds, 1);
+        assert_eq!(s.cache_invalidation_channel, "vidgen:cache-invalidation");
         assert!(s.email_allowed_domains.is_empty());
         assert!(s.email_blocked_domains.is_empty());
         assert!(!s.require_email_verification);
@@ -203,6 +237,8 @@ mod tests {
             ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
             ("REFRESH_TOKEN_EXPIRE_DAYS", "1.5"),
             ("USER_CACHE_TTL_SECONDS", "forever"),
+            ("USER_CACHE_FALLBACK_TTL_SECONDS", "-1"),
+            ("CACHE_INVALIDATION_CHANNEL", "two words"),
             ("EMAIL_ALLOWED_DOMAINS", "not a domain"),
             ("EMAIL_BLOCKED_DOMAINS", "localhost"),
             ("REQUIRE_EMAIL_VERIFICATION", "2"),
@@ -245,6 +281,8 @@ mod tests {
             ("ACCESS_TOKEN_EXPIRE_MINUTES", "5"),
             ("REFRESH_TOKEN_EXPIRE_DAYS", "1"),
             ("USER_CACHE_TTL_SECONDS", "0"),
+            ("USER_CACHE_FALLBACK_TTL_SECONDS", "0"),
+            ("CACHE_INVALIDATION_CHANNEL", "test:42:cache"),
             ("EMAIL_ALLOWED_DOMAINS", "example.com"),
             ("EMAIL_BLOCKED_DOMAINS", "Spam.example.com,@mailinator.com"),
             ("REQUIRE_EMAIL_VERIFICATION", "true"),
@@ -259,6 +297,8 @@ mod tests {
         assert_eq!(s.access_token_expire_minutes, 5);
         assert_eq!(s.refresh_token_expire_days, 1);
         assert_eq!(s.user_cache_ttl_seconds, 0);
+        assert_eq!(s.user_cache_fallback_ttl_seconds, 0);
+        assert_eq!(s.cache_invalidation_channel, "test:42:cache");
         assert_eq!(s.email_allowed_domains, vec!["example.com"]);
         assert_eq!(
             s.email_blocked_domains,
