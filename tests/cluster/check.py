@@ -164,8 +164,8 @@ def upload_through_b_served_by_a():
         return
     video_id = response.json()["id"]
     video = wait_video(A, token, video_id)
-    check(video.get("width") and video.get("duration_seconds"),
-          f"probed: {video.get('width')}x{video.get('height')}, {video.get('duration_seconds')} s")
+    check(video.get("width") and video.get("duration"),
+          f"probed: {video.get('width')}x{video.get('height')}, {video.get('duration')} s")
     partial = ranged(f"{A}/api/v1/videos/{video_id}/content", token, 0, 3)
     check(partial.status_code == 206 and partial.content == data[:4],
           f"A serves the uploaded bytes with Range: {partial.status_code} {partial.content!r}")
@@ -313,8 +313,8 @@ def killed_mid_render_is_taken_over():
     jobs = render_jobs(video_id)
     check(len(jobs) == 1 and jobs[0][0] == "succeeded" and int(jobs[0][1]) >= 2,
           f"the same job succeeded on a later attempt: {jobs}")
-    check(abs(float(video.get("duration_seconds") or 0) - 30) < 0.5 and video.get("height") == 1080,
-          f"the whole video: {video.get('duration_seconds')} s at {video.get('width')}x{video.get('height')}")
+    check(abs(float(video.get("duration") or 0) - 30) < 0.5 and video.get("height") == 1080,
+          f"the whole video: {video.get('duration')} s at {video.get('width')}x{video.get('height')}")
     whole = requests.get(f"{survivor}/api/v1/videos/{video_id}/content", headers=auth(token), timeout=30)
     check(whole.status_code == 200 and len(whole.content) == video.get("file_size"),
           f"{NAMES[survivor]} serves it: {whole.status_code}, {len(whole.content)} bytes")

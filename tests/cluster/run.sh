@@ -6,6 +6,7 @@
 # and prints what it saw.
 #
 #   CLUSTER_SKIP_BUILD=1   reuse target/release/vidgen (CI has just built it)
+#   CLUSTER_BINARY         another binary to run (implies CLUSTER_SKIP_BUILD=1)
 #   CLUSTER_PG_URL         server to create the database on (default: TEST_DATABASE_URL's
 #                          server, else postgres://postgres@127.0.0.1:5432)
 #   CLUSTER_REDIS_URL      Redis to use; its database 7 is flushed (default
@@ -18,13 +19,14 @@ pg_default="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PG_SERVER="${CLUSTER_PG_URL:-${pg_default%/*}}"
 DB_NAME=vidgen_cluster
 REDIS_URL="${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/7}"
-PORT_A=18790
-PORT_B=18791
-PORT_S3=18792
+PORT_A=18890
+PORT_B=18891
+PORT_S3=18892
 BUCKET=vidgen-cluster
 SECRET="cluster-secret-key-that-is-long-enough-0123456789"
 
-if [ "${CLUSTER_SKIP_BUILD:-0}" != 1 ]; then
+BINARY="$(realpath -m "${CLUSTER_BINARY:-target/release/vidgen}")"
+if [ -z "${CLUSTER_BINARY:-}" ] && [ "${CLUSTER_SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release --locked --bin vidgen -p vidgen-server
 fi
 if ! command -v moto_server >/dev/null 2>&1; then
@@ -39,6 +41,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB_NAME" 2>/dev/null || true
   if [ "${CLUSTER_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -62,7 +65,7 @@ start_instance() { # name port
     STORAGE_BACKEND=s3 S3_BUCKET="$BUCKET" S3_ENDPOINT="http://127.0.0.1:$PORT_S3" S3_REGION=us-east-1 \
     S3_ACCESS_KEY_ID=cluster S3_SECRET_ACCESS_KEY=cluster S3_FORCE_PATH_STYLE=true \
     MEDIA_ROOT="$dir/media" ADMIN_EMAIL=admin@cluster.test ADMIN_PASSWORD=Adm1nPassword \
-    "$root/target/release/vidgen") >>"$dir/server.log" 2>&1 &
+    "$BINARY") >>"$dir/server.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   echo "$pid" >"$dir/pid"
@@ -98,5 +101,4 @@ if [ "$status" -ne 0 ]; then
     tail -n 25 "$work/$name/server.log" >&2
   done
 fi
-psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB_NAME" || true
 exit "$status"
