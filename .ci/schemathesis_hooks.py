@@ -6,7 +6,9 @@
   suspended, demoted or logged out its user, or changed its password) or the fuzzer
   changes that user, the hooks make a fresh admin. A second admin, the keeper (the
   server's bootstrap admin, whose credentials the fuzzer never sees), promotes it; if the
-  fuzzer hits the keeper, the fuzzer's admin makes a fresh keeper.
+  fuzzer hits the keeper, the fuzzer's admin makes a fresh keeper. Changes aimed at the
+  keeper or a spare admin (the fuzzer tries small ids, which is where they are) go to a
+  decoy user instead, so that the run never loses every admin it could recover with.
 - Inputs only the hooks can know, given to every valid case: fixture videos
   (`VIDGEN_FIXTURE_VIDEOS`: `completed=ID,failed=ID,owner=ID`, made by `seed_fixtures.py`
   before the run) to the file and retry operations, which answer 2xx only for a rendered
@@ -84,6 +86,8 @@ class Identities:
         self.created = 0
         # Every admin the hooks made, newest last: spares when both current ones are lost.
         self.made = []
+        # A plain user that takes the changes the fuzzer aims at the keeper or a spare.
+        self.decoy = None
 
     def _post(self, path, body, token=None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -217,9 +221,43 @@ class Identities:
                     return identity
             return None
 
+    def protected_ids(self):
+        """The keeper's and the spare admins' ids (the fuzzer's own admin may be hit)."""
+        with self.lock:
+            if self.keeper is None:
+                try:
+                    self._working_keeper()
+                except Exception:
+                    note("no keeper to protect:\n" + traceback.format_exc())
+            ids = {i["id"] for i in self.made if i is not self.fuzzer}
+            if self.keeper is not None:
+                ids.add(self.keeper["id"])
+            return ids
+
+    def decoy_id(self):
+        """The id of a plain user made by the hooks, registered anew once deleted."""
+        with self.lock:
+            if self.decoy is None:
+                self.created += 1
+                name = f"ci-decoy-{self.created}-{uuid.uuid4().hex[:8]}"
+                response = self._post(
+                    "/api/v1/users",
+                    {"username": name, "name": "CI decoy", "email": f"{name}@vidgen.test",
+                     "password": PASSWORD, "confirm_password": PASSWORD},
+                )
+                if response.status_code != 201:
+                    raise RuntimeError(f"registering {name} answered {response.status_code}")
+                self.decoy = response.json()["id"]
+                note(f"new decoy {name} (id {self.decoy})")
+            return self.decoy
+
     def touched(self, user_id):
         """The fuzzer changed or deleted this user: replace it if it is one of ours."""
         with self.lock:
+            if user_id == self.decoy:
+                # Deleted or not, a fresh decoy costs one registration.
+                self.decoy = None
+                return
             ours = [i for i in self.made + [self.keeper] if i is not None and i["id"] == user_id]
             if ours:
                 note(f"the fuzzer changed user {user_id} ({ours[0]['username']})")
@@ -320,6 +358,7 @@ def map_case(ctx, case):
         video_id = (case.path_parameters or {}).get("video_id")
         if isinstance(video_id, int) and video_id > 0 and "completed" in FIXTURES:
             case.path_parameters = dict(case.path_parameters, video_id=FIXTURES["completed"])
+    _spare_the_admins(case)
     if not _is_positive(case):
         return case
     # Every valid case of these operations gets the inputs only the hooks know (a spent
@@ -330,6 +369,21 @@ def map_case(ctx, case):
     except Exception:
         note(f"no known inputs for {_operation_id(case)}:\n" + traceback.format_exc())
         return case
+
+
+def _spare_the_admins(case):
+    """A change aimed at the keeper or a spare admin goes to the decoy instead (valid or
+    not: an invalid header alone can still leave the change valid)."""
+    if case.method.upper() not in MUTATING:
+        return
+    user_id = (case.path_parameters or {}).get("user_id")
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return
+    try:
+        if user_id in IDENTITIES.protected_ids():
+            case.path_parameters = dict(case.path_parameters, user_id=IDENTITIES.decoy_id())
+    except Exception:
+        note(f"{_operation_id(case)}: the admins could not be spared:\n" + traceback.format_exc())
 
 
 def _with_known_inputs(case):
