@@ -33,6 +33,7 @@ async fn store() -> Store {
         url,
         pool_size: 5,
         connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
     })
     .await
     .expect("connect");

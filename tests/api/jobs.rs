@@ -27,6 +27,7 @@ async fn queue() -> Queue {
         url,
         pool_size: 10,
         connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
     })
     .await
     .expect("connect");

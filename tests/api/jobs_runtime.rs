@@ -43,6 +43,7 @@ async fn connect(url: &str) -> Db {
         url: url.to_owned(),
         pool_size: 10,
         connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
     })
     .await
     .expect("connect")

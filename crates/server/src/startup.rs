@@ -22,7 +22,7 @@ use vidgen_http_adapter::middleware::{TrustedHosts, TrustedProxies};
 use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 use vidgen_infrastructure::database::{
-    self, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
+    self, ACQUIRE_TIMEOUT, DatabaseError, DatabaseOptions, Db, SeaOrmStorageHealth,
 };
 use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
 use vidgen_infrastructure::passwords::HasherSetupError;
@@ -100,6 +100,8 @@ pub fn database_options(settings: &Settings) -> DatabaseOptions {
         url: settings.database.url.clone(),
         pool_size: settings.database.pool_size,
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
+        acquire_timeout: Duration::from_secs(settings.database.connect_timeout_seconds)
+            .min(ACQUIRE_TIMEOUT),
     }
 }
 

@@ -206,6 +206,7 @@ mod tests {
             url,
             pool_size: 2,
             connect_timeout: std::time::Duration::from_secs(5),
+            acquire_timeout: std::time::Duration::from_secs(5),
         })
         .await
         .expect("db");

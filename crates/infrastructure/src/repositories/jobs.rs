@@ -400,6 +400,7 @@ mod tests {
             url: format!("sqlite://{}?mode=rwc", dir.join("jobs.db").display()),
             pool_size: 2,
             connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
         })
         .await
         .expect("connect");

@@ -76,6 +76,7 @@ mod tests {
             url: format!("sqlite://{}?mode=rwc", dir.path().join("refs.db").display()),
             pool_size: 2,
             connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
         })
         .await
         .expect("connect");

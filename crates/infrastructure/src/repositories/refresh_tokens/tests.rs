@@ -66,6 +66,7 @@ impl TestDb {
             url,
             pool_size: 8,
             connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(10),
         })
         .await
         .expect("connect to the test database");
