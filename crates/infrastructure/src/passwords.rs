@@ -169,6 +169,66 @@ impl Argon2PasswordHasher {
     }
 }
 
+/// How many argon2id verifications and hashes one thread completes per second with
+/// `settings`' cost, by the same code the hasher runs (without its pool and queue): the
+/// ceiling that login and registration throughput is compared with (`just bench`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawHashRates {
+    pub verify_per_second: f64,
+    pub hash_per_second: f64,
+}
+
+/// Measures [`RawHashRates`] on the calling thread, each for about `each`.
+///
+/// # Errors
+/// Parameters argon2 refuses, or a hash that fails.
+pub fn measure_raw_rates(
+    settings: HashingSettings,
+    each: std::time::Duration,
+) -> Result<RawHashRates, HasherSetupError> {
+    let params = Params::new(
+        settings.memory_kib,
+        settings.iterations,
+        settings.parallelism,
+        None,
+    )
+    .map_err(HasherSetupError::Params)?;
+    let password = b"Sup3rSecret";
+    let stored = argon2(&params)
+        .hash_password(password)
+        .map_err(HasherSetupError::Dummy)?
+        .to_string();
+    let rate = |work: &mut dyn FnMut() -> Result<(), HasherSetupError>| {
+        let started = std::time::Instant::now();
+        let mut done = 0u32;
+        while done == 0 || started.elapsed() < each {
+            work()?;
+            done += 1;
+        }
+        Ok::<f64, HasherSetupError>(f64::from(done) / started.elapsed().as_secs_f64())
+    };
+    let verify_per_second = rate(&mut || {
+        // As in `verify`: the parameters stored in the hash win.
+        let ok = argon2(&params)
+            .verify_password(password, stored.as_str())
+            .is_ok();
+        std::hint::black_box(ok);
+        Ok(())
+    })?;
+    let hash_per_second = rate(&mut || {
+        let hash = argon2(&params)
+            .hash_password(password)
+            .map_err(HasherSetupError::Dummy)?
+            .to_string();
+        std::hint::black_box(hash);
+        Ok(())
+    })?;
+    Ok(RawHashRates {
+        verify_per_second,
+        hash_per_second,
+    })
+}
+
 #[async_trait]
 impl PasswordHasher for Argon2PasswordHasher {
     async fn hash(&self, password: PlainPassword) -> Result<PasswordHash, HashError> {
@@ -215,6 +275,26 @@ mod tests {
             1,
         )
         .expect("hasher")
+    }
+
+    #[test]
+    fn raw_rates_count_completed_hashes_and_refuse_bad_parameters() {
+        let cheap = HashingSettings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let rates = measure_raw_rates(cheap, std::time::Duration::from_millis(20)).expect("rates");
+        assert!(rates.verify_per_second.is_finite() && rates.verify_per_second > 0.0);
+        assert!(rates.hash_per_second.is_finite() && rates.hash_per_second > 0.0);
+        let refused = HashingSettings {
+            memory_kib: 1,
+            ..cheap
+        };
+        assert!(matches!(
+            measure_raw_rates(refused, std::time::Duration::from_millis(1)),
+            Err(HasherSetupError::Params(_))
+        ));
     }
 
     fn password(raw: &str) -> PlainPassword {

@@ -34,6 +34,15 @@ enum Command {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Print the raw argon2id verify and hash rates of one thread with the configured cost
+    /// (`PASSWORD_HASH_*`), as JSON: the ceiling `just bench` compares logins and
+    /// registrations with.
+    #[command(hide = true)]
+    HashRate {
+        /// How long each of the two measurements runs.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 /// Exit code for configuration problems.
@@ -108,6 +117,31 @@ fn describe_registration_error(
     }
 }
 
+fn hash_rate(seconds: f64) -> ExitCode {
+    let (settings, _) = match load_settings() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let each = std::time::Duration::try_from_secs_f64(seconds.clamp(0.1, 600.0))
+        .unwrap_or(std::time::Duration::from_secs(5));
+    match vidgen_infrastructure::passwords::measure_raw_rates(settings.auth.hashing, each) {
+        Ok(rates) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "verify_per_second": rates.verify_per_second,
+                    "hash_per_second": rates.hash_per_second,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
@@ -121,6 +155,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+
+    if let Some(Command::HashRate { seconds }) = cli.command {
+        return hash_rate(seconds);
     }
 
     let (settings, filter) = match load_settings() {
