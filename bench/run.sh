@@ -3,11 +3,21 @@
 # generator (wrk) pinned to core 0 and the server to core 1.
 #
 #   GET /health, GET /api/v1/users/me, GET /api/v1/users?limit=20 (1000 users seeded),
-#   POST /api/v1/users/login, the bare-actix JWT baseline, and GET /health and
+#   GET /api/v1/videos?limit=20 (1000 completed videos), POST /api/v1/users/login and
+#   POST /api/v1/users against the raw argon2id verify and hash rates of the same build on
+#   the same core (`vidgen hash-rate`), the same scenarios on PostgreSQL
+#   (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432; a throwaway database
+#   vidgen_bench), the bare-actix JWT baseline, and GET /health and
 #   GET /api/v1/users/me while logins overflow the bounded hashing queue (with the logins'
 #   p99 and share of 503s), and a 100 MiB upload against a disk copy (with the server's
 #   memory growth during it), then GET /api/v1/analytics/overview with 1,000 and 100,000
 #   videos seeded in SQL (bench/analytics.sh, which also runs alone).
+#
+# Results: a table on stdout, and under target/bench/ (BENCH_OUT) `bench.jsonl` (one JSON
+# object per scenario, then one per ratio with its target) and `bench.md` (a Markdown
+# table of both), so that two runs can be compared. BENCH_SCOPE=core stops after the
+# SQLite and PostgreSQL request scenarios and their ratios; BENCH_SKIP_BUILD=1 uses the
+# release binaries already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +33,17 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v taskset >/dev/null 2>&1 || { echo "taskset (util-linux) is required" >&2; exit 1; }
 
-cargo build --release --locked --bin vidgen -p vidgen-server
-cargo build --release --locked --example jwt_baseline -p vidgen-server
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release --locked --bin vidgen -p vidgen-server
+  cargo build --release --locked --example jwt_baseline -p vidgen-server
+fi
+PG_BASE="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+PG_DB=vidgen_bench
+OUT_DIR="$(realpath -m "${BENCH_OUT:-target/bench}")"
+mkdir -p "$OUT_DIR"
+jsonl="$OUT_DIR/bench.jsonl"
+: >"$jsonl"
+DB_LABEL=sqlite
 
 work="$(mktemp -d)"
 pids=()
@@ -35,9 +54,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+DB_URL=""
 start_server() { # extra env assignments...
   (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 SHUTDOWN_TIMEOUT_SECONDS=2 \
-     LOG_LEVEL=warn DATABASE_URL="sqlite://$work/bench.db?mode=rwc" \
+     LOG_LEVEL=warn DATABASE_URL="${DB_URL:-sqlite://$work/bench.db?mode=rwc}" \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword \
      RATE_LIMIT_REQUESTS=1000000 LOGIN_RATE_LIMIT=1000000 MAX_ACTIVE_JOBS_PER_USER=1000 "$@" \
      taskset -c 1 "$OLDPWD/target/release/vidgen") >>"$work/server.log" 2>&1 &
@@ -56,23 +76,60 @@ stop_server() {
 post() { curl -fsS -X POST "http://127.0.0.1:$PORT$1" -H 'content-type: application/json' -d "$2"; }
 token_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'; }
 
-echo "seeding 1000 users (cheap hashes, seeding only)"
-start_server PASSWORD_HASH_MEMORY_KIB=64 PASSWORD_HASH_ITERATIONS=1
-seq 1 1000 | xargs -P 8 -I{} curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/users" \
-  -H 'content-type: application/json' \
-  -d '{"username":"user{}","name":"User {}","email":"user{}@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}'
-stop_server
-
-echo "benchmarking with OWASP argon2id parameters (m=19456, t=2, p=1)"
-start_server
-post /api/v1/users '{"username":"bench","name":"Bench","email":"bench@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}' >/dev/null
-user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
-admin_token="$(post /api/v1/users/login '{"username":"admin@bench.test","password":"Adm1nPassword"}' | token_of)"
+# 1000 users by the API (cheap hashes: seeding only) and the bench user, then 1000
+# completed videos of the bench user in SQL (their links are signed in the list).
+seed() {
+  echo "seeding 1000 users and 1000 videos ($DB_LABEL)"
+  start_server PASSWORD_HASH_MEMORY_KIB=64 PASSWORD_HASH_ITERATIONS=1
+  seq 1 1000 | xargs -P 8 -I{} curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/users" \
+    -H 'content-type: application/json' \
+    -d '{"username":"user{}","name":"User {}","email":"user{}@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}'
+  stop_server
+  start_server
+  post /api/v1/users '{"username":"bench","name":"Bench","email":"bench@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}' >/dev/null
+  stop_server
+  if [ "$DB_LABEL" = sqlite ]; then
+    sqlite3 -cmd '.timeout 10000' "$work/bench.db" <<SQL
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 1000)
+INSERT INTO videos (owner_id, title, description, prompt, source, status, progress, resolution, fps,
+                    requested_duration, duration, width, height, file_size, content_type, codec,
+                    media_key, thumbnail_key, created_at, updated_at, completed_at)
+SELECT (SELECT id FROM users WHERE username = 'bench'), 'Video ' || n, 'A seeded video',
+       'A calm sea at dawn', 'generated', 'completed', 100, '720p', 30, 10, 10.0, 1280, 720,
+       1000000 + n, 'video/mp4', 'h264', 'seed-' || n || '.mp4', 'seed-' || n || '.png', t, t, t
+FROM (SELECT n, strftime('%Y-%m-%dT%H:%M:%S', 'now', printf('-%d seconds', n * 60)) || '.000000+00:00' AS t FROM seq);
+SQL
+  else
+    psql "$DB_URL" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO videos (owner_id, title, description, prompt, source, status, progress, resolution, fps,
+                    requested_duration, duration, width, height, file_size, content_type, codec,
+                    media_key, thumbnail_key, created_at, updated_at, completed_at)
+SELECT (SELECT id FROM users WHERE username = 'bench'), 'Video ' || n, 'A seeded video',
+       'A calm sea at dawn', 'generated', 'completed', 100, '720p', 30, 10, 10.0, 1280, 720,
+       1000000 + n, 'video/mp4', 'h264', 'seed-' || n || '.mp4', 'seed-' || n || '.png',
+       now() - make_interval(mins => n), now() - make_interval(mins => n), now() - make_interval(mins => n)
+FROM generate_series(1, 1000) AS n;
+ANALYZE;
+SQL
+  fi
+}
 
 cat >"$work/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"username":"bench","password":"Sup3rSecret"}'
 wrk.headers["Content-Type"] = "application/json"
+LUA
+# Registrations with a new username and e-mail each.
+cat >"$work/register.lua" <<'LUA'
+local n = 0
+local run = tostring(os.time())
+request = function()
+  n = n + 1
+  local name = "reg" .. run .. "x" .. n
+  local body = '{"username":"' .. name .. '","name":"Reg","email":"' .. name ..
+    '@bench.test","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}'
+  return wrk.format("POST", "/api/v1/users", {["Content-Type"] = "application/json"}, body)
+end
 LUA
 
 results="$work/results.txt"
@@ -86,14 +143,104 @@ run() { # name, wrk args...
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
-  printf '%-44s %12s %10s %10s\n' "$name" "$rps" "$p50" "$p99" | tee -a "$results"
+  local errors; errors="$(grep -c -E "Non-2xx|Socket errors" <<<"$out" || true)"
+  printf '%-44s %12s %10s %10s\n' "$name ($DB_LABEL)" "$rps" "$p50" "$p99" | tee -a "$results"
+  printf '{"database":"%s","scenario":"%s","requests_per_second":%s,"p50":"%s","p99":"%s","errors":%s}\n' \
+    "$DB_LABEL" "$name" "${rps:-0}" "$p50" "$p99" "$([ "$errors" -gt 0 ] && echo true || echo false)" >>"$jsonl"
+}
+
+# The request scenarios the targets compare, on the database DB_URL names (SQLite when
+# empty), with the raw hash rates of the same binary on the same core just before.
+core_scenarios() {
+  seed
+  local rates
+  rates="$(cd "$work" && taskset -c 1 "$OLDPWD/target/release/vidgen" hash-rate --seconds 5)"
+  printf '{"database":"%s","raw_hashing":%s}\n' "$DB_LABEL" "$rates" >>"$jsonl"
+  echo "raw argon2id on core 1 ($DB_LABEL run): $rates" | tee -a "$results"
+  echo "benchmarking with OWASP argon2id parameters (m=19456, t=2, p=1)"
+  start_server
+  user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
+  admin_token="$(post /api/v1/users/login '{"username":"admin@bench.test","password":"Adm1nPassword"}' | token_of)"
+  run "GET /health" -c "$CONNECTIONS" -d "$DURATION" "http://127.0.0.1:$PORT/health"
+  run "GET /api/v1/users/me" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
+  run "GET /api/v1/users?limit=20 (admin)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $admin_token" "http://127.0.0.1:$PORT/api/v1/users?limit=20"
+  run "GET /api/v1/videos?limit=20" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/videos?limit=20"
+  run "POST /api/v1/users/login" -c 8 -d "$DURATION" -s "$work/login.lua" "http://127.0.0.1:$PORT/api/v1/users/login"
+  run "POST /api/v1/users" -c 8 -d "$DURATION" -s "$work/register.lua" "http://127.0.0.1:$PORT/api/v1/users"
+}
+
+# Ratios and targets of the scenarios so far, appended to the JSON lines and written as
+# the Markdown table.
+summarise() {
+  python3 - "$jsonl" "$OUT_DIR/bench.md" <<'PY' | tee -a "$results"
+import json, sys
+path, md = sys.argv[1], sys.argv[2]
+rows = [json.loads(line) for line in open(path) if line.strip()]
+def ms(text):
+    if not text: return None
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return None
+runs = [r for r in rows if "scenario" in r]
+def find(db, scenario):
+    return next((r for r in runs if r["database"] == db and r["scenario"] == scenario), None)
+ratios = []
+for db in sorted({r["database"] for r in runs}):
+    me = find(db, "GET /api/v1/users/me")
+    raw = next((r["raw_hashing"] for r in rows if r.get("database") == db and "raw_hashing" in r), None)
+    base = find("sqlite", "bare actix JWT verification (baseline)")
+    def ratio(name, value, target, extra=None):
+        entry = {"database": db, "ratio": name, "value": round(value, 3), "target": target, "met": value >= target}
+        if extra: entry.update(extra); entry["met"] = entry["met"] and extra.get("p99_met", True)
+        ratios.append(entry)
+    for scenario in ("GET /api/v1/users?limit=20 (admin)", "GET /api/v1/videos?limit=20"):
+        row = find(db, scenario)
+        if me and row and me["requests_per_second"]:
+            p99 = ms(row["p99"])
+            ratio(f"{scenario} / users/me", row["requests_per_second"] / me["requests_per_second"], 0.20,
+                  {"p99_ms": p99, "p99_target_ms": 10, "p99_met": p99 is not None and p99 < 10})
+    login, register = find(db, "POST /api/v1/users/login"), find(db, "POST /api/v1/users")
+    if raw and login:
+        ratio("login / raw verify", login["requests_per_second"] / raw["verify_per_second"], 0.90)
+    if raw and register:
+        ratio("register / raw hash", register["requests_per_second"] / raw["hash_per_second"], 0.90)
+    if me and base and db == "sqlite":
+        ratio("users/me / bare JWT handler", me["requests_per_second"] / base["requests_per_second"], 0.70)
+    off = find(db, "GET /api/v1/users/me (limits, metrics off)")
+    if me and off:
+        ratio("users/me / limits and metrics off", me["requests_per_second"] / off["requests_per_second"], 0.90)
+    redis = find(db, "GET /api/v1/users/me (redis limiter)")
+    if redis and off:
+        ratio("users/me with the Redis limiter / limits and metrics off", redis["requests_per_second"] / off["requests_per_second"], 0.50)
+rss = next((r for r in rows if "resident_mib" in r), None)
+with open(path, "a") as out:
+    for entry in ratios:
+        out.write(json.dumps(entry) + "\n")
+lines = ["| database | scenario | requests/s | p50 | p99 |", "|---|---|---:|---:|---:|"]
+for r in runs:
+    lines.append(f"| {r['database']} | {r['scenario']} | {r['requests_per_second']:.0f} | {r['p50']} | {r['p99']} |")
+lines += ["", "| database | ratio | value | target | met |", "|---|---|---:|---:|---|"]
+for e in ratios:
+    extra = f" (p99 {e['p99_ms']:.2f} ms, target < 10 ms)" if "p99_ms" in e and e["p99_ms"] is not None else ""
+    lines.append(f"| {e['database']} | {e['ratio']}{extra} | {100 * e['value']:.0f}% | {100 * e['target']:.0f}% | {'yes' if e['met'] else 'NO'} |")
+if rss:
+    lines.append(f"\nServer resident memory after the SQLite run: {rss['resident_mib']:.1f} MiB (target: under 64 MiB)")
+open(md, "w").write("\n".join(lines) + "\n")
+print()
+for e in ratios:
+    print(f"{e['database']:9} {e['ratio']:58} {100 * e['value']:5.0f}%  target {100 * e['target']:.0f}%  {'met' if e['met'] else 'NOT MET'}")
+print(f"results: {path} and {md}")
+PY
 }
 
 printf '%-44s %12s %10s %10s\n' "scenario" "requests/s" "p50" "p99" | tee "$results"
-run "GET /health" -c "$CONNECTIONS" -d "$DURATION" "http://127.0.0.1:$PORT/health"
-run "GET /api/v1/users/me" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
-run "GET /api/v1/users?limit=20 (admin)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $admin_token" "http://127.0.0.1:$PORT/api/v1/users?limit=20"
-run "POST /api/v1/users/login" -c 8 -d "$DURATION" -s "$work/login.lua" "http://127.0.0.1:$PORT/api/v1/users/login"
+core_scenarios
+resident_kib="$(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$work/server.pid")/status")"
+printf '{"database":"sqlite","resident_mib":%s}\n' "$(python3 -c "print($resident_kib / 1024)")" >>"$jsonl"
+echo "server resident memory after the SQLite request scenarios: $((resident_kib / 1024)) MiB (target: under 64 MiB)" | tee -a "$results"
+
+if [ "${BENCH_SCOPE:-full}" != core ]; then
 
 # /health and a token-authenticated read while logins overflow the bounded hashing queue
 # (64 connections against a queue of 8 per hashing thread): the logins beyond the queue
@@ -226,27 +373,33 @@ print(f"POST /api/v1/videos/upload (100 MiB)     {mib / upload:10.0f} MiB/s  ({1
 print(f"server resident memory during the upload {(peak - before) / 1024:10.1f} MiB more (target: under 32 MiB)")
 PY
 
+else
+  stop_server
+fi
+
+# The same request scenarios on PostgreSQL, in a throwaway database.
+if psql "$PG_BASE/postgres" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+  psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  DB_LABEL=postgres DB_URL="$PG_BASE/$PG_DB"
+  core_scenarios
+  stop_server
+  psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
+  DB_LABEL=sqlite DB_URL=""
+else
+  echo "no PostgreSQL at $PG_BASE: the PostgreSQL scenarios are skipped" | tee -a "$results"
+fi
+
 taskset -c 1 ./target/release/examples/jwt_baseline "$BASELINE_PORT" "$SECRET" >/dev/null 2>&1 &
 echo $! >"$work/baseline.pid"
 pids+=("$(cat "$work/baseline.pid")")
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me" && break; sleep 0.1; done
 run "bare actix JWT verification (baseline)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$BASELINE_PORT/api/v1/users/me"
+kill "$(cat "$work/baseline.pid")" 2>/dev/null || true
 
-# The plain scenario's line only (the ones "during ..." name the same route).
-me_rps="$(awk '$1 == "GET" && $2 == "/api/v1/users/me" && $3 ~ /^[0-9]/ {print $3}' "$results")"
-base_rps="$(awk '/baseline/ {print $(NF-2)}' "$results")"
-off_rps="$(awk '/limits, metrics off/ {print $(NF-2)}' "$results")"
-redis_rps="$(awk '/redis limiter/ {print $(NF-2)}' "$results")"
-python3 - "$me_rps" "$base_rps" "$off_rps" "${redis_rps:-0}" <<'PY'
-import sys
-me, base, off, redis = (float(v) for v in sys.argv[1:5])
-print(f"\n/users/me throughput is {100 * me / base:.0f}% of the bare JWT handler (target: at least 70%)")
-print(f"/users/me with the in-memory limiter and metrics on: {100 * me / off:.0f}% of both off (target: at least 90%)")
-if redis:
-    print(f"/users/me with the Redis limiter: {100 * redis / off:.0f}% of both off (target: at least 50%)")
-PY
+summarise
 echo "targets: /users/me p99 < 10ms at 64 connections; /health and /users/me p99 < 20ms during login saturation;"
 echo "         /health and /users/me p99 < 20ms during two renders"
+[ "${BENCH_SCOPE:-full}" != core ] || exit 0
 
 echo
 echo "analytics overview with 1,000 and 100,000 videos (bench/analytics.sh):"

@@ -73,6 +73,7 @@ pub fn exporter() -> &'static Exporter {
         }
         .build_recorder();
         let handle = recorder.handle();
+        spawn_upkeep(handle.clone());
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed: /metrics shows only its own");
         } else {
@@ -80,6 +81,26 @@ pub fn exporter() -> &'static Exporter {
         }
         Exporter { handle }
     })
+}
+
+/// How often recorded histogram samples are folded into their buckets.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every [`UPKEEP_INTERVAL`]. The recorder
+/// keeps every sample until then (and, without this, until the next scrape: memory that
+/// grows with each request when nobody scrapes, and a scrape that does all the work).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the metrics upkeep thread: histograms are folded at each scrape only");
+    }
 }
 
 /// The bearer token `/metrics` requires (`METRICS_TOKEN`), kept only as its SHA-256

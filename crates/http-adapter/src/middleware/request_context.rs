@@ -51,6 +51,10 @@ pub async fn request_context(
         headers.insert(X_REQUEST_ID.clone(), value);
     }
 
+    if span.is_disabled() {
+        // Logging below info: no line to write, so no route to look up and copy.
+        return Ok(response);
+    }
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let route = response
