@@ -445,38 +445,54 @@ async fn recovery_answers_known_and_unknown_addresses_alike() {
     .await;
     app.register("jane").await;
     const ROUNDS: u32 = 30;
-    let mut known = Vec::new();
-    let mut unknown = Vec::new();
+    const ATTEMPTS: u32 = 3;
     let mut first: Option<Answer> = None;
+    let mut unknown_address = 0u32;
     // Warm-up, then alternate so both paths see the same conditions.
     timed_recovery(&app, "warm@example.com").await;
-    for round in 0..ROUNDS {
-        for (address, times) in [
-            ("jane@example.com", &mut known),
-            (&*format!("nobody{round}@example.com"), &mut unknown),
-        ] {
-            let (elapsed, answer) = timed_recovery(&app, address).await;
-            times.push(elapsed);
-            assert_eq!(answer.0, 202, "{address}: {}", answer.2);
-            match &first {
-                None => first = Some(answer),
-                Some(seen) => assert_eq!(seen, &answer, "{address} answers differently"),
+    // Lower quartiles, which requests slowed by a busy machine do not move; the paths may
+    // differ by a few milliseconds or a quarter of the time, far below what work done on
+    // one path only (a password hash, a mail sent inline) would show. A machine busy for
+    // a whole round can still skew one: an asymmetry of the code shows in every attempt,
+    // so the check fails only when all of them do.
+    let quartile = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 4]
+    };
+    let mut attempts = Vec::new();
+    let mut alike = false;
+    for _ in 0..ATTEMPTS {
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for _ in 0..ROUNDS {
+            unknown_address += 1;
+            for (address, times) in [
+                ("jane@example.com", &mut known),
+                (
+                    &*format!("nobody{unknown_address}@example.com"),
+                    &mut unknown,
+                ),
+            ] {
+                let (elapsed, answer) = timed_recovery(&app, address).await;
+                times.push(elapsed);
+                assert_eq!(answer.0, 202, "{address}: {}", answer.2);
+                match &first {
+                    None => first = Some(answer),
+                    Some(seen) => assert_eq!(seen, &answer, "{address} answers differently"),
+                }
             }
         }
+        let (known, unknown) = (quartile(&mut known), quartile(&mut unknown));
+        let tolerance = Duration::from_millis(5).max(known.min(unknown) / 4);
+        attempts.push((known, unknown));
+        if known.abs_diff(unknown) < tolerance {
+            alike = true;
+            break;
+        }
     }
-    // Medians, which a few requests slowed by a busy machine do not move; the paths may
-    // differ by a few milliseconds or a quarter of the time, far below what work done on
-    // one path only (a password hash, a mail sent inline) would show.
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    let (known, unknown) = (median(&mut known), median(&mut unknown));
-    let gap = known.abs_diff(unknown);
-    let tolerance = Duration::from_millis(5).max(known.min(unknown) / 4);
     assert!(
-        gap < tolerance,
-        "known {known:?} vs unknown {unknown:?} (medians)"
+        alike,
+        "known vs unknown (lower quartiles) differ in every attempt: {attempts:?}"
     );
     // Both paths wrote a mail job (the unknown ones send nothing).
     let backend = app.db.get_database_backend();
@@ -492,5 +508,9 @@ async fn recovery_answers_known_and_unknown_addresses_alike() {
     let jobs: i64 = row
         .try_get("", "n")
         .unwrap_or_else(|e| panic!("count: {e}"));
-    assert_eq!(jobs, i64::from(ROUNDS) * 2 + 1, "one mail job per recovery");
+    assert_eq!(
+        jobs,
+        i64::from(unknown_address) * 2 + 1,
+        "one mail job per recovery"
+    );
 }
