@@ -1,0 +1,351 @@
+//! [`MediaStore`] on an S3-compatible bucket (`STORAGE_BACKEND=s3`), through the
+//! `object_store` crate. Files are still written to a local staging file under
+//! `MEDIA_ROOT`; [`commit`](MediaStore::commit) uploads it under its key (one PUT for a
+//! small file, a multipart upload for a large one, which S3 only shows once it is
+//! completed) and then removes the staged copy, so a crash never leaves a half object
+//! that looks finished. Reads ask the bucket for the byte range they need and stream it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig, WriteMultipart,
+};
+use secrecy::ExposeSecret;
+use tokio::io::AsyncReadExt;
+use vidgen_application::storage::{MediaInventory, StoredFile};
+use vidgen_application::videos::ports::{
+    LocalFile, MediaError, MediaObject, MediaReader, MediaStore,
+};
+
+use super::FsMediaStore;
+use crate::settings::S3Settings;
+
+/// Files at least this large are uploaded in parts of this size.
+pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+
+/// Parts uploaded at once by a multipart upload.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// How long start-up waits for the bucket to answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the bucket cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum S3SetupError {
+    #[error("the S3 client cannot be configured: {0}")]
+    Config(String),
+    #[error("bucket `{bucket}` did not answer within {seconds} s at {endpoint}")]
+    Timeout {
+        bucket: String,
+        endpoint: String,
+        seconds: u64,
+    },
+    #[error("bucket `{bucket}` is not reachable at {endpoint}: {reason}")]
+    Unreachable {
+        bucket: String,
+        endpoint: String,
+        reason: String,
+    },
+    #[error("cannot use MEDIA_ROOT `{path}` for staging")]
+    Staging {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Objects in one bucket, staged in a local folder.
+#[derive(Debug, Clone)]
+pub struct S3MediaStore {
+    bucket: Arc<AmazonS3>,
+    staging: FsMediaStore,
+    name: String,
+    endpoint: String,
+}
+
+fn failure(error: object_store::Error) -> MediaError {
+    let kind = match error {
+        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
+        _ => std::io::ErrorKind::Other,
+    };
+    MediaError(std::io::Error::new(kind, error))
+}
+
+impl S3MediaStore {
+    /// A client for the bucket in `settings`, staging under `staging_root` (created).
+    /// Nothing is asked of the bucket yet: see [`S3MediaStore::check`].
+    ///
+    /// # Errors
+    /// The settings do not make a client, or the staging folder cannot be created.
+    pub fn new(settings: &S3Settings, staging_root: &Path) -> Result<Self, S3SetupError> {
+        let staging = FsMediaStore::new(staging_root).map_err(|source| S3SetupError::Staging {
+            path: staging_root.display().to_string(),
+            source,
+        })?;
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_access_key_id(&settings.access_key_id)
+            .with_secret_access_key(settings.secret_access_key.expose_secret())
+            .with_virtual_hosted_style_request(!settings.force_path_style)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(300))
+                    .with_allow_http(true),
+            )
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(30),
+                ..RetryConfig::default()
+            });
+        let endpoint = match &settings.endpoint {
+            Some(endpoint) => {
+                builder = builder.with_endpoint(endpoint);
+                endpoint.clone()
+            }
+            None => format!("the AWS endpoint of {}", settings.region),
+        };
+        let bucket = builder
+            .build()
+            .map_err(|error| S3SetupError::Config(error.to_string()))?;
+        Ok(Self {
+            bucket: Arc::new(bucket),
+            staging,
+            name: settings.bucket.clone(),
+            endpoint,
+        })
+    }
+
+    /// Lists one key of the bucket, to learn at start-up that it exists and that the
+    /// credentials open it.
+    ///
+    /// # Errors
+    /// The bucket does not answer in time, or answers with an error (missing bucket,
+    /// refused credentials).
+    pub async fn check(&self) -> Result<(), S3SetupError> {
+        let mut listing = self.bucket.list(None);
+        match tokio::time::timeout(CHECK_TIMEOUT, listing.next()).await {
+            Err(_) => Err(S3SetupError::Timeout {
+                bucket: self.name.clone(),
+                endpoint: self.endpoint.clone(),
+                seconds: CHECK_TIMEOUT.as_secs(),
+            }),
+            Ok(Some(Err(error))) => Err(S3SetupError::Unreachable {
+                bucket: self.name.clone(),
+                endpoint: self.endpoint.clone(),
+                reason: one_line(&error),
+            }),
+            Ok(None | Some(Ok(_))) => Ok(()),
+        }
+    }
+
+    fn location(key: &str) -> Result<ObjectPath, MediaError> {
+        FsMediaStore::checked(key).map(ObjectPath::from).ok_or_else(|| {
+            MediaError(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not a media key",
+            ))
+        })
+    }
+
+    /// Uploads the staged file of `key` under `location`.
+    async fn upload(&self, key: &str, location: &ObjectPath) -> Result<(), MediaError> {
+        let mut file = tokio::fs::File::open(self.staging.staging_path(key))
+            .await
+            .map_err(MediaError)?;
+        let size = file.metadata().await.map_err(MediaError)?.len();
+        if size < MULTIPART_THRESHOLD as u64 {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.read_to_end(&mut bytes).await.map_err(MediaError)?;
+            self.bucket
+                .put(location, PutPayload::from(bytes))
+                .await
+                .map_err(failure)?;
+            return Ok(());
+        }
+        let upload = self
+            .bucket
+            .put_multipart(location)
+            .await
+            .map_err(failure)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
+        let mut buffer = vec![0_u8; 1024 * 1024];
+        loop {
+            let read = match file.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) => {
+                    let _ = writer.abort().await;
+                    return Err(MediaError(error));
+                }
+            };
+            if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(failure(error));
+            }
+            writer.write(&buffer[..read]);
+        }
+        // A failed completion aborts the upload itself: no object appears.
+        writer.finish().await.map_err(failure)?;
+        Ok(())
+    }
+
+    /// Every object of the bucket under a generated name.
+    async fn objects(&self) -> Result<Vec<StoredFile>, MediaError> {
+        let objects: Vec<object_store::ObjectMeta> =
+            self.bucket.list(None).try_collect().await.map_err(failure)?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|object| {
+                let key = FsMediaStore::checked(object.location.as_ref())?.to_owned();
+                Some(StoredFile {
+                    key,
+                    staged: false,
+                    modified: object.last_modified,
+                })
+            })
+            .collect())
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
+}
+
+#[async_trait]
+impl MediaStore for S3MediaStore {
+    fn new_key(&self, extension: &str) -> String {
+        self.staging.new_key(extension)
+    }
+
+    fn staging_path(&self, key: &str) -> std::path::PathBuf {
+        self.staging.staging_path(key)
+    }
+
+    async fn commit(&self, key: &str) -> Result<(), MediaError> {
+        let location = Self::location(key)?;
+        self.upload(key, &location).await?;
+        match tokio::fs::remove_file(self.staging.staging_path(key)).await {
+            Ok(()) => {}
+            // Stored all the same; the sweep removes the staged copy later.
+            Err(error) => tracing::warn!(key, error = ?error, "cannot remove a staged file"),
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), MediaError> {
+        if let Ok(location) = Self::location(key) {
+            match self.bucket.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(failure(error)),
+            }
+        }
+        self.staging.remove(key).await
+    }
+
+    async fn open(&self, key: &str) -> Result<MediaObject, MediaError> {
+        let meta = self
+            .bucket
+            .head(&Self::location(key)?)
+            .await
+            .map_err(failure)?;
+        let etag = meta
+            .e_tag
+            .as_deref()
+            .map(|tag| tag.trim_start_matches("W/").trim_matches('"').to_owned())
+            .filter(|tag| !tag.is_empty() && !tag.contains('"'))
+            .unwrap_or_else(|| {
+                format!("{:x}:{:x}", meta.size, meta.last_modified.timestamp_micros())
+            });
+        Ok(MediaObject {
+            size: meta.size,
+            modified: meta.last_modified,
+            etag,
+        })
+    }
+
+    async fn read(&self, key: &str, start: u64, length: u64) -> Result<MediaReader, MediaError> {
+        if length == 0 {
+            return Ok(Box::pin(tokio::io::empty()));
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(start..start + length)),
+            ..GetOptions::default()
+        };
+        let result = self
+            .bucket
+            .get_opts(&Self::location(key)?, options)
+            .await
+            .map_err(failure)?;
+        let stream = result
+            .into_stream()
+            .map_err(|error| std::io::Error::other(error));
+        Ok(Box::pin(tokio_util::io::StreamReader::new(stream)))
+    }
+
+    async fn local_copy(&self, key: &str) -> Result<LocalFile, MediaError> {
+        let location = Self::location(key)?;
+        let extension = key.rsplit_once('.').map_or("bin", |(_, extension)| extension);
+        // A staged name, so a copy a crash leaves behind is swept like any staged file.
+        let copy = LocalFile::temporary(self.staging.staging_path(&self.new_key(extension)));
+        let result = self.bucket.get(&location).await.map_err(failure)?;
+        let mut file = tokio::fs::File::create(copy.path())
+            .await
+            .map_err(MediaError)?;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(failure)?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(MediaError)?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(MediaError)?;
+        Ok(copy)
+    }
+}
+
+#[async_trait]
+impl MediaInventory for S3MediaStore {
+    /// The bucket's objects, and the staged files of the local staging folder.
+    async fn files(&self) -> Result<Vec<StoredFile>, MediaError> {
+        let mut files = self.objects().await?;
+        files.extend(
+            self.staging
+                .files()
+                .await?
+                .into_iter()
+                .filter(|file| file.staged),
+        );
+        Ok(files)
+    }
+
+    async fn delete(&self, file: &StoredFile) -> Result<(), MediaError> {
+        if file.staged {
+            return self.staging.delete(file).await;
+        }
+        match self.bucket.delete(&Self::location(&file.key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(failure(error)),
+        }
+    }
+}
