@@ -23,8 +23,8 @@ use vidgen_application::storage::MediaInventory;
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
-use vidgen_application::videos::ports::MediaStore;
 use vidgen_application::videos::events::{StreamLimits, VideoWatch};
+use vidgen_application::videos::ports::MediaStore;
 use vidgen_application::videos::probe::MediaProbe;
 use vidgen_application::videos::process_upload::ProcessUpload;
 use vidgen_application::videos::render::VideoRenderer;
@@ -43,7 +43,6 @@ use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
 use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::media::s3::S3MediaStore;
-use vidgen_infrastructure::settings::StorageBackend;
 use vidgen_infrastructure::media_links::HmacLinkSigner;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
 use vidgen_infrastructure::probe::FileMediaProbe;
@@ -56,6 +55,7 @@ use vidgen_infrastructure::repositories::{
     SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
+use vidgen_infrastructure::settings::StorageBackend;
 use vidgen_infrastructure::settings::{
     ACCOUNT_MAIL_WINDOW, LOGIN_WINDOW, MailBackend, RateLimitBackend,
 };
@@ -313,10 +313,13 @@ async fn media_store(
             Ok((store.clone(), store))
         }
         _ => {
-            let store = Arc::new(FsMediaStore::new(root).map_err(|source| StartupError::Media {
-                path: root.display().to_string(),
-                source,
-            })?);
+            let store =
+                Arc::new(
+                    FsMediaStore::new(root).map_err(|source| StartupError::Media {
+                        path: root.display().to_string(),
+                        source,
+                    })?,
+                );
             Ok((store.clone(), store))
         }
     }

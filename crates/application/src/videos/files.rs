@@ -134,7 +134,11 @@ impl VideoService {
         Ok(versions)
     }
 
-    async fn file_of(&self, video: Video, kind: VideoFileKind) -> Result<VideoFile, VideoFileError> {
+    async fn file_of(
+        &self,
+        video: Video,
+        kind: VideoFileKind,
+    ) -> Result<VideoFile, VideoFileError> {
         if video.status != VideoStatus::Completed {
             return Err(VideoFileError::NotReady);
         }

@@ -147,12 +147,14 @@ impl S3MediaStore {
     }
 
     fn location(key: &str) -> Result<ObjectPath, MediaError> {
-        FsMediaStore::checked(key).map(ObjectPath::from).ok_or_else(|| {
-            MediaError(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "not a media key",
-            ))
-        })
+        FsMediaStore::checked(key)
+            .map(ObjectPath::from)
+            .ok_or_else(|| {
+                MediaError(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a media key",
+                ))
+            })
     }
 
     /// Uploads the staged file of `key` under `location`.
@@ -170,11 +172,7 @@ impl S3MediaStore {
                 .map_err(failure)?;
             return Ok(());
         }
-        let upload = self
-            .bucket
-            .put_multipart(location)
-            .await
-            .map_err(failure)?;
+        let upload = self.bucket.put_multipart(location).await.map_err(failure)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
         let mut buffer = vec![0_u8; 1024 * 1024];
         loop {
@@ -199,8 +197,12 @@ impl S3MediaStore {
 
     /// Every object of the bucket under a generated name.
     async fn objects(&self) -> Result<Vec<StoredFile>, MediaError> {
-        let objects: Vec<object_store::ObjectMeta> =
-            self.bucket.list(None).try_collect().await.map_err(failure)?;
+        let objects: Vec<object_store::ObjectMeta> = self
+            .bucket
+            .list(None)
+            .try_collect()
+            .await
+            .map_err(failure)?;
         Ok(objects
             .into_iter()
             .filter_map(|object| {
@@ -273,7 +275,11 @@ impl MediaStore for S3MediaStore {
             .map(|tag| tag.trim_start_matches("W/").trim_matches('"').to_owned())
             .filter(|tag| !tag.is_empty() && !tag.contains('"'))
             .unwrap_or_else(|| {
-                format!("{:x}:{:x}", meta.size, meta.last_modified.timestamp_micros())
+                format!(
+                    "{:x}:{:x}",
+                    meta.size,
+                    meta.last_modified.timestamp_micros()
+                )
             });
         Ok(MediaObject {
             size: meta.size,
@@ -295,15 +301,15 @@ impl MediaStore for S3MediaStore {
             .get_opts(&Self::location(key)?, options)
             .await
             .map_err(failure)?;
-        let stream = result
-            .into_stream()
-            .map_err(|error| std::io::Error::other(error));
+        let stream = result.into_stream().map_err(std::io::Error::other);
         Ok(Box::pin(tokio_util::io::StreamReader::new(stream)))
     }
 
     async fn local_copy(&self, key: &str) -> Result<LocalFile, MediaError> {
         let location = Self::location(key)?;
-        let extension = key.rsplit_once('.').map_or("bin", |(_, extension)| extension);
+        let extension = key
+            .rsplit_once('.')
+            .map_or("bin", |(_, extension)| extension);
         // A staged name, so a copy a crash leaves behind is swept like any staged file.
         let copy = LocalFile::temporary(self.staging.staging_path(&self.new_key(extension)));
         let result = self.bucket.get(&location).await.map_err(failure)?;

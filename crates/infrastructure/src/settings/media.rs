@@ -88,8 +88,9 @@ impl MediaSettings {
             }
             let endpoint = r.string("S3_ENDPOINT");
             if let Some(url) = &endpoint
-                && url::Url::parse(url)
-                    .map_or(true, |u| !matches!(u.scheme(), "http" | "https") || !u.has_host())
+                && url::Url::parse(url).map_or(true, |u| {
+                    !matches!(u.scheme(), "http" | "https") || !u.has_host()
+                })
             {
                 r.problem("S3_ENDPOINT", "expected an http:// or https:// URL");
             }
@@ -200,7 +201,10 @@ mod tests {
             vars.push((name, value));
             let p = problems_of(MediaSettings::read(&source(&vars)));
             assert_eq!(p.len(), 1, "{name}={value} gave {p:?}");
-            assert!(p[0].starts_with(&format!("{name}: ")), "{name}={value} gave {p:?}");
+            assert!(
+                p[0].starts_with(&format!("{name}: ")),
+                "{name}={value} gave {p:?}"
+            );
         }
         let p = problems_of(MediaSettings::read(&source(&[("STORAGE_BACKEND", "gcs")])));
         assert_eq!(p.len(), 1, "{p:?}");
