@@ -24,10 +24,11 @@ fn seconds(time: SystemTime) -> Option<u64> {
 /// `If-Match` and `If-Unmodified-Since` (RFC 9110 13.2.2): whether the request must be
 /// refused with 412.
 fn precondition_failed(request: &HttpRequest, etag: &EntityTag, modified: SystemTime) -> bool {
-    if let Ok(condition) = header::Header::parse(request) {
-        return match condition {
-            IfMatch::Any => false,
-            IfMatch::Items(tags) => !tags.iter().any(|tag| tag.strong_eq(etag)),
+    if request.headers().contains_key(header::IF_MATCH) {
+        return match header::Header::parse(request) {
+            Ok(IfMatch::Any) => false,
+            Ok(IfMatch::Items(tags)) => !tags.iter().any(|tag| tag.strong_eq(etag)),
+            Err(_) => true,
         };
     }
     match header::Header::parse(request) {
