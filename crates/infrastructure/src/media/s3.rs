@@ -355,3 +355,238 @@ impl MediaInventory for S3MediaStore {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::OnceLock;
+
+    use secrecy::SecretString;
+
+    use super::*;
+
+    /// The S3-compatible server the tests use: `TEST_S3_ENDPOINT`, or a `moto_server`
+    /// started once for this test process (and stopped when it exits). Fails the test,
+    /// never skips it, when neither is there.
+    pub(crate) fn endpoint() -> String {
+        static ENDPOINT: OnceLock<String> = OnceLock::new();
+        ENDPOINT
+            .get_or_init(|| match std::env::var("TEST_S3_ENDPOINT") {
+                Ok(endpoint) if !endpoint.trim().is_empty() => {
+                    endpoint.trim().trim_end_matches('/').to_owned()
+                }
+                _ => start_moto(),
+            })
+            .clone()
+    }
+
+    fn start_moto() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port for moto_server")
+            .port();
+        // The shell stops moto when the test process (its parent) is gone.
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null"
+        );
+        let found = std::process::Command::new("sh")
+            .args(["-c", "command -v moto_server"])
+            .output()
+            .is_ok_and(|out| out.status.success());
+        assert!(
+            found,
+            "the S3 adapter tests need an S3-compatible server: set TEST_S3_ENDPOINT, or \
+             install moto_server (python3 -m pip install \"moto[server]==5.2.5\")"
+        );
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .spawn()
+            .expect("start moto_server");
+        let address = format!("127.0.0.1:{port}");
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(&address).is_ok() {
+                return format!("http://{address}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not listen on {address} within 30 s");
+    }
+
+    pub(crate) fn settings(endpoint: &str, bucket: &str) -> S3Settings {
+        S3Settings {
+            bucket: bucket.to_owned(),
+            endpoint: Some(endpoint.to_owned()),
+            region: "us-east-1".into(),
+            access_key_id: "test".into(),
+            secret_access_key: SecretString::from("test"),
+            force_path_style: true,
+        }
+    }
+
+    /// A new empty bucket on the test server.
+    pub(crate) async fn bucket() -> (String, String) {
+        let endpoint = endpoint();
+        let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let created = reqwest::Client::new()
+            .put(format!("{endpoint}/{name}"))
+            .send()
+            .await
+            .expect("create the bucket");
+        assert!(created.status().is_success(), "create bucket: {created:?}");
+        (endpoint, name)
+    }
+
+    async fn store() -> (S3MediaStore, tempfile::TempDir) {
+        let (endpoint, name) = bucket().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = S3MediaStore::new(&settings(&endpoint, &name), dir.path()).expect("store");
+        store.check().await.expect("the bucket answers");
+        (store, dir)
+    }
+
+    async fn read_all(store: &S3MediaStore, key: &str, start: u64, length: u64) -> Vec<u8> {
+        let mut reader = store.read(key, start, length).await.expect("read");
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).await.expect("read bytes");
+        bytes
+    }
+
+    fn pattern(size: usize) -> Vec<u8> {
+        (0..size).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn a_commit_uploads_the_staged_file_and_removes_it() {
+        let (store, _dir) = store().await;
+        let key = store.new_key("png");
+        let staged = store.staging_path(&key);
+        assert!(staged.starts_with(_dir.path()), "staging stays local");
+        let missing = store.open(&key).await.expect_err("nothing stored yet");
+        assert_eq!(missing.0.kind(), std::io::ErrorKind::NotFound);
+        let bytes = pattern(10_000);
+        std::fs::write(&staged, &bytes).expect("stage");
+        store.commit(&key).await.expect("commit");
+        assert!(!staged.exists(), "the staged copy is removed");
+        let object = store.open(&key).await.expect("open");
+        assert_eq!(object.size, 10_000);
+        assert!(!object.etag.is_empty() && !object.etag.contains('"'));
+        assert!(chrono::Utc::now() - object.modified < chrono::Duration::minutes(5));
+        assert_eq!(read_all(&store, &key, 0, 10_000).await, bytes);
+        assert_eq!(read_all(&store, &key, 100, 50).await, &bytes[100..150]);
+        assert_eq!(read_all(&store, &key, 9_990, 10).await, &bytes[9_990..]);
+        assert!(read_all(&store, &key, 5, 0).await.is_empty());
+
+        let copy = store.local_copy(&key).await.expect("local copy");
+        assert_eq!(std::fs::read(copy.path()).expect("copy"), bytes);
+        let path = copy.path().to_path_buf();
+        drop(copy);
+        assert!(!path.exists(), "the copy goes with its handle");
+
+        store.remove(&key).await.expect("remove");
+        let gone = store.open(&key).await.expect_err("removed");
+        assert_eq!(gone.0.kind(), std::io::ErrorKind::NotFound);
+        store.remove(&key).await.expect("removing twice is fine");
+        assert!(store.read(&key, 0, 10).await.is_err(), "a missing key");
+    }
+
+    #[tokio::test]
+    async fn a_large_file_goes_up_in_parts_and_reads_back_identical() {
+        let (store, _dir) = store().await;
+        let key = store.new_key("mp4");
+        let size = 2 * MULTIPART_THRESHOLD + 12_345;
+        let bytes = pattern(size);
+        std::fs::write(store.staging_path(&key), &bytes).expect("stage");
+        store.commit(&key).await.expect("commit");
+        let object = store.open(&key).await.expect("open");
+        assert_eq!(object.size, size as u64);
+        // S3 marks a multipart object's ETag with its number of parts.
+        assert!(
+            object.etag.ends_with("-3"),
+            "multipart ETag: {}",
+            object.etag
+        );
+        assert_eq!(read_all(&store, &key, 0, size as u64).await, bytes);
+        let middle = MULTIPART_THRESHOLD as u64 - 10;
+        assert_eq!(
+            read_all(&store, &key, middle, 20).await,
+            &bytes[middle as usize..middle as usize + 20],
+            "a range across two parts"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_stores_nothing() {
+        let (store, _dir) = store().await;
+        let key = store.new_key("mp4");
+        assert!(store.commit(&key).await.is_err(), "nothing staged");
+        assert!(store.open(&key).await.is_err(), "nothing stored");
+        assert!(store.files().await.expect("files").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_inventory_lists_objects_and_staged_files() {
+        let (store, dir) = store().await;
+        let committed = store.new_key("mp4");
+        std::fs::write(store.staging_path(&committed), b"video").expect("stage");
+        store.commit(&committed).await.expect("commit");
+        let staged = store.new_key("png");
+        std::fs::write(store.staging_path(&staged), b"half").expect("stage");
+        store
+            .bucket
+            .put(
+                &ObjectPath::from("notes.txt"),
+                PutPayload::from_static(b"x"),
+            )
+            .await
+            .expect("a foreign object");
+        std::fs::write(dir.path().join("README.txt"), b"not ours").expect("write");
+        let mut files = store.files().await.expect("files");
+        files.sort_by_key(|f| f.staged);
+        let listed: Vec<(&str, bool)> = files.iter().map(|f| (f.key.as_str(), f.staged)).collect();
+        assert_eq!(
+            listed,
+            [(committed.as_str(), false), (staged.as_str(), true)]
+        );
+        for file in &files {
+            store.delete(file).await.expect("delete");
+            store.delete(file).await.expect("deleting twice is fine");
+        }
+        assert!(store.open(&committed).await.is_err());
+        assert!(!store.staging_path(&staged).exists());
+        assert!(store.files().await.expect("files").is_empty());
+        assert!(
+            store
+                .bucket
+                .head(&ObjectPath::from("notes.txt"))
+                .await
+                .is_ok(),
+            "foreign objects stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn start_up_names_a_missing_bucket_or_a_dead_endpoint() {
+        let endpoint = endpoint();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing =
+            S3MediaStore::new(&settings(&endpoint, "no-such-bucket"), dir.path()).expect("store");
+        let error = missing.check().await.expect_err("a missing bucket");
+        let line = error.to_string();
+        assert!(
+            line.contains("`no-such-bucket`") && line.contains(&endpoint) && !line.contains('\n'),
+            "{line}"
+        );
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a port")
+            .port();
+        let dead = format!("http://127.0.0.1:{closed}");
+        let unreachable = S3MediaStore::new(&settings(&dead, "media"), dir.path()).expect("store");
+        let started = std::time::Instant::now();
+        let error = unreachable.check().await.expect_err("nothing listens");
+        assert!(started.elapsed() < Duration::from_secs(10), "fails fast");
+        let line = error.to_string();
+        assert!(line.contains("`media`") && line.contains(&dead), "{line}");
+    }
+}
