@@ -47,10 +47,12 @@ fn start_moto() -> String {
         "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null"
     );
-    std::process::Command::new("sh")
+    let mut child = std::process::Command::new("sh")
         .args(["-c", &script])
         .spawn()
         .expect("start moto_server");
+    // Reaped when it ends (with this process).
+    std::thread::spawn(move || child.wait());
     let address = format!("127.0.0.1:{port}");
     for _ in 0..300 {
         if std::net::TcpStream::connect(&address).is_ok() {

@@ -398,10 +398,12 @@ pub(crate) mod tests {
             "the S3 adapter tests need an S3-compatible server: set TEST_S3_ENDPOINT, or \
              install moto_server (python3 -m pip install \"moto[server]==5.2.5\")"
         );
-        std::process::Command::new("sh")
+        let mut child = std::process::Command::new("sh")
             .args(["-c", &script])
             .spawn()
             .expect("start moto_server");
+        // Reaped when it ends (with this process).
+        std::thread::spawn(move || child.wait());
         let address = format!("127.0.0.1:{port}");
         for _ in 0..300 {
             if std::net::TcpStream::connect(&address).is_ok() {
