@@ -526,6 +526,22 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn an_upload_cut_off_before_completion_leaves_no_object() {
+        let (store, _dir) = store().await;
+        let key = store.new_key("mp4");
+        let location = S3MediaStore::location(&key).expect("location");
+        let upload = store.bucket.put_multipart(&location).await.expect("start");
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
+        writer.write(&pattern(MULTIPART_THRESHOLD + 1));
+        // One part is up; the process dies before the upload is completed.
+        writer.wait_for_capacity(0).await.expect("the first part");
+        drop(writer);
+        let missing = store.open(&key).await.expect_err("no object");
+        assert_eq!(missing.0.kind(), std::io::ErrorKind::NotFound);
+        assert!(store.files().await.expect("files").is_empty());
+    }
+
+    #[tokio::test]
     async fn the_inventory_lists_objects_and_staged_files() {
         let (store, dir) = store().await;
         let committed = store.new_key("mp4");
