@@ -21,6 +21,7 @@ mod media_links;
 mod metrics;
 mod middleware;
 mod migrations;
+mod object_storage;
 mod outage;
 mod profiles;
 mod rate_limits;

@@ -661,6 +661,7 @@ impl From<GetAvatarError> for ApiError {
             GetAvatarError::NotFound => user_not_found(),
             GetAvatarError::NoAvatar => Self::NotFound("This user has no avatar".into()),
             GetAvatarError::Unexpected(source) => Self::internal(source),
+            GetAvatarError::Media(source) => Self::internal(source),
         }
     }
 }
@@ -854,12 +855,16 @@ mod tests {
             GetAvatarError::NotFound,
             GetAvatarError::NoAvatar,
             GetAvatarError::Unexpected(storage()),
+            GetAvatarError::Media(vidgen_application::videos::ports::MediaError(
+                std::io::Error::other("disk"),
+            )),
         ];
         for e in &get {
             match e {
                 GetAvatarError::NotFound
                 | GetAvatarError::NoAvatar
-                | GetAvatarError::Unexpected(_) => {}
+                | GetAvatarError::Unexpected(_)
+                | GetAvatarError::Media(_) => {}
             }
         }
         check(get);

@@ -1,6 +1,8 @@
 //! Response types that carry their OpenAPI description: `201 Created` with `Location`,
 //! lists with paging headers, `204 No Content`, and stored files.
 
+mod file;
+
 use std::collections::BTreeMap;
 
 use actix_web::body::BoxBody;
@@ -10,6 +12,7 @@ use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, Either, Header, Response};
 use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
+use vidgen_application::videos::ports::MediaFile;
 use vidgen_domain::listing::{Page, Paged};
 
 /// The base URL `Location` headers are made absolute under (`PUBLIC_BASE_URL`), if set.
@@ -278,16 +281,12 @@ impl<T: Apiv2Schema> OperationModifier for ListJson<T> {
 /// revalidate it, shared caches must not keep it).
 #[derive(Debug)]
 pub struct FileResponse {
-    path: std::path::PathBuf,
-    content_type: String,
+    file: MediaFile,
 }
 
 impl FileResponse {
-    pub fn new(path: std::path::PathBuf, content_type: impl Into<String>) -> Self {
-        Self {
-            path,
-            content_type: content_type.into(),
-        }
+    pub fn new(file: MediaFile) -> Self {
+        Self { file }
     }
 }
 
@@ -295,25 +294,7 @@ impl Responder for FileResponse {
     type Body = BoxBody;
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {
-        let mime = self
-            .content_type
-            .parse()
-            .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-        match actix_files::NamedFile::open(&self.path) {
-            Ok(file) => {
-                let mut response = file
-                    .set_content_type(mime)
-                    .disable_content_disposition()
-                    .into_response(request);
-                // Also on 206 and 304.
-                response.headers_mut().insert(
-                    header::CACHE_CONTROL,
-                    header::HeaderValue::from_static("private, no-cache"),
-                );
-                response
-            }
-            Err(error) => crate::error::ApiError::internal(error).error_response_owned(),
-        }
+        file::respond(self.file, request)
     }
 }
 

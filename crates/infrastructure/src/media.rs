@@ -2,12 +2,18 @@
 //! generated keys, written as `<key>.part` and renamed into place when complete, so a
 //! crash never leaves a half file that looks finished. It also lists its files for the
 //! periodic media sweep, which removes the `.part` files a dead render left behind.
+//! [`s3`] keeps the files in an S3-compatible bucket instead, staging them here.
+
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use vidgen_application::storage::{MediaInventory, StoredFile};
-use vidgen_application::videos::ports::{MediaError, MediaStore};
+use vidgen_application::videos::ports::{
+    LocalFile, MediaError, MediaObject, MediaReader, MediaStore,
+};
 
 /// Files under one folder.
 #[derive(Debug, Clone)]
@@ -37,6 +43,16 @@ impl FsMediaStore {
         valid.then_some(key)
     }
 
+    /// Where the complete file of `key` lives.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.root.join(Self::checked(key).unwrap_or("invalid"))
+    }
+
+    /// The folder holding the files.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file of the store named `name`: a key, or a key and `.part`.
     fn parse_name(name: &str) -> Option<(String, bool)> {
         match name.strip_suffix(".part") {
@@ -57,10 +73,6 @@ impl MediaStore for FsMediaStore {
             .join(format!("{}.part", Self::checked(key).unwrap_or("invalid")))
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.root.join(Self::checked(key).unwrap_or("invalid"))
-    }
-
     async fn commit(&self, key: &str) -> Result<(), MediaError> {
         tokio::fs::rename(self.staging_path(key), self.path(key))
             .await
@@ -77,6 +89,61 @@ impl MediaStore for FsMediaStore {
         }
         Ok(())
     }
+
+    async fn open(&self, key: &str) -> Result<MediaObject, MediaError> {
+        let metadata = tokio::fs::metadata(self.path(key))
+            .await
+            .map_err(MediaError)?;
+        if !metadata.is_file() {
+            return Err(MediaError(std::io::ErrorKind::NotFound.into()));
+        }
+        let modified = metadata.modified().map_err(MediaError)?;
+        Ok(MediaObject {
+            size: metadata.len(),
+            modified: modified.into(),
+            etag: file_etag(&metadata, modified),
+        })
+    }
+
+    async fn read(&self, key: &str, start: u64, length: u64) -> Result<MediaReader, MediaError> {
+        let mut file = tokio::fs::File::open(self.path(key))
+            .await
+            .map_err(MediaError)?;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(MediaError)?;
+        Ok(Box::pin(file.take(length)))
+    }
+
+    async fn local_copy(&self, key: &str) -> Result<LocalFile, MediaError> {
+        let path = self.path(key);
+        tokio::fs::metadata(&path).await.map_err(MediaError)?;
+        Ok(LocalFile::stored(path))
+    }
+}
+
+/// The validator actix-files gave these files (inode, size and modification time), so
+/// the ETags clients hold stay valid now that files are served through the port.
+fn file_etag(metadata: &std::fs::Metadata, modified: std::time::SystemTime) -> String {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+    #[cfg(not(unix))]
+    let inode = 0_u64;
+    let (secs, nanos) = match modified.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => (i128::from(since.as_secs()), since.subsec_nanos()),
+        Err(before) => {
+            let before = before.duration();
+            if before.subsec_nanos() == 0 {
+                (-i128::from(before.as_secs()), 0)
+            } else {
+                (
+                    -i128::from(before.as_secs()) - 1,
+                    1_000_000_000 - before.subsec_nanos(),
+                )
+            }
+        }
+    };
+    format!("{inode:x}:{:x}:{secs:x}:{nanos:x}", metadata.len())
 }
 
 #[async_trait]

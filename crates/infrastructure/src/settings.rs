@@ -25,7 +25,7 @@ pub use auth::{AuthSettings, HashingSettings, MIN_SECRET_KEY_BYTES};
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings, redact_url};
 pub use jobs::JobSettings;
 pub use mail::{MailBackend, MailSettings};
-pub use media::MediaSettings;
+pub use media::{MediaSettings, S3Settings, StorageBackend};
 pub use rate_limits::{ACCOUNT_MAIL_WINDOW, LOGIN_WINDOW, RateLimitBackend, RateLimitSettings};
 pub use server::{AppEnv, CorsOrigins, DEFAULT_REDOC_SCRIPT_URL, HostPattern, ServerSettings};
 pub use source::Source;

@@ -19,10 +19,12 @@ use vidgen_application::mail::send::{MailLinks, SendMail};
 use vidgen_application::media_links::MediaLinks;
 use vidgen_application::profiles::{ProfilePorts, ProfileService};
 use vidgen_application::rate_limits::{Quota, Quotas, RateLimits};
+use vidgen_application::storage::MediaInventory;
 use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
 use vidgen_application::videos::events::{StreamLimits, VideoWatch};
+use vidgen_application::videos::ports::MediaStore;
 use vidgen_application::videos::probe::MediaProbe;
 use vidgen_application::videos::process_upload::ProcessUpload;
 use vidgen_application::videos::render::VideoRenderer;
@@ -40,6 +42,7 @@ use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
 use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
+use vidgen_infrastructure::media::s3::S3MediaStore;
 use vidgen_infrastructure::media_links::HmacLinkSigner;
 use vidgen_infrastructure::passwords::Argon2PasswordHasher;
 use vidgen_infrastructure::probe::FileMediaProbe;
@@ -52,6 +55,7 @@ use vidgen_infrastructure::repositories::{
     SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
+use vidgen_infrastructure::settings::StorageBackend;
 use vidgen_infrastructure::settings::{
     ACCOUNT_MAIL_WINDOW, LOGIN_WINDOW, MailBackend, RateLimitBackend,
 };
@@ -145,13 +149,7 @@ impl Services {
             },
             Duration::from_secs(u64::from(settings.auth.refresh_token_expire_days) * 24 * 3600),
         );
-        let media: Arc<FsMediaStore> =
-            Arc::new(FsMediaStore::new(&settings.media.root).map_err(|source| {
-                StartupError::Media {
-                    path: settings.media.root.display().to_string(),
-                    source,
-                }
-            })?);
+        let (media, inventory) = media_store(settings).await?;
         let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
         let video_watch = Arc::new(VideoWatch::new(
             videos.clone(),
@@ -224,7 +222,7 @@ impl Services {
                 CleanupIdempotencyKeys::DEFAULT_PERIOD,
             )))?
             .with(Arc::new(SweepMedia::new(
-                media,
+                inventory,
                 Arc::new(SeaOrmMediaReferences::new(db.clone())),
                 clock.clone(),
                 SweepMedia::DEFAULT_GRACE,
@@ -301,6 +299,32 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The webhook outbox and sender the settings ask for: both off without `WEBHOOK_SECRET`
 /// (then a `webhook_url` is refused with a clear 422).
+/// The media store `STORAGE_BACKEND` names, as a store and as the sweep's inventory.
+/// With `s3`, the bucket must answer before the server starts.
+async fn media_store(
+    settings: &Settings,
+) -> Result<(Arc<dyn MediaStore>, Arc<dyn MediaInventory>), StartupError> {
+    let root = &settings.media.root;
+    match (settings.media.backend, &settings.media.s3) {
+        (StorageBackend::S3, Some(s3)) => {
+            let store = Arc::new(S3MediaStore::new(s3, root).map_err(StartupError::Storage)?);
+            store.check().await.map_err(StartupError::Storage)?;
+            tracing::info!(bucket = %s3.bucket, "media stored in S3");
+            Ok((store.clone(), store))
+        }
+        _ => {
+            let store =
+                Arc::new(
+                    FsMediaStore::new(root).map_err(|source| StartupError::Media {
+                        path: root.display().to_string(),
+                        source,
+                    })?,
+                );
+            Ok((store.clone(), store))
+        }
+    }
+}
+
 fn webhooks(
     settings: &Settings,
 ) -> Result<(WebhookOutbox, Option<Arc<dyn WebhookSender>>), StartupError> {

@@ -48,6 +48,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("STORAGE_BACKEND=s3")]
+    Storage(#[source] vidgen_infrastructure::media::s3::S3SetupError),
     #[error(transparent)]
     Renderer(#[from] vidgen_infrastructure::render::RendererSetupError),
     #[error(transparent)]

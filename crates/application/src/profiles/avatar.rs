@@ -2,8 +2,6 @@
 //! [`AvatarImages`](super::ports::AvatarImages)), removing it, and reading it. The old
 //! file goes whenever the avatar is replaced or removed, and with the user.
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
 use vidgen_domain::users::policy::{self, Access, Actor};
 use vidgen_domain::users::profile::ImageFormat;
@@ -66,14 +64,12 @@ pub enum GetAvatarError {
     NoAvatar,
     #[error("reading the avatar failed")]
     Unexpected(#[from] RepositoryError),
+    #[error("reading the avatar's file failed")]
+    Media(#[from] MediaError),
 }
 
-/// A stored avatar picture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvatarFile {
-    pub path: PathBuf,
-    pub content_type: &'static str,
-}
+/// A stored avatar picture, opened for serving.
+pub type AvatarFile = crate::videos::ports::MediaFile;
 
 /// The format of a stored avatar, from its key's extension.
 fn format_of(key: &str) -> Option<ImageFormat> {
@@ -229,7 +225,7 @@ impl ProfileService {
             .get(id)
             .await?
             .ok_or(GetAvatarError::NotFound)?;
-        self.avatar_of(user)
+        self.avatar_of(user).await
     }
 
     /// The avatar opened by a signed link to `path` instead of a bearer token.
@@ -256,16 +252,14 @@ impl ProfileService {
         if !links.verify(path, user.token_version, link) {
             return Err(GetAvatarError::NotFound);
         }
-        self.avatar_of(user)
+        self.avatar_of(user).await
     }
 
-    fn avatar_of(&self, user: User) -> Result<AvatarFile, GetAvatarError> {
+    async fn avatar_of(&self, user: User) -> Result<AvatarFile, GetAvatarError> {
         let key = user.avatar_key.ok_or(GetAvatarError::NoAvatar)?;
         let format = format_of(&key).unwrap_or(ImageFormat::Png);
-        Ok(AvatarFile {
-            path: self.ports.media.path(&key),
-            content_type: format.content_type(),
-        })
+        let content_type = format.content_type().to_owned();
+        Ok(AvatarFile::open(self.ports.media.clone(), key, content_type).await?)
     }
 }
 

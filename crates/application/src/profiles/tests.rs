@@ -404,12 +404,20 @@ async fn avatars_are_served_with_their_format_or_not_found() {
     });
     ports
         .media
-        .expect_path()
-        .returning(|key| std::path::PathBuf::from(format!("/media/{key}")));
+        .expect_open()
+        .withf(|key| key == "0123.jpg")
+        .returning(|_| {
+            Ok(crate::videos::ports::MediaObject {
+                size: 321,
+                modified: Utc::now(),
+                etag: "tag".into(),
+            })
+        });
     let (service, _dir) = ports.service(1024);
     let file = service.avatar(id(7)).await.expect("avatar");
     assert_eq!(file.content_type, "image/jpeg");
-    assert_eq!(file.path, std::path::PathBuf::from("/media/0123.jpg"));
+    assert_eq!(file.key, "0123.jpg");
+    assert_eq!(file.object.size, 321);
     assert!(matches!(
         service.avatar(id(8)).await,
         Err(GetAvatarError::NoAvatar)

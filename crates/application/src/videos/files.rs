@@ -1,7 +1,6 @@
 //! The files of a completed video: the video itself and its thumbnail.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use vidgen_domain::users::policy::Actor;
 use vidgen_domain::users::{User, UserId};
@@ -11,12 +10,8 @@ use super::VideoService;
 use crate::media_links::{LinkSignature, MediaLinks};
 use crate::storage::RepositoryError;
 
-/// A stored file of a completed video.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VideoFile {
-    pub path: PathBuf,
-    pub content_type: String,
-}
+/// A stored file of a completed video, opened for serving.
+pub type VideoFile = super::ports::MediaFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VideoFileError {
@@ -39,6 +34,12 @@ impl From<RepositoryError> for VideoFileError {
     }
 }
 
+impl From<super::ports::MediaError> for VideoFileError {
+    fn from(error: super::ports::MediaError) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
 /// Which file of a video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoFileKind {
@@ -57,7 +58,7 @@ impl VideoService {
             .visible(actor, id)
             .await?
             .ok_or(VideoFileError::NotFound)?;
-        self.file_of(video, VideoFileKind::Content)
+        self.file_of(video, VideoFileKind::Content).await
     }
 
     /// The thumbnail of a completed video.
@@ -70,7 +71,7 @@ impl VideoService {
             .visible(actor, id)
             .await?
             .ok_or(VideoFileError::NotFound)?;
-        self.file_of(video, VideoFileKind::Thumbnail)
+        self.file_of(video, VideoFileKind::Thumbnail).await
     }
 
     /// A file opened by a signed link to `path` instead of a bearer token.
@@ -100,7 +101,7 @@ impl VideoService {
         if !signed.links.verify(path, owner.token_version, link) {
             return Err(VideoFileError::NotFound);
         }
-        self.file_of(video, kind)
+        self.file_of(video, kind).await
     }
 
     /// What signs this service's media links, when they are signed.
@@ -133,25 +134,24 @@ impl VideoService {
         Ok(versions)
     }
 
-    fn file_of(&self, video: Video, kind: VideoFileKind) -> Result<VideoFile, VideoFileError> {
+    async fn file_of(
+        &self,
+        video: Video,
+        kind: VideoFileKind,
+    ) -> Result<VideoFile, VideoFileError> {
         if video.status != VideoStatus::Completed {
             return Err(VideoFileError::NotReady);
         }
-        match kind {
-            VideoFileKind::Content => {
-                let key = video.media_key.ok_or(VideoFileError::NotReady)?;
-                Ok(VideoFile {
-                    path: self.media.path(&key),
-                    content_type: video.content_type.unwrap_or_else(|| "video/mp4".into()),
-                })
-            }
-            VideoFileKind::Thumbnail => {
-                let key = video.thumbnail_key.ok_or(VideoFileError::NoThumbnail)?;
-                Ok(VideoFile {
-                    path: self.media.path(&key),
-                    content_type: "image/png".into(),
-                })
-            }
-        }
+        let (key, content_type) = match kind {
+            VideoFileKind::Content => (
+                video.media_key.ok_or(VideoFileError::NotReady)?,
+                video.content_type.unwrap_or_else(|| "video/mp4".into()),
+            ),
+            VideoFileKind::Thumbnail => (
+                video.thumbnail_key.ok_or(VideoFileError::NoThumbnail)?,
+                "image/png".into(),
+            ),
+        };
+        Ok(VideoFile::open(self.media.clone(), key, content_type).await?)
     }
 }

@@ -231,23 +231,77 @@ pub trait VideoRepository: Send + Sync {
 #[error("media storage failed")]
 pub struct MediaError(#[source] pub std::io::Error);
 
-/// Video and thumbnail files under `MEDIA_ROOT`, named by generated keys.
+/// What a stored file is, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaObject {
+    /// Its length in bytes.
+    pub size: u64,
+    /// When it was stored.
+    pub modified: DateTime<Utc>,
+    /// A strong validator: it changes whenever the bytes can have changed (no quotes).
+    pub etag: String,
+}
+
+/// The bytes of a stored file (or of a range of it), read as they arrive.
+pub type MediaReader = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// A stored file as a file on this machine, for code that needs a path (the probe):
+/// the stored file itself, or a temporary copy that is removed when this is dropped.
+#[derive(Debug)]
+pub struct LocalFile {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl LocalFile {
+    /// The stored file itself: dropping this leaves it alone.
+    pub fn stored(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: false,
+        }
+    }
+
+    /// A copy made for the caller: dropping this removes it.
+    pub fn temporary(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: true,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for LocalFile {
+    fn drop(&mut self) {
+        if self.temporary {
+            // A copy left behind (the file is busy) is a staged file the sweep removes.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Video, thumbnail and avatar files, named by generated keys. Files are written to a
+/// local staging file first (under `MEDIA_ROOT`) and stored under their key by
+/// [`commit`](MediaStore::commit) once complete, so nothing half written is ever served.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MediaStore: Send + Sync {
     /// A new unique key with this extension (`mp4`, `png`).
     fn new_key(&self, extension: &str) -> String;
 
-    /// Where to write a file before it is complete.
+    /// Where to write a file before it is complete (always a local path).
     fn staging_path(&self, key: &str) -> PathBuf;
 
-    /// Where the complete file lives.
-    fn path(&self, key: &str) -> PathBuf;
-
-    /// Moves the staged file into place (an atomic rename).
+    /// Stores the staged file under its key (an atomic rename on a filesystem, an upload
+    /// to object storage) and removes the staged copy.
     ///
     /// # Errors
-    /// The staged file is missing or cannot be moved.
+    /// The staged file is missing or cannot be stored; nothing is then stored under the
+    /// key.
     async fn commit(&self, key: &str) -> Result<(), MediaError>;
 
     /// Removes the file and any staged copy; a missing file is not an error.
@@ -255,4 +309,70 @@ pub trait MediaStore: Send + Sync {
     /// # Errors
     /// The file exists but cannot be removed.
     async fn remove(&self, key: &str) -> Result<(), MediaError>;
+
+    /// The stored file's size, modification time and validator.
+    ///
+    /// # Errors
+    /// A `NotFound` I/O error when nothing is stored under the key; any other failure of
+    /// the store.
+    async fn open(&self, key: &str) -> Result<MediaObject, MediaError>;
+
+    /// Streams `length` bytes of the stored file from `start` (within its size).
+    ///
+    /// # Errors
+    /// The file is missing or cannot be read.
+    async fn read(&self, key: &str, start: u64, length: u64) -> Result<MediaReader, MediaError>;
+
+    /// The stored file as a local file (a temporary copy when the store is remote).
+    ///
+    /// # Errors
+    /// The file is missing, or cannot be read or copied.
+    async fn local_copy(&self, key: &str) -> Result<LocalFile, MediaError>;
+}
+
+/// A stored file opened for serving: what it is, its content type and its store.
+#[derive(Clone)]
+pub struct MediaFile {
+    pub key: String,
+    pub content_type: String,
+    pub object: MediaObject,
+    store: std::sync::Arc<dyn MediaStore>,
+}
+
+impl std::fmt::Debug for MediaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaFile")
+            .field("key", &self.key)
+            .field("content_type", &self.content_type)
+            .field("object", &self.object)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaFile {
+    /// Looks up the file stored under `key`.
+    ///
+    /// # Errors
+    /// As [`MediaStore::open`].
+    pub async fn open(
+        store: std::sync::Arc<dyn MediaStore>,
+        key: String,
+        content_type: String,
+    ) -> Result<Self, MediaError> {
+        let object = store.open(&key).await?;
+        Ok(Self {
+            key,
+            content_type,
+            object,
+            store,
+        })
+    }
+
+    /// Streams `length` bytes from `start`.
+    ///
+    /// # Errors
+    /// As [`MediaStore::read`].
+    pub async fn read(&self, start: u64, length: u64) -> Result<MediaReader, MediaError> {
+        self.store.read(&self.key, start, length).await
+    }
 }

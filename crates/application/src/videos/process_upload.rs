@@ -83,14 +83,23 @@ impl ProcessUpload {
             return Ok(());
         }
         let thumbnail_key = self.media.new_key("png");
+        let local = match self.media.local_copy(&media_key).await {
+            Ok(local) => local,
+            // Not the upload's fault: the job is retried.
+            Err(error) => {
+                tracing::error!(error = ?error, "cannot read the stored upload");
+                return Err(JobFailure("the stored upload could not be read".into()));
+            }
+        };
         let probed = self
             .probe
             .probe(
-                &self.media.path(&media_key),
+                local.path(),
                 format,
                 &self.media.staging_path(&thumbnail_key),
             )
             .await;
+        drop(local);
         let probed = match probed {
             Ok(probed) => probed,
             Err(reason) => {

@@ -14,7 +14,7 @@ use vidgen_domain::videos::{
 use super::VideoService;
 use super::create::{CreateVideo, CreateVideoError};
 use super::files::VideoFileError;
-use super::ports::{MockMediaStore, MockVideoRepository};
+use super::ports::{MediaError, MediaObject, MockMediaStore, MockVideoRepository};
 use super::queries::GetVideoError;
 use super::render::{MockVideoRenderer, RenderError, RenderedVideo};
 use super::render_job::{JobFailure, RenderJob};
@@ -341,14 +341,39 @@ async fn only_failed_videos_are_retried_and_files_wait_for_completion() {
         .returning(|_| Ok(Some(video(VideoStatus::Completed, 1))));
     ports
         .media
-        .expect_path()
-        .returning(|key| PathBuf::from(format!("/media/{key}")));
+        .expect_open()
+        .withf(|key| key == "a.mp4")
+        .returning(|_| {
+            Ok(MediaObject {
+                size: 1234,
+                modified: now(),
+                etag: "tag".into(),
+            })
+        });
     let file = ports
         .service()
         .content(actor(1, Role::User), VideoId::new(5).expect("id"))
         .await
         .expect("file");
-    assert_eq!(file.path, PathBuf::from("/media/a.mp4"));
+    assert_eq!(file.key, "a.mp4");
+    assert_eq!(file.object.size, 1234);
+    assert_eq!(file.content_type, "video/mp4");
+
+    // A completed video whose file the store has lost is a server error, not a 404.
+    let mut ports = Ports::new();
+    ports
+        .videos
+        .expect_get()
+        .returning(|_| Ok(Some(video(VideoStatus::Completed, 1))));
+    ports
+        .media
+        .expect_open()
+        .returning(|_| Err(MediaError(std::io::ErrorKind::NotFound.into())));
+    let outcome = ports
+        .service()
+        .content(actor(1, Role::User), VideoId::new(5).expect("id"))
+        .await;
+    assert!(matches!(outcome, Err(VideoFileError::Unexpected(_))));
 }
 
 fn claimed(attempt: u32) -> ClaimedJob {

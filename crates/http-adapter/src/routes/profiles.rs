@@ -124,7 +124,7 @@ async fn get_avatar(
         MediaCaller::Bearer(_) => profiles.avatar(id).await?,
         MediaCaller::Link(link) => profiles.avatar_by_link(id, http.path(), &link).await?,
     };
-    Ok(FileResponse::new(file.path, file.content_type))
+    Ok(FileResponse::new(file))
 }
 
 /// Remove a user's avatar

@@ -393,7 +393,7 @@ async fn content(
                 .await?
         }
     };
-    Ok(FileResponse::new(file.path, file.content_type))
+    Ok(FileResponse::new(file))
 }
 
 /// Get a video's thumbnail
@@ -415,7 +415,7 @@ async fn thumbnail(
                 .await?
         }
     };
-    Ok(FileResponse::new(file.path, file.content_type))
+    Ok(FileResponse::new(file))
 }
 
 /// Retry a failed video

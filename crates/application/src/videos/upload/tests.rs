@@ -7,12 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use vidgen_domain::videos::{VideoId, VideoStatus};
 
-use super::super::ports::{MockMediaStore, MockVideoRepository};
+use super::super::ports::{LocalFile, MockMediaStore, MockVideoRepository};
 use super::super::probe::{MockMediaProbe, ProbeError, ProbedMedia, Sniffed, UploadFormat};
 use super::super::process_upload::ProcessUpload;
 use super::*;
 use crate::clock::MockClock;
-use crate::jobs::{ClaimedJob, JobContext, JobHandler, JobId, LeaseToken};
+use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobId, LeaseToken};
 use crate::videos::tests_support;
 use crate::webhooks::outbox::WebhookOutbox;
 
@@ -193,8 +193,8 @@ fn handler(videos: MockVideoRepository, probe: MockMediaProbe) -> ProcessUpload 
         .expect_new_key()
         .returning(|extension| format!("thumb.{extension}"));
     media
-        .expect_path()
-        .returning(|key| PathBuf::from(format!("/media/{key}")));
+        .expect_local_copy()
+        .returning(|key| Ok(LocalFile::stored(PathBuf::from(format!("/media/{key}")))));
     media
         .expect_staging_path()
         .returning(|key| PathBuf::from(format!("/media/{key}.part")));
@@ -286,4 +286,95 @@ async fn a_video_deleted_before_processing_ends_the_job_quietly() {
     let mut probe = MockMediaProbe::new();
     probe.expect_probe().never();
     assert_eq!(handler(videos, probe).run(&job()).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_remote_uploads_local_copy_is_probed_and_then_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("copy.mp4.part");
+    std::fs::write(&copy, b"bytes").expect("write");
+    let mut videos = MockVideoRepository::new();
+    videos
+        .expect_get()
+        .returning(|_| Ok(Some(pending_upload())));
+    videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    videos
+        .expect_complete()
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut media = MockMediaStore::new();
+    media.expect_new_key().returning(|e| format!("thumb.{e}"));
+    media
+        .expect_staging_path()
+        .returning(|key| PathBuf::from(format!("/media/{key}.part")));
+    let held = copy.clone();
+    media
+        .expect_local_copy()
+        .withf(|key| key == "upload.mp4")
+        .returning(move |_| Ok(LocalFile::temporary(held.clone())));
+    media.expect_commit().returning(|_| Ok(()));
+    let mut probe = MockMediaProbe::new();
+    let probed = copy.clone();
+    probe
+        .expect_probe()
+        .withf(move |file, _, _| file == probed && probed.exists())
+        .returning(|_, _, _| {
+            Ok(ProbedMedia {
+                duration: 1.0,
+                width: 2,
+                height: 2,
+                codec: "h264".into(),
+                file_size: 5,
+                thumbnail: false,
+            })
+        });
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    let handler = ProcessUpload::new(
+        Arc::new(videos),
+        Arc::new(media),
+        Arc::new(probe),
+        Arc::new(clock),
+        WebhookOutbox::disabled(),
+    );
+    assert_eq!(handler.run(&job()).await, Ok(()));
+    assert!(
+        !copy.exists(),
+        "the temporary copy is removed after the probe"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_stored_upload_fails_the_run_to_be_retried() {
+    let mut videos = MockVideoRepository::new();
+    videos
+        .expect_get()
+        .returning(|_| Ok(Some(pending_upload())));
+    videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    videos.expect_fail().never();
+    let mut media = MockMediaStore::new();
+    media.expect_new_key().returning(|e| format!("thumb.{e}"));
+    media.expect_local_copy().returning(|_| {
+        Err(super::super::ports::MediaError(std::io::Error::other(
+            "bucket down",
+        )))
+    });
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    let handler = ProcessUpload::new(
+        Arc::new(videos),
+        Arc::new(media),
+        Arc::new(MockMediaProbe::new()),
+        Arc::new(clock),
+        WebhookOutbox::disabled(),
+    );
+    let outcome = handler.run(&job()).await;
+    assert_eq!(
+        outcome,
+        Err(JobFailure("the stored upload could not be read".into()))
+    );
 }
