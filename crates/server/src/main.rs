@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 use vidgen_infrastructure::settings::Settings;
 use vidgen_server::{Application, startup, telemetry};
 
+/// mimalloc instead of glibc's allocator: a list request allocates a few hundred small
+/// objects (rows, strings, JSON), and glibc's malloc, free and their arena locks were a
+/// quarter of its CPU time in a profile; mimalloc also hands freed memory back to the
+/// system, which keeps the resident size of a long-running instance down.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "vidgen", version, about = "AI video-generation REST API")]
 struct Cli {

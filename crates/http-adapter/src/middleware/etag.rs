@@ -47,7 +47,10 @@ impl Conditional {
         let (mut head, body) = response.into_parts();
         let body = match body.try_into_bytes() {
             Ok(bytes) => {
-                let etag = format!("\"{:016x}\"", crate::docs::fnv1a(&bytes));
+                // XXH3: a stable, fast non-cryptographic hash (every instance of a build
+                // gives the same body the same tag); FNV-1a, a byte at a time, was 4% of
+                // a 20-item list's CPU time.
+                let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
                 if let Ok(value) = HeaderValue::from_str(&etag) {
                     head.headers_mut().insert(header::ETAG, value);
                 }
