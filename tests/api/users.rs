@@ -437,6 +437,18 @@ async fn lists_filter_sort_and_page() {
         .collect();
     assert_eq!(page, vec!["admin", "alice"]);
 
+    // A page past the end has no rows to carry the total: it is counted on its own.
+    let beyond = app
+        .list_users("limit=2&skip=50&sort_by=username&sort_order=asc", token)
+        .await;
+    assert_eq!(beyond.status().as_u16(), 200);
+    assert_eq!(beyond.headers()["x-total-count"], "7");
+    assert_eq!(json(beyond).await, serde_json::json!([]));
+    let last = app
+        .list_users("limit=2&skip=6&sort_by=username&sort_order=asc", token)
+        .await;
+    assert_eq!(last.headers()["x-total-count"], "7");
+
     let second = app
         .list_users("limit=2&skip=2&sort_by=username&sort_order=asc", token)
         .await;

@@ -22,8 +22,13 @@ pub use refresh_tokens::SeaOrmRefreshTokenRepository;
 pub use users::SeaOrmUserRepository;
 pub use videos::SeaOrmVideoRepository;
 
-use sea_orm::DbErr;
+use sea_orm::sea_query::{Alias, Expr, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
+    Select,
+};
 use vidgen_application::storage::RepositoryError;
+use vidgen_domain::listing::Page;
 
 pub(crate) fn storage(error: DbErr) -> RepositoryError {
     if crate::database::is_unreachable(&error) {
@@ -45,6 +50,62 @@ pub(crate) fn like_contains(raw: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// The column a page's rows carry their filter's total in.
+const PAGE_TOTAL: &str = "vidgen_page_total";
+
+/// `SELECT COUNT(*)` over what `filtered` selects.
+fn count_of<E: EntityTrait>(filtered: &Select<E>) -> SelectStatement {
+    SelectStatement::new()
+        .expr(Expr::cust("COUNT(*)"))
+        .from_subquery(filtered.clone().into_query(), Alias::new("vidgen_counted"))
+        .to_owned()
+}
+
+/// One page of `filtered` in `order` (columns and directions, applied in turn) and the
+/// number of rows `filtered` matches, in one statement: the count rides along as an
+/// uncorrelated scalar subquery, which both databases evaluate once per statement, so a
+/// list costs one round trip to the database instead of two. Only a page past the end
+/// (no rows to carry the count) asks for the count separately.
+pub(crate) async fn page_with_total<E, C>(
+    db: &C,
+    filtered: Select<E>,
+    order: Vec<(E::Column, sea_orm::Order)>,
+    page: Page,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+    C: ConnectionTrait,
+{
+    let count = count_of(&filtered);
+    let mut paged = filtered.clone();
+    for (column, direction) in order {
+        paged = paged.order_by(column, direction);
+    }
+    let mut statement = paged.offset(page.skip()).limit(page.limit()).into_query();
+    statement.expr_as(
+        Expr::SubQuery(None, Box::new(count.clone().into())),
+        Alias::new(PAGE_TOTAL),
+    );
+    let rows = db.query_all(&statement).await?;
+    let Some(first) = rows.first() else {
+        if page.skip() == 0 {
+            return Ok((Vec::new(), 0));
+        }
+        let total = match db.query_one(&count).await? {
+            Some(row) => row.try_get_by_index::<i64>(0)?,
+            None => 0,
+        };
+        return Ok((Vec::new(), u64::try_from(total).unwrap_or(0)));
+    };
+    let total = u64::try_from(first.try_get::<i64>("", PAGE_TOTAL)?).unwrap_or(0);
+    let models = rows
+        .iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((models, total))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{
@@ -15,7 +15,7 @@ use vidgen_domain::listing::{Paged, SortOrder};
 use vidgen_domain::users::{Age, Email, PersonName, Role, User, UserId, UserStatus, Username};
 
 use super::refresh_tokens::{rebind_user_in, revoke_user_in};
-use super::{like_contains, storage};
+use super::{like_contains, page_with_total, storage};
 use crate::entities::user::{self, Column, Entity as Users};
 
 /// Users in the `users` table.
@@ -189,19 +189,21 @@ impl UserRepository for SeaOrmUserRepository {
         if let Some(role) = query.role {
             select = select.filter(Column::Role.eq(role.as_str()));
         }
-        let total = select.clone().count(&self.db).await.map_err(storage)?;
         let order = match query.sort_order {
             SortOrder::Asc => sea_orm::Order::Asc,
             SortOrder::Desc => sea_orm::Order::Desc,
         };
-        let rows = select
-            .order_by(sort_column(query.sort_by), order.clone())
-            .order_by(Column::Id, order)
-            .offset(query.page.skip())
-            .limit(query.page.limit())
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
+        let (rows, total) = page_with_total(
+            &self.db,
+            select,
+            vec![
+                (sort_column(query.sort_by), order.clone()),
+                (Column::Id, order),
+            ],
+            query.page,
+        )
+        .await
+        .map_err(storage)?;
         let items = rows
             .into_iter()
             .map(to_user)

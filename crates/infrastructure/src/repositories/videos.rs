@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use vidgen_application::idempotency::KeyCompletion;
 use vidgen_application::jobs::NewJob;
@@ -22,7 +22,7 @@ use vidgen_domain::videos::{
     VideoStatus,
 };
 
-use super::{like_contains, storage};
+use super::{like_contains, page_with_total, storage};
 use crate::entities::job;
 use crate::entities::video::{self, Column, Entity as Videos};
 
@@ -236,19 +236,21 @@ impl VideoRepository for SeaOrmVideoRepository {
                     .add(matches(Column::Description)),
             );
         }
-        let total = select.clone().count(&self.db).await.map_err(storage)?;
         let order = match query.sort_order {
             SortOrder::Asc => sea_orm::Order::Asc,
             SortOrder::Desc => sea_orm::Order::Desc,
         };
-        let rows = select
-            .order_by(sort_column(query.sort_by), order.clone())
-            .order_by(Column::Id, order)
-            .offset(query.page.skip())
-            .limit(query.page.limit())
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
+        let (rows, total) = page_with_total(
+            &self.db,
+            select,
+            vec![
+                (sort_column(query.sort_by), order.clone()),
+                (Column::Id, order),
+            ],
+            query.page,
+        )
+        .await
+        .map_err(storage)?;
         Ok(Paged {
             items: rows.into_iter().map(to_video).collect::<Result<_, _>>()?,
             total,
