@@ -73,6 +73,16 @@ impl std::fmt::Debug for Argon2PasswordHasher {
     }
 }
 
+fn params_of(settings: HashingSettings) -> Result<Params, HasherSetupError> {
+    Params::new(
+        settings.memory_kib,
+        settings.iterations,
+        settings.parallelism,
+        None,
+    )
+    .map_err(HasherSetupError::Params)
+}
+
 fn argon2(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
@@ -97,13 +107,7 @@ impl Argon2PasswordHasher {
         threads: usize,
         capacity: usize,
     ) -> Result<Self, HasherSetupError> {
-        let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
-            None,
-        )
-        .map_err(HasherSetupError::Params)?;
+        let params = params_of(settings)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("argon2-{i}"))
@@ -186,13 +190,7 @@ pub fn measure_raw_rates(
     settings: HashingSettings,
     each: std::time::Duration,
 ) -> Result<RawHashRates, HasherSetupError> {
-    let params = Params::new(
-        settings.memory_kib,
-        settings.iterations,
-        settings.parallelism,
-        None,
-    )
-    .map_err(HasherSetupError::Params)?;
+    let params = params_of(settings)?;
     let password = b"Sup3rSecret";
     let stored = argon2(&params)
         .hash_password(password)

@@ -28,7 +28,7 @@ use sea_orm::{
     Select,
 };
 use vidgen_application::storage::RepositoryError;
-use vidgen_domain::listing::Page;
+use vidgen_domain::listing::{Page, SortOrder};
 
 pub(crate) fn storage(error: DbErr) -> RepositoryError {
     if crate::database::is_unreachable(&error) {
@@ -63,15 +63,17 @@ fn count_of<E: EntityTrait>(filtered: &Select<E>) -> SelectStatement {
         .to_owned()
 }
 
-/// One page of `filtered` in `order` (columns and directions, applied in turn) and the
-/// number of rows `filtered` matches, in one statement: the count rides along as an
+/// One page of `filtered`, sorted by `sort` then by `tie` (a unique column, so that pages
+/// never overlap) in `direction`, and the number of rows `filtered` matches, in one
+/// statement: the count rides along as an
 /// uncorrelated scalar subquery, which both databases evaluate once per statement, so a
 /// list costs one round trip to the database instead of two. Only a page past the end
 /// (no rows to carry the count) asks for the count separately.
 pub(crate) async fn page_with_total<E, C>(
     db: &C,
     filtered: Select<E>,
-    order: Vec<(E::Column, sea_orm::Order)>,
+    (sort, tie): (E::Column, E::Column),
+    direction: SortOrder,
     page: Page,
 ) -> Result<(Vec<E::Model>, u64), DbErr>
 where
@@ -80,11 +82,17 @@ where
     C: ConnectionTrait,
 {
     let count = count_of(&filtered);
-    let mut paged = filtered.clone();
-    for (column, direction) in order {
-        paged = paged.order_by(column, direction);
-    }
-    let mut statement = paged.offset(page.skip()).limit(page.limit()).into_query();
+    let order = match direction {
+        SortOrder::Asc => sea_orm::Order::Asc,
+        SortOrder::Desc => sea_orm::Order::Desc,
+    };
+    let mut statement = filtered
+        .clone()
+        .order_by(sort, order.clone())
+        .order_by(tie, order)
+        .offset(page.skip())
+        .limit(page.limit())
+        .into_query();
     statement.expr_as(
         Expr::SubQuery(None, Box::new(count.clone().into())),
         Alias::new(PAGE_TOTAL),

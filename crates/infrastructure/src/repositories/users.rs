@@ -11,7 +11,7 @@ use vidgen_application::storage::RepositoryError;
 use vidgen_application::users::ports::{
     NewUser, PasswordHash, UserChanges, UserQuery, UserRepository, UserSortField, UserWriteError,
 };
-use vidgen_domain::listing::{Paged, SortOrder};
+use vidgen_domain::listing::Paged;
 use vidgen_domain::users::{Age, Email, PersonName, Role, User, UserId, UserStatus, Username};
 
 use super::refresh_tokens::{rebind_user_in, revoke_user_in};
@@ -189,17 +189,11 @@ impl UserRepository for SeaOrmUserRepository {
         if let Some(role) = query.role {
             select = select.filter(Column::Role.eq(role.as_str()));
         }
-        let order = match query.sort_order {
-            SortOrder::Asc => sea_orm::Order::Asc,
-            SortOrder::Desc => sea_orm::Order::Desc,
-        };
         let (rows, total) = page_with_total(
             &self.db,
             select,
-            vec![
-                (sort_column(query.sort_by), order.clone()),
-                (Column::Id, order),
-            ],
+            (sort_column(query.sort_by), Column::Id),
+            query.sort_order,
             query.page,
         )
         .await

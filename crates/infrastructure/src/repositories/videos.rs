@@ -15,7 +15,7 @@ use vidgen_application::videos::ports::{
     MediaFacts, NewVideo, VideoQuery, VideoRepository, VideoSortField,
 };
 use vidgen_application::webhooks::outbox::SettleNotice;
-use vidgen_domain::listing::{Paged, SortOrder};
+use vidgen_domain::listing::Paged;
 use vidgen_domain::users::UserId;
 use vidgen_domain::videos::{
     Description, DurationSeconds, JobState, Prompt, Resolution, Title, Video, VideoId, VideoSource,
@@ -236,17 +236,11 @@ impl VideoRepository for SeaOrmVideoRepository {
                     .add(matches(Column::Description)),
             );
         }
-        let order = match query.sort_order {
-            SortOrder::Asc => sea_orm::Order::Asc,
-            SortOrder::Desc => sea_orm::Order::Desc,
-        };
         let (rows, total) = page_with_total(
             &self.db,
             select,
-            vec![
-                (sort_column(query.sort_by), order.clone()),
-                (Column::Id, order),
-            ],
+            (sort_column(query.sort_by), Column::Id),
+            query.sort_order,
             query.page,
         )
         .await
