@@ -11,6 +11,7 @@ mod m20261201_000005_bind_refresh_tokens_to_token_version;
 mod m20261202_000006_video_codec;
 mod m20261202_000007_user_profiles;
 mod m20261202_000008_create_account_tokens;
+mod m20261202_000009_owner_list_indexes;
 
 /// Applies vidgen's migrations in order.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_video_codec::Migration),
             Box::new(m20261202_000008_create_account_tokens::Migration),
             Box::new(m20261202_000007_user_profiles::Migration),
+            Box::new(m20261202_000009_owner_list_indexes::Migration),
         ]
     }
 }
