@@ -5,7 +5,6 @@
 //! it cannot reach.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,66 +13,10 @@ use crate::helpers::{
     TestApp, TestUser, base_vars, eventually, json, spawn_app_with, wait_for_video,
 };
 
-/// The test server's endpoint: `TEST_S3_ENDPOINT`, or a `moto_server` started once for
-/// this process and stopped when it exits.
-fn endpoint() -> String {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| match std::env::var("TEST_S3_ENDPOINT") {
-            Ok(endpoint) if !endpoint.trim().is_empty() => {
-                endpoint.trim().trim_end_matches('/').to_owned()
-            }
-            _ => start_moto(),
-        })
-        .clone()
-}
-
-fn start_moto() -> String {
-    let found = std::process::Command::new("sh")
-        .args(["-c", "command -v moto_server"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        found,
-        "the object storage tests need an S3-compatible server: set TEST_S3_ENDPOINT, or \
-         install moto_server (python3 -m pip install \"moto[server]==5.2.5\")"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port for moto_server")
-        .port();
-    // The shell stops moto when the test process (its parent) is gone.
-    let script = format!(
-        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-         while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null"
-    );
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .spawn()
-        .expect("start moto_server");
-    // Reaped when it ends (with this process).
-    std::thread::spawn(move || child.wait());
-    let address = format!("127.0.0.1:{port}");
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(&address).is_ok() {
-            return format!("http://{address}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("moto_server did not listen on {address} within 30 s");
-}
-
-/// A new bucket on the test server.
+/// A new bucket on the test server (`TEST_S3_ENDPOINT`, or a `moto_server` started once
+/// for this process).
 async fn new_bucket() -> (String, String) {
-    let endpoint = endpoint();
-    let bucket = format!("e2e-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("create the bucket");
-    assert!(created.status().is_success(), "{created:?}");
-    (endpoint, bucket)
+    vidgen_infrastructure::test_support::new_bucket("e2e").await
 }
 
 fn s3_vars(vars: &mut HashMap<String, String>, endpoint: &str, bucket: &str) {
@@ -308,7 +251,7 @@ async fn uploads_and_avatars_go_to_the_bucket_and_are_probed_from_it() {
 
 #[tokio::test]
 async fn start_up_refuses_a_bucket_it_cannot_reach() {
-    let endpoint = endpoint();
+    let endpoint = vidgen_infrastructure::test_support::s3_endpoint();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut vars = base_vars(dir.path());
     vars.insert(

@@ -18,6 +18,8 @@ pub mod redact;
 pub mod render;
 pub mod repositories;
 pub mod settings;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod webhooks;
 
 mod entities;

@@ -358,60 +358,13 @@ impl MediaInventory for S3MediaStore {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::sync::OnceLock;
 
     use secrecy::SecretString;
 
     use super::*;
 
-    /// The S3-compatible server the tests use: `TEST_S3_ENDPOINT`, or a `moto_server`
-    /// started once for this test process (and stopped when it exits). Fails the test,
-    /// never skips it, when neither is there.
     pub(crate) fn endpoint() -> String {
-        static ENDPOINT: OnceLock<String> = OnceLock::new();
-        ENDPOINT
-            .get_or_init(|| match std::env::var("TEST_S3_ENDPOINT") {
-                Ok(endpoint) if !endpoint.trim().is_empty() => {
-                    endpoint.trim().trim_end_matches('/').to_owned()
-                }
-                _ => start_moto(),
-            })
-            .clone()
-    }
-
-    fn start_moto() -> String {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port for moto_server")
-            .port();
-        // The shell stops moto when the test process (its parent) is gone.
-        let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null"
-        );
-        let found = std::process::Command::new("sh")
-            .args(["-c", "command -v moto_server"])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        assert!(
-            found,
-            "the S3 adapter tests need an S3-compatible server: set TEST_S3_ENDPOINT, or \
-             install moto_server (python3 -m pip install \"moto[server]==5.2.5\")"
-        );
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", &script])
-            .spawn()
-            .expect("start moto_server");
-        // Reaped when it ends (with this process).
-        std::thread::spawn(move || child.wait());
-        let address = format!("127.0.0.1:{port}");
-        for _ in 0..300 {
-            if std::net::TcpStream::connect(&address).is_ok() {
-                return format!("http://{address}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("moto_server did not listen on {address} within 30 s");
+        crate::test_support::s3_endpoint()
     }
 
     pub(crate) fn settings(endpoint: &str, bucket: &str) -> S3Settings {
@@ -427,15 +380,7 @@ pub(crate) mod tests {
 
     /// A new empty bucket on the test server.
     pub(crate) async fn bucket() -> (String, String) {
-        let endpoint = endpoint();
-        let name = format!("t-{}", uuid::Uuid::new_v4().simple());
-        let created = reqwest::Client::new()
-            .put(format!("{endpoint}/{name}"))
-            .send()
-            .await
-            .expect("create the bucket");
-        assert!(created.status().is_success(), "create bucket: {created:?}");
-        (endpoint, name)
+        crate::test_support::new_bucket("t").await
     }
 
     async fn store() -> (S3MediaStore, tempfile::TempDir) {
