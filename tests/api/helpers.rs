@@ -229,6 +229,19 @@ impl TestApp {
 }
 
 /// Reads a response as JSON, failing the test with the body when it is not.
+/// The names of the files under the app's `MEDIA_ROOT` (staged ones included; with S3,
+/// only staging files live there, and only while a file is written).
+pub fn media_files(app: &TestApp) -> Vec<String> {
+    std::fs::read_dir(&app.media_root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let text = response
         .text()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{
-    TestApp, TestUser, base_vars, eventually, json, spawn_app_with, wait_for_video,
+    TestApp, TestUser, base_vars, eventually, json, media_files, spawn_app_with, wait_for_video,
 };
 
 /// A new bucket on the test server (`TEST_S3_ENDPOINT`, or a `moto_server` started once
@@ -50,18 +50,6 @@ async fn objects(endpoint: &str, bucket: &str) -> Vec<String> {
     keys
 }
 
-/// Files kept under `MEDIA_ROOT` (with S3 only staging, and only while a file is written).
-fn local_files(app: &TestApp) -> Vec<String> {
-    std::fs::read_dir(&app.media_root)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn rendered(app: &TestApp, user: &TestUser) -> serde_json::Value {
     let response = app
         .create_video(
@@ -90,9 +78,9 @@ async fn renders_are_stored_in_the_bucket_and_served_from_it_with_ranges() {
         "{stored:?}"
     );
     assert!(
-        local_files(&app).is_empty(),
+        media_files(&app).is_empty(),
         "nothing kept locally: {:?}",
-        local_files(&app)
+        media_files(&app)
     );
 
     let whole = app.get_video_content(id, &jane.access_token).await;
@@ -219,9 +207,9 @@ async fn uploads_and_avatars_go_to_the_bucket_and_are_probed_from_it() {
     assert_eq!(served.status().as_u16(), 200);
     assert_eq!(served.bytes().await.expect("body").to_vec(), mp4);
     assert!(
-        local_files(&app).is_empty(),
+        media_files(&app).is_empty(),
         "no copies left: {:?}",
-        local_files(&app)
+        media_files(&app)
     );
 
     let mut png = Vec::new();

@@ -10,7 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::wait_for_video as wait_for;
 use crate::helpers::{
-    TestApp, TestUser, assert_problem, eventually, json, paths, spawn_app, spawn_app_with,
+    TestApp, TestUser, assert_problem, eventually, json, media_files, paths, spawn_app,
+    spawn_app_with,
 };
 
 /// The WebM fixture the project made (see tests/fixtures/README.md).
@@ -45,18 +46,6 @@ async fn rendered_mp4(app: &TestApp, user: &TestUser) -> (Vec<u8>, serde_json::V
         .expect("content")
         .to_vec();
     (bytes, done)
-}
-
-/// Files under the media root (staged ones included).
-fn media_files(app: &TestApp) -> Vec<String> {
-    std::fs::read_dir(&app.media_root)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn upload_count(app: &TestApp, user: &TestUser) -> i64 {

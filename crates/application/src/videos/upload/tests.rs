@@ -180,6 +180,18 @@ fn job() -> JobContext {
     })
 }
 
+/// A repository holding one pending upload, which the run moves to `processing`.
+fn processing_upload() -> MockVideoRepository {
+    let mut videos = MockVideoRepository::new();
+    videos
+        .expect_get()
+        .returning(|_| Ok(Some(pending_upload())));
+    videos
+        .expect_transition()
+        .returning(|_, _, _, _, _, _| Ok(true));
+    videos
+}
+
 fn pending_upload() -> Video {
     let mut video = tests_support::video(7, None);
     video.status = VideoStatus::Pending;
@@ -257,13 +269,7 @@ async fn a_probed_upload_completes_with_the_facts_of_its_file() {
 
 #[tokio::test]
 async fn an_unparseable_upload_fails_at_once_with_the_probes_reason() {
-    let mut videos = MockVideoRepository::new();
-    videos
-        .expect_get()
-        .returning(|_| Ok(Some(pending_upload())));
-    videos
-        .expect_transition()
-        .returning(|_, _, _, _, _, _| Ok(true));
+    let mut videos = processing_upload();
     videos.expect_complete().never();
     videos
         .expect_fail()
@@ -293,13 +299,7 @@ async fn a_remote_uploads_local_copy_is_probed_and_then_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("copy.mp4.part");
     std::fs::write(&copy, b"bytes").expect("write");
-    let mut videos = MockVideoRepository::new();
-    videos
-        .expect_get()
-        .returning(|_| Ok(Some(pending_upload())));
-    videos
-        .expect_transition()
-        .returning(|_, _, _, _, _, _| Ok(true));
+    let mut videos = processing_upload();
     videos
         .expect_complete()
         .times(1)
@@ -348,13 +348,7 @@ async fn a_remote_uploads_local_copy_is_probed_and_then_removed() {
 
 #[tokio::test]
 async fn an_unreadable_stored_upload_fails_the_run_to_be_retried() {
-    let mut videos = MockVideoRepository::new();
-    videos
-        .expect_get()
-        .returning(|_| Ok(Some(pending_upload())));
-    videos
-        .expect_transition()
-        .returning(|_, _, _, _, _, _| Ok(true));
+    let mut videos = processing_upload();
     videos.expect_fail().never();
     let mut media = MockMediaStore::new();
     media.expect_new_key().returning(|e| format!("thumb.{e}"));
