@@ -1,8 +1,8 @@
 //! [`VideoRenderer`] in process: the prompt cut into scenes (a title card, then its
 //! sentences as captions) drawn in anti-aliased vector type (DejaVu Sans, embedded) over
 //! a background whose colours and motion come from the prompt, onto YUV frames, encoded
-//! with OpenH264 (built from source by the `openh264` crate) and muxed into a fast-start
-//! MP4 by muxide. No external program, system font or system library is needed.
+//! with OpenH264 (built from source by the `openh264` crate) and written into a fast-start
+//! MP4 with the `mp4` crate, chunk by chunk as it is encoded. No external program, system font or system library is needed.
 //!
 //! The same request always gives the same bytes.
 //!
@@ -13,6 +13,7 @@
 //! not a build from source such as this one.
 
 mod canvas;
+mod container;
 mod painter;
 mod palette;
 mod pipeline;

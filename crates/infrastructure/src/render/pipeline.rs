@@ -1,11 +1,10 @@
-//! The synchronous render pipeline: draw each frame (see [`Painter`]), encode it with OpenH264, mux the
-//! stream into a fast-start MP4 with muxide.
+//! The synchronous render pipeline: draw each frame (see [`Painter`]), encode it with OpenH264, write
+//! the stream into a fast-start MP4 (see [`Mp4Out`]).
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use muxide::api::{MuxerBuilder, VideoCodec};
 use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
@@ -14,6 +13,7 @@ use openh264::encoder::{
 use openh264::formats::YUVSlices;
 
 use super::canvas::Canvas;
+use super::container::Mp4Out;
 use super::painter::Painter;
 use super::scenes::Plan;
 
@@ -149,18 +149,8 @@ pub fn render(
     if cancelled() {
         return Err(PipelineError::Cancelled);
     }
-    let result = (|| {
-        let file = BufWriter::new(File::create(output)?);
-        let mut muxer = MuxerBuilder::new(file)
-            .video(
-                VideoCodec::H264,
-                spec.width as u32,
-                spec.height as u32,
-                f64::from(spec.fps),
-            )
-            .with_fast_start(true)
-            .build()
-            .map_err(|e| PipelineError::Muxer(e.to_string()))?;
+    let mut out = Mp4Out::create(output, spec.width, spec.height, spec.fps)?;
+    let written = (|| {
         let mut encoder = encoder_for(spec)?;
         let mut painter = Painter::new(spec)?;
         let mut canvas = Canvas::new(spec.width, spec.height);
@@ -177,24 +167,22 @@ pub fn render(
                 .encode(&slices(&canvas))
                 .map_err(|e| PipelineError::Encoder(e.to_string()))?;
             let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
-            let data = stream.to_vec();
-            if data.is_empty() {
-                return Err(PipelineError::Encoder(format!("frame {index} was skipped")));
-            }
-            muxer
-                .write_video(f64::from(index) / f64::from(spec.fps), &data, keyframe)
-                .map_err(|e| PipelineError::Muxer(e.to_string()))?;
+            out.write_frame(&stream, keyframe)?;
             let percent = ((u64::from(index) + 1) * 100 / u64::from(frames)) as u8;
             if percent != reported {
                 reported = percent;
                 progress(percent);
             }
         }
-        muxer
-            .finish()
-            .map_err(|e| PipelineError::Muxer(e.to_string()))?;
         Ok(())
     })();
+    let result = match written {
+        Ok(()) => out.finish(),
+        Err(error) => {
+            out.discard();
+            Err(error)
+        }
+    };
     match result {
         Ok(()) => {
             let bytes = std::fs::metadata(output)?.len();
