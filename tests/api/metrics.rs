@@ -64,12 +64,17 @@ fn parse(text: &str) -> Scrape {
             .spawn()
             .unwrap_or_else(|e| panic!("python3 is needed to parse the metrics: {e}"));
         use std::io::Write;
-        child
+        // Without prometheus_client the script exits (code 3) before reading: the text
+        // then meets a closed pipe, and its exit code tells what happened.
+        match child
             .stdin
             .take()
             .expect("stdin")
             .write_all(text.as_bytes())
-            .expect("write");
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write: {e}"),
+            _ => {}
+        }
         child.wait_with_output().expect("python3 output")
     };
     let mut output = run();
