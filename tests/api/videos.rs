@@ -268,6 +268,79 @@ async fn videos_are_validated_and_files_wait_for_completion() {
     assert_problem(retry, 409, "CONFLICT").await;
 }
 
+/// Titles and statuses of a list response, in order.
+async fn listed(response: reqwest::Response) -> Vec<(String, String)> {
+    json(response)
+        .await
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| {
+            let field = |name: &str| v[name].as_str().unwrap_or_default().to_owned();
+            (field("title"), field("status"))
+        })
+        .collect()
+}
+
+/// The list pages are cached in memory (LIST_CACHE_TTL_SECONDS, on by default): every
+/// write, the render job's included, must show in the next list.
+#[tokio::test]
+async fn a_list_after_any_write_shows_it() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let admin = app.admin().await;
+    let mine = async || listed(app.list_videos("", &jane.access_token).await).await;
+    assert_eq!(mine().await, []);
+    let video = create(&app, &jane, json!({"title": "Cached", "prompt": "A lake"})).await;
+    let id = video["id"].as_i64().expect("id");
+    assert_eq!(mine().await.len(), 1, "a new video is listed");
+    wait_for(&app, &jane, id, "completed").await;
+    assert_eq!(
+        mine().await,
+        [("Cached".to_owned(), "completed".to_owned())],
+        "the render's status changes are listed"
+    );
+    let renamed = app
+        .update_video(id, &jane.access_token, &json!({"title": "Renamed"}))
+        .await;
+    assert_eq!(renamed.status().as_u16(), 200);
+    assert_eq!(mine().await[0].0, "Renamed");
+    let everyone = async || listed(app.list_videos("", &admin.access_token).await).await;
+    assert_eq!(everyone().await.len(), 1);
+
+    // The users' list follows user writes; deleting a user takes their videos off the
+    // video list too.
+    let names = async || {
+        json(app.list_users("search=jane", &admin.access_token).await)
+            .await
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|u| format!("{} {}", u["name"], u["status"]))
+            .collect::<Vec<_>>()
+    };
+    let before = names().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    let patched = app
+        .update_user(jane.id, &jane.access_token, &json!({"name": "Jane Cached"}))
+        .await;
+    assert_eq!(patched.status().as_u16(), 200);
+    assert_eq!(names().await, [r#""Jane Cached" "active""#]);
+    let suspended = app
+        .set_user_status(jane.id, &admin.access_token, "suspended")
+        .await;
+    assert_eq!(suspended.status().as_u16(), 200);
+    assert_eq!(names().await, [r#""Jane Cached" "suspended""#]);
+    let deleted = app.delete_user(jane.id, &admin.access_token).await;
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(names().await, Vec::<String>::new());
+    assert_eq!(
+        everyone().await,
+        [],
+        "the deleted user's video is gone from the list"
+    );
+}
+
 #[tokio::test]
 async fn lists_changes_and_no_access_to_others_videos() {
     let app = spawn_app_with(|vars| {

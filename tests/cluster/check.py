@@ -207,6 +207,50 @@ def role_change_through_b_seen_by_a(admin_b, admin_a):
     check(me.get("role") == "moderator", f"a new session on A is a moderator's: {me.get('role')}")
 
 
+def lists_follow_writes_anywhere(admin_a, admin_b):
+    say("list pages cached on one instance follow writes made through the other at once")
+    user_id, name, token = register(A, "lister")
+
+    def my_videos(base):
+        response = requests.get(f"{base}/api/v1/videos", headers=auth(token), timeout=TIMEOUT)
+        response.raise_for_status()
+        return response.json()
+
+    check(my_videos(B) == [], "B lists no videos yet (and caches the page)")
+    video_id = create_video(A, token, title="Listed once")
+    seen = my_videos(B)
+    check([v["id"] for v in seen] == [video_id], f"B lists the video created through A: {seen}")
+    title = f"Listed {uuid.uuid4().hex[:8]}"
+    renamed = requests.patch(f"{B}/api/v1/videos/{video_id}", json={"title": title},
+                             headers=auth(token), timeout=TIMEOUT)
+    check(renamed.status_code == 200, f"B renames it: {renamed.status_code}")
+    seen = my_videos(A)
+    check([v["title"] for v in seen] == [title], f"A lists the new title: {seen}")
+
+    def listed_status(base, admin):
+        response = requests.get(f"{base}/api/v1/users", params={"search": name},
+                                headers=auth(admin), timeout=TIMEOUT)
+        response.raise_for_status()
+        return [u["status"] for u in response.json()]
+
+    check(listed_status(B, admin_b) == ["active"], "B lists the user as active (and caches it)")
+    changed = requests.patch(f"{A}/api/v1/users/{user_id}/status", json={"status": "suspended"},
+                             headers=auth(admin_a), timeout=TIMEOUT)
+    check(changed.status_code == 200, f"A suspends the user: {changed.status_code}")
+    check(listed_status(B, admin_b) == ["suspended"], "B lists the user as suspended at once")
+
+    def titled(base, admin):
+        response = requests.get(f"{base}/api/v1/videos", params={"search": title},
+                                headers=auth(admin), timeout=TIMEOUT)
+        response.raise_for_status()
+        return [v["id"] for v in response.json()]
+
+    check(titled(B, admin_b) == [video_id], "an admin on B lists every owner's videos, this one too")
+    deleted = requests.delete(f"{A}/api/v1/users/{user_id}", headers=auth(admin_a), timeout=TIMEOUT)
+    check(deleted.status_code == 204, f"A deletes the user: {deleted.status_code}")
+    check(titled(B, admin_b) == [], "B no longer lists the deleted user's video")
+
+
 def one_rate_limit_budget():
     say("the rate-limit budget is one across instances (RATE_LIMIT_REQUESTS=600 per minute)")
     _, _, token = register(A, "limited")
@@ -330,6 +374,7 @@ def main():
         upload_through_b_served_by_a,
         lambda: suspension_through_a_seen_by_b(admin_a),
         lambda: role_change_through_b_seen_by_a(admin_b, admin_a),
+        lambda: lists_follow_writes_anywhere(admin_a, admin_b),
         one_rate_limit_budget,
         streams_follow_a_render_anywhere,
         # Last: it kills an instance.

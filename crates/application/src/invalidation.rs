@@ -23,6 +23,8 @@ use vidgen_domain::users::UserId;
 pub enum CacheKey {
     /// A user by id: status, role, token version, profile fields.
     User(UserId),
+    /// Some video: the pages of video lists.
+    Videos,
 }
 
 /// Whether remote invalidations reach this instance now.

@@ -34,6 +34,9 @@ pub const HASHING_QUEUE_DEPTH: &str = "vidgen_password_hashing_queue_depth";
 pub const HASHING_REJECTIONS: &str = "vidgen_password_hashing_rejected_total";
 /// Counter: reads of the in-memory user cache, by `result` (`hit` or `miss`).
 pub const USER_CACHE_LOOKUPS: &str = "vidgen_user_cache_lookups_total";
+/// Counter: reads of the in-memory cache of list pages, by `collection` (`users`,
+/// `videos`) and `result` (`hit`, `miss`).
+pub const LIST_CACHE_LOOKUPS: &str = "vidgen_list_cache_lookups_total";
 /// Gauge: 1 while the cache invalidation channel between instances (Redis) works, 0
 /// while it is down (caches then keep entries only for their fallback TTL).
 pub const CACHE_INVALIDATION_CONNECTED: &str = "vidgen_cache_invalidation_connected";
@@ -72,6 +75,10 @@ pub fn describe() {
         "Password hashes refused with 503 because the hashing queue was full."
     );
     describe_counter!(USER_CACHE_LOOKUPS, "Reads of the in-memory user cache.");
+    describe_counter!(
+        LIST_CACHE_LOOKUPS,
+        "Reads of the in-memory cache of list pages."
+    );
     describe_gauge!(
         CACHE_INVALIDATION_CONNECTED,
         "1 while the cache invalidation channel between instances works, 0 while it is down."
@@ -244,6 +251,16 @@ pub fn hashing_rejected() {
 /// One read of the user cache.
 pub fn user_cache_lookup(hit: bool) {
     counter!(USER_CACHE_LOOKUPS, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// One read of the list page cache of `collection` (`users` or `videos`).
+pub fn list_cache_lookup(collection: &'static str, hit: bool) {
+    counter!(
+        LIST_CACHE_LOOKUPS,
+        "collection" => collection,
+        "result" => if hit { "hit" } else { "miss" }
+    )
+    .increment(1);
 }
 
 /// What became of one cache invalidation message.

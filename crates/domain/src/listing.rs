@@ -11,7 +11,7 @@ pub const SEARCH_MIN_LEN: usize = 1;
 pub const SEARCH_MAX_LEN: usize = 200;
 
 /// Which window of a collection to return: `skip` rows, then at most `limit` rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Page {
     skip: u64,
     limit: u64,
@@ -114,7 +114,7 @@ impl Default for Page {
 }
 
 /// Direction of a sort. The contract's default is descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
     Asc,

@@ -10,7 +10,7 @@ use vidgen_application::analytics::AnalyticsService;
 use vidgen_application::auth::{AuthPorts, AuthService};
 use vidgen_application::clock::{Clock, SystemClock};
 use vidgen_application::idempotency::IdempotencyStore;
-use vidgen_application::invalidation;
+use vidgen_application::invalidation::{self, InvalidationBus, InvalidationListener};
 use vidgen_application::jobs::cleanup_idempotency_keys::CleanupIdempotencyKeys;
 use vidgen_application::jobs::sweep_media::SweepMedia;
 use vidgen_application::jobs::{JobQueue, JobRegistry};
@@ -24,7 +24,7 @@ use vidgen_application::users::ports::UserRepository;
 use vidgen_application::users::{UserService, UserSettings};
 use vidgen_application::videos::VideoService;
 use vidgen_application::videos::events::{StreamLimits, VideoWatch};
-use vidgen_application::videos::ports::MediaStore;
+use vidgen_application::videos::ports::{MediaStore, VideoRepository};
 use vidgen_application::videos::probe::MediaProbe;
 use vidgen_application::videos::process_upload::ProcessUpload;
 use vidgen_application::videos::render::VideoRenderer;
@@ -40,6 +40,7 @@ use vidgen_infrastructure::auth::{
 use vidgen_infrastructure::avatars::ImageRsAvatarImages;
 use vidgen_infrastructure::database::Db;
 use vidgen_infrastructure::invalidation::redis::RedisInvalidationBus;
+use vidgen_infrastructure::invalidation::{FanOutBus, LocalInvalidationBus};
 use vidgen_infrastructure::mail::{LogMailer, MiniJinjaMailTemplates, SmtpMailer};
 use vidgen_infrastructure::media::FsMediaStore;
 use vidgen_infrastructure::media::s3::S3MediaStore;
@@ -50,9 +51,10 @@ use vidgen_infrastructure::rate_limit::MemoryRateLimiter;
 use vidgen_infrastructure::rate_limit::shared::RedisRateLimiter;
 use vidgen_infrastructure::render::Openh264Renderer;
 use vidgen_infrastructure::repositories::{
-    CachedUserRepository, SeaOrmAccountTokenRepository, SeaOrmAnalyticsRepository,
-    SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences, SeaOrmProfileRepository,
-    SeaOrmRefreshTokenRepository, SeaOrmUserRepository, SeaOrmVideoRepository,
+    CachedUserRepository, CachedVideoRepository, ListCacheOptions, SeaOrmAccountTokenRepository,
+    SeaOrmAnalyticsRepository, SeaOrmIdempotencyStore, SeaOrmJobQueue, SeaOrmMediaReferences,
+    SeaOrmProfileRepository, SeaOrmRefreshTokenRepository, SeaOrmUserRepository,
+    SeaOrmVideoRepository,
 };
 use vidgen_infrastructure::settings::Settings;
 use vidgen_infrastructure::settings::StorageBackend;
@@ -100,7 +102,8 @@ impl Services {
         renderer: Option<Arc<dyn VideoRenderer>>,
     ) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let (users, invalidation) = users(settings, db).await?;
+        let caches = Caches::build(settings).await?;
+        let users = caches.users(SeaOrmUserRepository::new(db.clone()));
         let refresh_tokens = Arc::new(SeaOrmRefreshTokenRepository::new(db.clone()));
         // Half the cores at most, so logins can never take every core from the HTTP workers.
         let hashing_threads =
@@ -150,7 +153,7 @@ impl Services {
             Duration::from_secs(u64::from(settings.auth.refresh_token_expire_days) * 24 * 3600),
         );
         let (media, inventory) = media_store(settings).await?;
-        let videos = Arc::new(SeaOrmVideoRepository::new(db.clone()));
+        let videos = caches.videos(SeaOrmVideoRepository::new(db.clone()));
         let video_watch = Arc::new(VideoWatch::new(
             videos.clone(),
             StreamLimits {
@@ -259,7 +262,7 @@ impl Services {
             jobs,
             registry: Arc::new(registry),
             clock,
-            invalidation,
+            invalidation: caches.redis,
         })
     }
 }
@@ -268,31 +271,98 @@ impl Services {
 /// it (it keeps trying in the background).
 const INVALIDATION_START_WAIT: Duration = Duration::from_secs(2);
 
-/// The users: cached in memory unless `USER_CACHE_TTL_SECONDS=0`; with `REDIS_URL`, the
-/// cache is kept coherent with the other instances through Redis.
-async fn users(
-    settings: &Settings,
-    db: &Db,
-) -> Result<(Arc<dyn UserRepository>, Option<Arc<RedisInvalidationBus>>), StartupError> {
-    let stored = SeaOrmUserRepository::new(db.clone());
-    let ttl = settings.auth.user_cache_ttl_seconds;
-    if ttl == 0 {
-        return Ok((Arc::new(stored), None));
-    }
-    let cached = CachedUserRepository::new(stored, Duration::from_secs(ttl), 100_000);
-    let Some(url) = settings.rate_limits.redis_url.as_deref() else {
-        return Ok((Arc::new(cached), None));
-    };
-    let bus = Arc::new(
-        RedisInvalidationBus::new(url, &settings.auth.cache_invalidation_channel)
-            .map_err(StartupError::Invalidation)?,
-    );
-    bus.start(INVALIDATION_START_WAIT).await;
-    let fallback = Duration::from_secs(settings.auth.user_cache_fallback_ttl_seconds.min(ttl));
-    let cached = Arc::new(cached.with_invalidation(bus.clone(), fallback));
-    invalidation::subscribe(bus.as_ref(), &cached);
-    Ok((cached, Some(bus)))
+/// The in-memory caches in front of the user and video repositories, and the channel
+/// that keeps them coherent with other instances.
+struct Caches {
+    /// `USER_CACHE_TTL_SECONDS` (0: no caching at all).
+    user_ttl: Duration,
+    fallback_ttl: Duration,
+    /// Page caching, when `LIST_CACHE_TTL_SECONDS` and the user cache are both on.
+    lists: Option<ListCacheOptions>,
+    /// This instance's own writes reach its other caches through it, then Redis.
+    bus: Arc<FanOutBus>,
+    /// With `REDIS_URL`.
+    redis: Option<Arc<RedisInvalidationBus>>,
 }
+
+impl Caches {
+    /// Connects the invalidation channel when `REDIS_URL` is set and anything is cached.
+    async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let auth = &settings.auth;
+        let user_ttl = auth.user_cache_ttl_seconds;
+        let redis = match settings.rate_limits.redis_url.as_deref() {
+            Some(url) if user_ttl > 0 => {
+                let bus = Arc::new(
+                    RedisInvalidationBus::new(url, &auth.cache_invalidation_channel)
+                        .map_err(StartupError::Invalidation)?,
+                );
+                bus.start(INVALIDATION_START_WAIT).await;
+                Some(bus)
+            }
+            _ => None,
+        };
+        let fallback_ttl = Duration::from_secs(auth.user_cache_fallback_ttl_seconds.min(user_ttl));
+        // Without Redis no other instance hears of a write: entries live their whole TTL.
+        let fallback_ttl = if redis.is_some() {
+            fallback_ttl
+        } else {
+            Duration::from_secs(user_ttl)
+        };
+        let remote: Arc<dyn InvalidationBus> = match &redis {
+            Some(bus) => bus.clone(),
+            None => Arc::new(LocalInvalidationBus),
+        };
+        let lists = (user_ttl > 0 && auth.list_cache_ttl_seconds > 0).then(|| {
+            let ttl = Duration::from_secs(auth.list_cache_ttl_seconds);
+            ListCacheOptions {
+                ttl,
+                fallback_ttl: fallback_ttl.min(ttl),
+                capacity: LIST_CACHE_ROWS,
+            }
+        });
+        Ok(Self {
+            user_ttl: Duration::from_secs(user_ttl),
+            fallback_ttl,
+            lists,
+            bus: Arc::new(FanOutBus::new(remote)),
+            redis,
+        })
+    }
+
+    /// The users: cached in memory unless `USER_CACHE_TTL_SECONDS=0`.
+    fn users(&self, stored: SeaOrmUserRepository) -> Arc<dyn UserRepository> {
+        if self.user_ttl.is_zero() {
+            return Arc::new(stored);
+        }
+        let mut cached = CachedUserRepository::new(stored, self.user_ttl, USER_CACHE_ENTRIES)
+            .with_invalidation(self.bus.clone(), self.fallback_ttl);
+        if let Some(lists) = self.lists {
+            cached = cached.with_lists(lists);
+        }
+        let cached = Arc::new(cached);
+        invalidation::subscribe(self.bus.as_ref(), &cached);
+        cached
+    }
+
+    /// The videos, with their list pages cached unless list caching is off.
+    fn videos(&self, stored: SeaOrmVideoRepository) -> Arc<dyn VideoRepository> {
+        let Some(lists) = self.lists else {
+            return Arc::new(stored);
+        };
+        let cached =
+            Arc::new(CachedVideoRepository::new(stored, lists).with_invalidation(self.bus.clone()));
+        invalidation::subscribe(self.bus.as_ref(), &cached);
+        // A user's write (a deletion takes their videos with it) drops the pages too.
+        let listener: Arc<dyn InvalidationListener> = cached.clone();
+        self.bus.notify_locally(Arc::downgrade(&listener));
+        cached
+    }
+}
+
+/// Users kept in the authentication cache at most.
+const USER_CACHE_ENTRIES: u64 = 100_000;
+/// Rows of list pages kept per collection at most (a few MiB).
+const LIST_CACHE_ROWS: u64 = 10_000;
 
 /// How long one webhook attempt may take, connection included.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);

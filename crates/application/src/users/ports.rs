@@ -78,7 +78,7 @@ pub enum UserWriteError {
 }
 
 /// Columns a user list may be sorted by (a closed set: anything else is refused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UserSortField {
     Id,
     Username,
@@ -116,7 +116,7 @@ impl UserSortField {
 }
 
 /// Which users to list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct UserQuery {
     pub page: Page,
     /// Case-insensitive substring of name, email or username.

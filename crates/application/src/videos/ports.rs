@@ -49,7 +49,7 @@ pub struct MediaFacts {
 }
 
 /// Columns a video list may be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum VideoSortField {
     #[default]
     CreatedAt,
@@ -82,7 +82,7 @@ impl VideoSortField {
 }
 
 /// Which videos to list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct VideoQuery {
     pub page: Page,
     /// Only this owner's videos (always set for non-admins).

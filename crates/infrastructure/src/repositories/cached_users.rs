@@ -14,6 +14,10 @@
 //!
 //! A load that overlaps a remote invalidation is not kept: it may have read the row
 //! before the other instance's write committed.
+//!
+//! With [`with_lists`](CachedUserRepository::with_lists), list pages are cached too
+//! (see [`ListCache`]): any user's write, here or announced by another instance, drops
+//! them all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +37,7 @@ use vidgen_application::users::ports::{
 use vidgen_domain::listing::Paged;
 use vidgen_domain::users::{User, UserId};
 
+use super::list_cache::{ListCache, ListCacheOptions};
 use crate::invalidation::LocalInvalidationBus;
 
 /// One cached answer and what it can be trusted for.
@@ -71,6 +76,7 @@ pub struct CachedUserRepository<R> {
     fallback_ttl: Duration,
     /// Remote invalidations applied so far.
     invalidations: AtomicU64,
+    lists: Option<ListCache<UserQuery, User>>,
 }
 
 impl<R> std::fmt::Debug for CachedUserRepository<R> {
@@ -94,7 +100,15 @@ impl<R: UserRepository> CachedUserRepository<R> {
             bus: Arc::new(LocalInvalidationBus),
             fallback_ttl: ttl,
             invalidations: AtomicU64::new(0),
+            lists: None,
         }
+    }
+
+    /// Caches list pages as well.
+    #[must_use]
+    pub fn with_lists(mut self, options: ListCacheOptions) -> Self {
+        self.lists = Some(ListCache::new(options));
+        self
     }
 
     /// Publishes every write on `bus`, and keeps entries at most `fallback_ttl` while it
@@ -147,21 +161,31 @@ impl<R: UserRepository> CachedUserRepository<R> {
         }
     }
 
+    /// Tells the list cache and the other instances that `id` changed (or may have).
     async fn announce(&self, id: UserId) {
+        if let Some(lists) = &self.lists {
+            lists.invalidate();
+        }
         self.bus.publish(CacheKey::User(id)).await;
     }
 }
 
 impl<R: Send + Sync> InvalidationListener for CachedUserRepository<R> {
     fn invalidate(&self, key: CacheKey) {
-        let CacheKey::User(id) = key;
+        let CacheKey::User(id) = key else { return };
         self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate(&id.get());
+        if let Some(lists) = &self.lists {
+            lists.invalidate();
+        }
     }
 
     fn invalidate_all(&self) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
+        if let Some(lists) = &self.lists {
+            lists.invalidate();
+        }
     }
 }
 
@@ -217,7 +241,19 @@ impl<R: UserRepository> UserRepository for CachedUserRepository<R> {
     }
 
     async fn list(&self, query: &UserQuery) -> Result<Paged<User>, RepositoryError> {
-        self.inner.list(query).await
+        let Some(lists) = &self.lists else {
+            return self.inner.list(query).await;
+        };
+        let coherence = self.bus.coherence();
+        if let Some(page) = lists.get(query, coherence) {
+            metrics::list_cache_lookup("users", true);
+            return Ok(page);
+        }
+        metrics::list_cache_lookup("users", false);
+        let stamp = lists.stamp(coherence);
+        let page = self.inner.list(query).await?;
+        lists.keep(query.clone(), stamp, &page);
+        Ok(page)
     }
 
     async fn update(
@@ -357,6 +393,74 @@ mod tests {
         assert!(
             text.contains("vidgen_user_cache_lookups_total{result=\"hit\"} 2\n"),
             "{text}"
+        );
+    }
+
+    fn page_of(name: &str) -> Paged<User> {
+        Paged {
+            items: vec![user(name)],
+            total: 1,
+            page: vidgen_domain::listing::Page::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn list_pages_are_served_from_memory_until_any_write_here_or_elsewhere() {
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut inner = MockUserRepository::new();
+        let counter = loads.clone();
+        inner.expect_list().returning(move |_| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Ok(page_of(&format!("Name {n}")))
+        });
+        inner
+            .expect_update()
+            .returning(|_, _, _| Ok(user("New Name")));
+        let state = Arc::new(AtomicU64::new(1));
+        let published = Arc::new(Mutex::new(Vec::new()));
+        let cached = Arc::new(
+            CachedUserRepository::new(inner, Duration::from_secs(60), 100)
+                .with_invalidation(Arc::new(bus(&state, &published)), Duration::ZERO)
+                .with_lists(ListCacheOptions {
+                    ttl: Duration::from_secs(60),
+                    fallback_ttl: Duration::ZERO,
+                    capacity: 10,
+                }),
+        );
+        let first = UserQuery::default();
+        let second = UserQuery {
+            search: Some("jane".into()),
+            ..UserQuery::default()
+        };
+        let name = |page: Paged<User>| page.items[0].name.as_ref().to_owned();
+
+        assert_eq!(name(cached.list(&first).await.expect("list")), "Name 0");
+        assert_eq!(name(cached.list(&first).await.expect("list")), "Name 0");
+        assert_eq!(name(cached.list(&second).await.expect("list")), "Name 1");
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "one load per query");
+
+        cached
+            .update(id(), UserChanges::default(), Utc::now())
+            .await
+            .expect("update");
+        assert_eq!(
+            name(cached.list(&first).await.expect("list")),
+            "Name 2",
+            "a list after a write sees the write"
+        );
+        cached.invalidate(CacheKey::User(UserId::new(9).expect("id")));
+        assert_eq!(
+            name(cached.list(&first).await.expect("list")),
+            "Name 3",
+            "another instance's write to any user drops the pages"
+        );
+        cached.invalidate(CacheKey::Videos);
+        assert_eq!(name(cached.list(&first).await.expect("list")), "Name 3");
+        state.store(0, Ordering::SeqCst);
+        assert_eq!(
+            name(cached.list(&first).await.expect("list")),
+            "Name 4",
+            "nothing is served from memory while the bus is degraded (fallback 0)"
         );
     }
 

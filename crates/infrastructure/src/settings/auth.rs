@@ -46,6 +46,10 @@ pub struct AuthSettings {
     /// cache invalidation channel between instances (Redis, with `REDIS_URL`) is down
     /// (0: not at all). Never more than `USER_CACHE_TTL_SECONDS`.
     pub user_cache_fallback_ttl_seconds: u64,
+    /// `LIST_CACHE_TTL_SECONDS`: how long a page of the user or video list may be served
+    /// from memory (0: never). Any write to the collection drops its pages at once. Needs
+    /// the user cache (`USER_CACHE_TTL_SECONDS` above 0), whose writes it follows.
+    pub list_cache_ttl_seconds: u64,
     /// `CACHE_INVALIDATION_CHANNEL`: the Redis channel on which instances sharing a
     /// database tell each other which cached entries a write changed.
     pub cache_invalidation_channel: String,
@@ -99,6 +103,7 @@ impl AuthSettings {
         let user_cache_ttl_seconds: u64 = r.number("USER_CACHE_TTL_SECONDS", 5, 0, 3600);
         let user_cache_fallback_ttl_seconds: u64 =
             r.number("USER_CACHE_FALLBACK_TTL_SECONDS", 1, 0, 3600);
+        let list_cache_ttl_seconds: u64 = r.number("LIST_CACHE_TTL_SECONDS", 5, 0, 3600);
         let cache_invalidation_channel = r
             .string("CACHE_INVALIDATION_CHANNEL")
             .unwrap_or_else(|| DEFAULT_INVALIDATION_CHANNEL.to_owned());
@@ -150,6 +155,7 @@ impl AuthSettings {
             refresh_token_expire_days,
             user_cache_ttl_seconds,
             user_cache_fallback_ttl_seconds,
+            list_cache_ttl_seconds,
             cache_invalidation_channel,
             email_allowed_domains,
             email_blocked_domains,
@@ -196,6 +202,7 @@ mod tests {
         assert_eq!(s.refresh_token_expire_days, 14);
         assert_eq!(s.user_cache_ttl_seconds, 5);
         assert_eq!(s.user_cache_fallback_ttl_seconds, 1);
+        assert_eq!(s.list_cache_ttl_seconds, 5);
         assert_eq!(s.cache_invalidation_channel, "vidgen:cache-invalidation");
         assert!(s.email_allowed_domains.is_empty());
         assert!(s.email_blocked_domains.is_empty());
@@ -282,6 +289,7 @@ mod tests {
             ("REFRESH_TOKEN_EXPIRE_DAYS", "1"),
             ("USER_CACHE_TTL_SECONDS", "0"),
             ("USER_CACHE_FALLBACK_TTL_SECONDS", "0"),
+            ("LIST_CACHE_TTL_SECONDS", "0"),
             ("CACHE_INVALIDATION_CHANNEL", "test:42:cache"),
             ("EMAIL_ALLOWED_DOMAINS", "example.com"),
             ("EMAIL_BLOCKED_DOMAINS", "Spam.example.com,@mailinator.com"),
@@ -298,6 +306,7 @@ mod tests {
         assert_eq!(s.refresh_token_expire_days, 1);
         assert_eq!(s.user_cache_ttl_seconds, 0);
         assert_eq!(s.user_cache_fallback_ttl_seconds, 0);
+        assert_eq!(s.list_cache_ttl_seconds, 0);
         assert_eq!(s.cache_invalidation_channel, "test:42:cache");
         assert_eq!(s.email_allowed_domains, vec!["example.com"]);
         assert_eq!(
