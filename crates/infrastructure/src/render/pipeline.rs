@@ -98,7 +98,14 @@ fn encoder_for(spec: &Spec) -> Result<Encoder, PipelineError> {
         .bitrate(BitRate::from_bps(pixels.saturating_mul(3)))
         .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
         .rate_control_mode(RateControlMode::Off)
-        .usage_type(UsageType::ScreenContentRealTime)
+        // The camera tuning: measured on a 720p render, the same size and luma PSNR as the
+        // screen-content one (48.2 against 48.3 dB) at twice the speed, and a 1080p encoder
+        // holds 28 MiB instead of 50 (screen content keeps more reference pictures and
+        // its motion search's feature tables).
+        .usage_type(UsageType::CameraVideoRealTime)
+        // One thread: renders already run side by side on the render pool, at its low
+        // priority; the encoder's own threads would not be.
+        .num_threads(1)
         .adaptive_quantization(false)
         .background_detection(false)
         .skip_frames(false)
