@@ -91,6 +91,13 @@ macro_rules! text_newtype {
             }
         }
 
+        /// The text itself, without a copy.
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -81,17 +81,16 @@ impl MediaUrls {
     }
 
     fn signed(&self, path: &str, token_version: Option<i64>) -> String {
-        let url = format!("{}{path}", self.origin);
-        match (&self.links, token_version) {
-            (Some(links), Some(version)) => {
-                let signed = links.sign(path, version);
-                format!(
-                    "{url}?{EXPIRES}={}&{SIGNATURE}={}",
-                    signed.expires, signed.signature
-                )
-            }
-            _ => url,
+        use std::fmt::Write;
+        let mut url = String::with_capacity(self.origin.len() + path.len() + 96);
+        url.push_str(&self.origin);
+        url.push_str(path);
+        if let (Some(links), Some(version)) = (&self.links, token_version) {
+            let signed = links.sign(path, version);
+            let _ = write!(url, "?{EXPIRES}={}&{SIGNATURE}=", signed.expires);
+            url.push_str(&signed.signature);
         }
+        url
     }
 }
 

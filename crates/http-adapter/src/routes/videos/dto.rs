@@ -292,29 +292,23 @@ impl VideoResponse {
     /// The video with its media links as `urls` makes them (absolute, and signed where
     /// the owner's token version is known).
     pub fn linked(video: Video, urls: &crate::media_links::MediaUrls) -> Self {
-        let completed = video.status == VideoStatus::Completed;
-        let content = completed.then(|| urls.url(&video_content_path(video.id), video.owner_id));
-        let thumbnail = (completed && video.thumbnail_key.is_some())
-            .then(|| urls.url(&video_thumbnail_path(video.id), video.owner_id));
-        Self {
-            content_url: content,
-            thumbnail_url: thumbnail,
-            ..Self::from(video)
-        }
+        let owner = video.owner_id;
+        Self::with_links(video, |path| urls.url(&path, owner))
     }
-}
 
-/// The video with its media links as paths (which need the bearer token): what a
-/// webhook carries, and a video that is not completed (it has no links).
-impl From<Video> for VideoResponse {
-    fn from(video: Video) -> Self {
+    /// The video, with `link` making its media links from their paths (only for a
+    /// completed video, and the thumbnail's only when it has one).
+    fn with_links(video: Video, link: impl Fn(String) -> String) -> Self {
         let completed = video.status == VideoStatus::Completed;
+        let content_url = completed.then(|| link(video_content_path(video.id)));
+        let thumbnail_url = (completed && video.thumbnail_key.is_some())
+            .then(|| link(video_thumbnail_path(video.id)));
         Self {
             id: video.id.get(),
             owner_id: video.owner_id.get(),
-            title: video.title.to_string(),
-            description: video.description.map(|d| d.to_string()),
-            prompt: video.prompt.map(|p| p.to_string()),
+            title: video.title.into(),
+            description: video.description.map(String::from),
+            prompt: video.prompt.map(String::from),
             source: video.source.into(),
             status: video.status.into(),
             progress: i64::from(video.progress),
@@ -324,14 +318,21 @@ impl From<Video> for VideoResponse {
             file_size: video.file_size.and_then(|s| i64::try_from(s).ok()),
             content_type: video.content_type,
             codec: video.codec,
-            content_url: completed.then(|| video_content_path(video.id)),
-            thumbnail_url: (completed && video.thumbnail_key.is_some())
-                .then(|| video_thumbnail_path(video.id)),
+            content_url,
+            thumbnail_url,
             error: video.error,
             created_at: video.created_at,
             updated_at: video.updated_at,
             completed_at: video.completed_at,
         }
+    }
+}
+
+/// The video with its media links as paths (which need the bearer token): what a
+/// webhook carries, and a video that is not completed (it has no links).
+impl From<Video> for VideoResponse {
+    fn from(video: Video) -> Self {
+        Self::with_links(video, |path| path)
     }
 }
 
