@@ -501,6 +501,10 @@ mod tests {
         assert_eq!(video_content_path(id), "/api/v1/videos/42/content");
         assert_eq!(video_thumbnail_path(id), "/api/v1/videos/42/thumbnail");
         assert_eq!(with_video_id(VIDEO_EVENTS, id), "/api/v1/videos/42/events");
-        assert_eq!(with_video_id(VIDEOS, id), VIDEOS, "no placeholder, no change");
+        assert_eq!(
+            with_video_id(VIDEOS, id),
+            VIDEOS,
+            "no placeholder, no change"
+        );
     }
 }

@@ -208,7 +208,15 @@ fn move_index_to_front(staged: &Path, output: &Path) -> Result<(), PipelineError
         (parsed.ftyp, parsed.moov)
     };
     let (data_start, data_end) = media_data(&mut reader, size)?;
-    let data_len = data_end - data_start;
+    // The writer leaves an 8-byte `wide` box at the start of the media data (room for a
+    // 64-bit size it did not need): no sample is in it, so it is not copied.
+    let mut head = [0u8; 8];
+    reader.seek(SeekFrom::Start(data_start))?;
+    let data_start = match reader.read_exact(&mut head) {
+        Ok(()) if head == *b"\0\0\0\x08wide" => data_start + 8,
+        _ => data_start,
+    };
+    let data_len = data_end.saturating_sub(data_start);
 
     // The new media data starts after the ftyp, the moov and its own header; moving the
     // offsets can make a 32-bit table overflow, which makes the moov larger, so settle
@@ -225,19 +233,25 @@ fn move_index_to_front(staged: &Path, output: &Path) -> Result<(), PipelineError
             break new_start;
         }
     };
+    let moved = |offset: u64| {
+        offset
+            .checked_sub(data_start)
+            .filter(|&within| within < data_len.max(1))
+            .and_then(|within| within.checked_add(new_start))
+            .ok_or_else(|| PipelineError::Muxer("a chunk lies outside the media data".into()))
+    };
     for trak in &mut moov.traks {
         let stbl = &mut trak.mdia.minf.stbl;
         if let Some(stco) = stbl.stco.as_mut() {
             for offset in &mut stco.entries {
-                let moved = u64::from(*offset) - data_start + new_start;
-                *offset = u32::try_from(moved).map_err(|_| {
+                *offset = u32::try_from(moved(u64::from(*offset))?).map_err(|_| {
                     PipelineError::Muxer("a chunk offset does not fit 32 bits".into())
                 })?;
             }
         }
         if let Some(co64) = stbl.co64.as_mut() {
             for offset in &mut co64.entries {
-                *offset = *offset - data_start + new_start;
+                *offset = moved(*offset)?;
             }
         }
     }

@@ -157,9 +157,11 @@ async fn renders_a_playable_fast_start_720p_h264_mp4() {
     );
 
     let boxes = top_level_boxes(&video);
-    let moov = boxes.iter().position(|b| b == "moov").expect("moov");
-    let mdat = boxes.iter().position(|b| b == "mdat").expect("mdat");
-    assert!(moov < mdat, "moov must come before mdat: {boxes:?}");
+    assert_eq!(
+        boxes,
+        ["ftyp", "moov", "mdat"],
+        "moov must come before mdat"
+    );
 
     let file = std::fs::File::open(&video).expect("open");
     let size = file.metadata().expect("metadata").len();
