@@ -137,7 +137,7 @@ run() { # name, wrk args...
   local name="$1"; shift
   local out; out="$(taskset -c 0 wrk --latency -t 1 "$@")"
   if grep -q -E "Non-2xx|Socket errors" <<<"$out"; then
-    echo "$out" | grep -E "Non-2xx|Socket errors" | sed "s/^/  $name: /" >&2
+    echo "$out" | grep -E "Non-2xx|Socket errors" | awk -v name="$name" '{print "  " name ": " $0}' >&2
   fi
   local rps p50 p99
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
