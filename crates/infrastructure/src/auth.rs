@@ -4,7 +4,9 @@
 mod account_tokens;
 mod jwt;
 mod opaque;
+mod verified;
 
 pub use account_tokens::HmacAccountTokens;
 pub use jwt::{JwtSettings, JwtTokenIssuer};
 pub use opaque::RandomOpaqueTokens;
+pub use verified::CachedTokenVerifier;

@@ -35,7 +35,7 @@ use vidgen_application::webhooks::outbox::WebhookOutbox;
 use vidgen_domain::users::EmailDomainPolicy;
 use vidgen_http_adapter::webhooks::VideoWebhookBodies;
 use vidgen_infrastructure::auth::{
-    HmacAccountTokens, JwtSettings, JwtTokenIssuer, RandomOpaqueTokens,
+    CachedTokenVerifier, HmacAccountTokens, JwtSettings, JwtTokenIssuer, RandomOpaqueTokens,
 };
 use vidgen_infrastructure::avatars::ImageRsAvatarImages;
 use vidgen_infrastructure::database::Db;
@@ -146,7 +146,7 @@ impl Services {
                 refresh_tokens,
                 hasher,
                 issuer: jwt.clone(),
-                verifier: jwt,
+                verifier: Arc::new(CachedTokenVerifier::new(jwt, VERIFIED_TOKENS_KEPT)),
                 opaque: Arc::new(RandomOpaqueTokens),
                 clock: clock.clone(),
             },
@@ -363,6 +363,8 @@ impl Caches {
 const USER_CACHE_ENTRIES: u64 = 100_000;
 /// Rows of list pages kept per collection at most (a few MiB).
 const LIST_CACHE_ROWS: u64 = 10_000;
+/// Access tokens remembered as verified (a few hundred bytes each).
+const VERIFIED_TOKENS_KEPT: u64 = 10_000;
 
 /// How long one webhook attempt may take, connection included.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);

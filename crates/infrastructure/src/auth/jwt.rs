@@ -77,7 +77,7 @@ impl JwtTokenIssuer {
             .collect::<HashSet<_>>();
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.leeway = 5;
+        validation.leeway = Self::LEEWAY_SECONDS.unsigned_abs();
         Self {
             encoding: EncodingKey::from_secret(&settings.secret),
             decoding: DecodingKey::from_secret(&settings.secret),
@@ -117,6 +117,19 @@ impl TokenIssuer for JwtTokenIssuer {
 
 impl TokenVerifier for JwtTokenIssuer {
     fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify_until(token).map(|(claims, _)| claims)
+    }
+}
+
+impl JwtTokenIssuer {
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    pub const LEEWAY_SECONDS: i64 = 5;
+
+    /// What [`TokenVerifier::verify`] returns, with the token's `exp` (Unix seconds).
+    ///
+    /// # Errors
+    /// As [`TokenVerifier::verify`].
+    pub fn verify_until(&self, token: &str) -> Result<(AccessClaims, i64), TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -136,11 +149,14 @@ impl TokenVerifier for JwtTokenIssuer {
         if uuid::Uuid::parse_str(&claims.jti).is_err() {
             return Err(TokenError::Invalid);
         }
-        Ok(AccessClaims {
-            user_id,
-            role,
-            token_version: claims.ver,
-        })
+        Ok((
+            AccessClaims {
+                user_id,
+                role,
+                token_version: claims.ver,
+            },
+            claims.exp,
+        ))
     }
 }
 
