@@ -145,7 +145,7 @@ fn http_series(method: &'static str, route: Cow<'static, str>, status: u16) -> H
 }
 
 /// What the rate limiter decided for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateLimitDecision {
     Allowed,
     Limited,
@@ -164,8 +164,21 @@ impl RateLimitDecision {
 /// One rate-limit decision under `policy` (a fixed name such as `login` or `api`, never
 /// a client key).
 pub fn rate_limit_decision(policy: &'static str, decision: RateLimitDecision) {
-    counter!(RATE_LIMIT_DECISIONS, "policy" => policy, "decision" => decision.as_str())
-        .increment(1);
+    RATE_LIMIT_SERIES.with_borrow_mut(|series| {
+        series
+            .entry((policy, decision))
+            .or_insert_with(|| {
+                counter!(RATE_LIMIT_DECISIONS, "policy" => policy, "decision" => decision.as_str())
+            })
+            .increment(1);
+    });
+}
+
+thread_local! {
+    /// This thread's handles of the rate-limit decision counters (a handful: the
+    /// policies times two decisions), kept like [`HTTP_SERIES`].
+    static RATE_LIMIT_SERIES: RefCell<HashMap<(&'static str, RateLimitDecision), metrics::Counter>> =
+        RefCell::new(HashMap::new());
 }
 
 /// The rate-limit store (`redis`, `memory`) failed to answer a decision.

@@ -34,13 +34,10 @@ impl CurrentUser {
     }
 }
 
-/// A bearer token whose signature and expiry were verified earlier in this request (by
-/// the rate limiter), with its claims.
+/// The claims of this request's bearer token, whose signature and expiry were verified
+/// earlier in the request (by the rate limiter).
 #[derive(Debug, Clone)]
-pub struct VerifiedToken {
-    pub token: String,
-    pub claims: vidgen_application::auth::ports::AccessClaims,
-}
+pub struct VerifiedToken(pub vidgen_application::auth::ports::AccessClaims);
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -55,22 +52,23 @@ impl FromRequest for CurrentUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req).map(str::to_owned);
         let service = req.app_data::<web::Data<AuthService>>().cloned();
-        let verified = req
-            .extensions()
-            .get::<VerifiedToken>()
-            .filter(|v| Some(v.token.as_str()) == token.as_deref())
-            .map(|v| v.claims.clone());
+        // Verified already: the header it came from is this request's own.
+        let verified = req.extensions().get::<VerifiedToken>().map(|v| v.0.clone());
+        let token = match verified {
+            Some(_) => None,
+            None => bearer_token(req).map(str::to_owned),
+        };
         Box::pin(async move {
-            let token =
-                token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
             let service = service.ok_or_else(|| {
                 ApiError::internal(std::io::Error::other("AuthService is not registered"))
             })?;
-            let outcome = match &verified {
-                Some(claims) => service.authenticate_claims(claims).await,
-                None => service.authenticate(&token).await,
+            let outcome = match (&verified, token) {
+                (Some(claims), _) => service.authenticate_claims(claims).await,
+                (None, Some(token)) => service.authenticate(&token).await,
+                (None, None) => {
+                    return Err(ApiError::Unauthorized("Missing bearer token".into()));
+                }
             };
             match outcome {
                 Ok(user) => {

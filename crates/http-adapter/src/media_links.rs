@@ -2,6 +2,7 @@
 //! (`content_url`, `thumbnail_url`, `avatar_url`), and [`MediaCaller`], the extractor of
 //! the media routes, which accepts either such a signature or the bearer token.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -36,15 +37,32 @@ pub fn origin(request: &HttpRequest) -> String {
 /// it).
 #[derive(Clone)]
 pub struct MediaUrls {
-    origin: String,
+    origin: Origin,
     links: Option<MediaLinks>,
     versions: HashMap<UserId, i64>,
+}
+
+/// Where links start: known, or worked out from the request the first time a link is
+/// built (most user responses have no avatar and need none).
+#[derive(Clone)]
+enum Origin {
+    Known(String),
+    Of(HttpRequest, OnceCell<String>),
+}
+
+impl Origin {
+    fn get(&self) -> &str {
+        match self {
+            Self::Known(origin) => origin,
+            Self::Of(request, origin) => origin.get_or_init(|| self::origin(request)),
+        }
+    }
 }
 
 impl std::fmt::Debug for MediaUrls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaUrls")
-            .field("origin", &self.origin)
+            .field("origin", &self.origin.get())
             .finish_non_exhaustive()
     }
 }
@@ -57,7 +75,7 @@ impl MediaUrls {
         versions: HashMap<UserId, i64>,
     ) -> Self {
         Self {
-            origin: origin(request),
+            origin: Origin::Known(origin(request)),
             links: links.cloned(),
             versions,
         }
@@ -82,8 +100,9 @@ impl MediaUrls {
 
     fn signed(&self, path: &str, token_version: Option<i64>) -> String {
         use std::fmt::Write;
-        let mut url = String::with_capacity(self.origin.len() + path.len() + 96);
-        url.push_str(&self.origin);
+        let origin = self.origin.get();
+        let mut url = String::with_capacity(origin.len() + path.len() + 96);
+        url.push_str(origin);
         url.push_str(path);
         if let (Some(links), Some(version)) = (&self.links, token_version) {
             let signed = links.sign(path, version);
@@ -102,11 +121,11 @@ impl FromRequest for MediaUrls {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let links = req.app_data::<actix_web::web::Data<MediaLinks>>();
-        std::future::ready(Ok(Self::new(
-            req,
-            links.map(|links| links.as_ref()),
-            HashMap::new(),
-        )))
+        std::future::ready(Ok(Self {
+            origin: Origin::Of(req.clone(), OnceCell::new()),
+            links: links.map(|links| links.as_ref().clone()),
+            versions: HashMap::new(),
+        }))
     }
 }
 

@@ -133,31 +133,26 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// Writes a decision's figures onto `headers` (leaving any a handler already set).
 pub fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     let reset = decision.reset_seconds();
-    let figures = [
-        (LIMIT, decision.quota.limit.to_string()),
-        (REMAINING, decision.remaining.to_string()),
-        (RESET, reset.to_string()),
-        (
-            POLICY,
-            format!(
-                "{};w={}",
-                decision.quota.limit,
-                decision.quota.window.as_secs().max(1)
-            ),
-        ),
+    let limit = decision.quota.limit;
+    let remaining = decision.remaining;
+    let mut put = |name: HeaderName, value: HeaderValue| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, value);
+        }
+    };
+    put(LIMIT, HeaderValue::from(limit));
+    put(REMAINING, HeaderValue::from(remaining));
+    put(RESET, HeaderValue::from(reset));
+    let window = decision.quota.window.as_secs().max(1);
+    for (name, value) in [
+        (POLICY, format!("{limit};w={window}")),
         (
             RATELIMIT,
-            format!(
-                "limit={}, remaining={}, reset={reset}",
-                decision.quota.limit, decision.remaining
-            ),
+            format!("limit={limit}, remaining={remaining}, reset={reset}"),
         ),
-    ];
-    for (name, value) in figures {
-        if !headers.contains_key(&name)
-            && let Ok(value) = HeaderValue::from_str(&value)
-        {
-            headers.insert(name, value);
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            put(name, value);
         }
     }
 }
@@ -259,12 +254,9 @@ pub async fn rate_limit(
         let claims = req
             .app_data::<web::Data<AuthService>>()
             .and_then(|auth| auth.token_claims(token))?;
-        Some(crate::auth::VerifiedToken {
-            token: token.to_owned(),
-            claims,
-        })
+        Some(crate::auth::VerifiedToken(claims))
     });
-    let subject = verified.as_ref().map(|v| v.claims.user_id);
+    let subject = verified.as_ref().map(|v| v.0.user_id);
     if let Some(verified) = verified {
         // The authentication extractor uses these instead of verifying the token again.
         req.extensions_mut().insert(verified);
