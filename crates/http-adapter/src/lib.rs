@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod registry;
 pub mod responses;
 pub mod routes;
+pub mod timestamp;
 pub mod validation;
 pub mod webhooks;
 

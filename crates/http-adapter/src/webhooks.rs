@@ -73,6 +73,7 @@ pub struct WebhookEvent {
     #[serde(rename = "type")]
     pub event_type: WebhookEventType,
     /// When the video settled.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub timestamp: DateTime<Utc>,
     /// The video as `GET /api/v1/videos/{video_id}` shows it at that moment.
     pub data: VideoResponse,

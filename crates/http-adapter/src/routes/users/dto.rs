@@ -430,7 +430,9 @@ pub struct UserResponse {
         example = "\"https://api.example.com/api/v1/users/1/avatar?expires=1767225600&signature=q2hX...\""
     )]
     pub avatar_url: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -466,6 +468,7 @@ pub struct PublicUserResponse {
     /// Absolute, signed link to the avatar image, once one is uploaded (as on
     /// `UserResponse`).
     pub avatar_url: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

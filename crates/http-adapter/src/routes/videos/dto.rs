@@ -283,8 +283,11 @@ pub struct VideoResponse {
     pub thumbnail_url: Option<String>,
     /// Why the video failed.
     pub error: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::option::serialize")]
     pub completed_at: Option<DateTime<Utc>>,
 }
 
