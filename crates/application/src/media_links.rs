@@ -75,13 +75,23 @@ impl MediaLinks {
     /// The signature of a link to `path` whose owner's token version is
     /// `token_version`: the same for every call within one time bucket.
     pub fn sign(&self, path: &str, token_version: i64) -> LinkSignature {
+        self.sign_until(path, token_version, self.expiry())
+    }
+
+    /// When a link signed now expires: the end of the bucket after this one's, so the
+    /// same for every call within one time bucket. A response that signs many links
+    /// reads the clock once, here, and passes it to [`Self::sign_until`].
+    pub fn expiry(&self) -> i64 {
         let now = self.clock.now().timestamp();
         let bucket = (self.ttl_seconds / BUCKETS_PER_TTL).max(1);
-        let expires = now
-            .div_euclid(bucket)
+        now.div_euclid(bucket)
             .saturating_add(1)
             .saturating_mul(bucket)
-            .saturating_add(self.ttl_seconds - bucket);
+            .saturating_add(self.ttl_seconds - bucket)
+    }
+
+    /// The signature of a link to `path` expiring at `expires` (from [`Self::expiry`]).
+    pub fn sign_until(&self, path: &str, token_version: i64, expires: i64) -> LinkSignature {
         LinkSignature {
             expires,
             signature: self

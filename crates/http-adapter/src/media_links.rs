@@ -40,6 +40,8 @@ pub struct MediaUrls {
     origin: Origin,
     links: Option<MediaLinks>,
     versions: HashMap<UserId, i64>,
+    /// The expiry of every link of this response, read from the clock once.
+    expires: OnceCell<i64>,
 }
 
 /// Where links start: known, or worked out from the request the first time a link is
@@ -78,6 +80,7 @@ impl MediaUrls {
             origin: Origin::Known(origin(request)),
             links: links.cloned(),
             versions,
+            expires: OnceCell::new(),
         }
     }
 
@@ -105,7 +108,8 @@ impl MediaUrls {
         url.push_str(origin);
         url.push_str(path);
         if let (Some(links), Some(version)) = (&self.links, token_version) {
-            let signed = links.sign(path, version);
+            let expires = *self.expires.get_or_init(|| links.expiry());
+            let signed = links.sign_until(path, version, expires);
             let _ = write!(url, "?{EXPIRES}={}&{SIGNATURE}=", signed.expires);
             url.push_str(&signed.signature);
         }
@@ -125,6 +129,7 @@ impl FromRequest for MediaUrls {
             origin: Origin::Of(req.clone(), OnceCell::new()),
             links: links.map(|links| links.as_ref().clone()),
             versions: HashMap::new(),
+            expires: OnceCell::new(),
         }))
     }
 }
@@ -222,5 +227,50 @@ mod tests {
         assert_eq!(query("expires=12"), Some(Err(())));
         assert_eq!(query("signature=abc"), Some(Err(())));
         assert_eq!(query("expires=soon&signature=abc"), Some(Err(())));
+    }
+
+    #[test]
+    fn a_response_reads_the_clock_once_for_all_its_links() {
+        use std::sync::Arc;
+
+        use chrono::{TimeZone, Utc};
+        use vidgen_application::clock::MockClock;
+        use vidgen_application::media_links::MockLinkSigner;
+
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .times(1)
+            .returning(|| Utc.timestamp_opt(1_000_000, 0).single().expect("time"));
+        let mut signer = MockLinkSigner::new();
+        signer
+            .expect_sign()
+            .times(3)
+            .returning(|message| String::from_utf8_lossy(message).replace('\n', "~"));
+        let links = MediaLinks::new(Arc::new(signer), Arc::new(clock), 3600);
+        let owner = UserId::new(4).expect("an id");
+        let urls = MediaUrls::new(
+            &TestRequest::default().to_http_request(),
+            Some(&links),
+            HashMap::from([(owner, 2)]),
+        );
+        let first = urls.url("/api/v1/videos/1/content", owner);
+        let second = urls.url("/api/v1/videos/1/thumbnail", owner);
+        let third = urls.url("/api/v1/videos/2/content", owner);
+        let expires = "expires=1003320&";
+        for (url, path) in [
+            (&first, "/api/v1/videos/1/content"),
+            (&second, "/api/v1/videos/1/thumbnail"),
+            (&third, "/api/v1/videos/2/content"),
+        ] {
+            assert!(url.contains(expires), "{url}");
+            assert!(
+                url.ends_with(&format!("signature=GET~{path}~1003320~2")),
+                "{url}"
+            );
+        }
+        // Not signed without the owner's token version, and no clock read for it.
+        let stranger = UserId::new(5).expect("an id");
+        assert!(!urls.url("/api/v1/videos/3/content", stranger).contains('?'));
     }
 }
