@@ -10,7 +10,10 @@
 //! the same on every request within the bucket and the JSON that embeds it (and its
 //! `ETag`) does not change on each read.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
 
@@ -41,6 +44,30 @@ pub struct MediaLinks {
     signer: Arc<dyn LinkSigner>,
     clock: Arc<dyn Clock>,
     ttl_seconds: i64,
+    /// Tells this signer's remembered signatures from another's (its clones share it).
+    id: u64,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// How many signatures a thread remembers before it forgets them all.
+const REMEMBERED: usize = 4096;
+
+/// Signatures made on this thread, by signer, expiry and token version, then path.
+///
+/// A link's signature is the same on every request within its time bucket, and a list
+/// page signs two links per video: remembering them saves the MAC (the largest cost of
+/// a video list page after its JSON) and the formatting of its message. Per thread, so
+/// no lock is taken; bounded by [`REMEMBERED`], past which it starts afresh (stale
+/// buckets are never looked up again and go then).
+#[derive(Default)]
+struct Remembered {
+    entries: usize,
+    signatures: HashMap<(u64, i64, i64), HashMap<Box<str>, String>>,
+}
+
+thread_local! {
+    static REMEMBERED_SIGNATURES: RefCell<Remembered> = RefCell::default();
 }
 
 impl std::fmt::Debug for MediaLinks {
@@ -64,6 +91,7 @@ impl MediaLinks {
             signer,
             clock,
             ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(i64::MAX).max(1),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -91,13 +119,32 @@ impl MediaLinks {
     }
 
     /// The signature of a link to `path` expiring at `expires` (from [`Self::expiry`]).
+    /// Signatures are remembered per thread (see [`Remembered`]).
     pub fn sign_until(&self, path: &str, token_version: i64, expires: i64) -> LinkSignature {
-        LinkSignature {
-            expires,
-            signature: self
+        let key = (self.id, expires, token_version);
+        let known = REMEMBERED_SIGNATURES.with_borrow(|memo| {
+            memo.signatures
+                .get(&key)
+                .and_then(|paths| paths.get(path))
+                .cloned()
+        });
+        let signature = known.unwrap_or_else(|| {
+            let signature = self
                 .signer
-                .sign(message(path, expires, token_version).as_bytes()),
-        }
+                .sign(message(path, expires, token_version).as_bytes());
+            REMEMBERED_SIGNATURES.with_borrow_mut(|memo| {
+                if memo.entries >= REMEMBERED {
+                    *memo = Remembered::default();
+                }
+                memo.entries += 1;
+                memo.signatures
+                    .entry(key)
+                    .or_default()
+                    .insert(path.into(), signature.clone());
+            });
+            signature
+        });
+        LinkSignature { expires, signature }
     }
 
     /// Whether a link to `path` with this query opens now, for an owner whose token
@@ -195,5 +242,66 @@ mod tests {
         // A link minted with a longer lifetime (an older setting) no longer opens.
         let long = links(1_000_000, 86_400).sign(PATH, 0);
         assert!(!links(1_000_000, 3600).verify(PATH, 0, &long));
+    }
+
+    /// A signer that counts its MACs and tags them with `tag`.
+    fn counting(tag: &'static str, count: &Arc<AtomicU64>) -> MediaLinks {
+        let mut signer = MockLinkSigner::new();
+        let count = count.clone();
+        signer.expect_sign().returning(move |message| {
+            count.fetch_add(1, Ordering::SeqCst);
+            format!("{tag}:{}", String::from_utf8_lossy(message))
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| at(1_000_000));
+        MediaLinks::new(Arc::new(signer), Arc::new(clock), 3600)
+    }
+
+    #[test]
+    fn a_signature_is_remembered_for_its_signer_path_version_and_expiry() {
+        let count = Arc::new(AtomicU64::new(0));
+        let links = counting("a", &count);
+        let first = links.sign_until(PATH, 3, 5_000);
+        assert_eq!(first.signature, format!("a:{}", message(PATH, 5_000, 3)));
+        assert_eq!(links.clone().sign_until(PATH, 3, 5_000), first);
+        assert_eq!(count.load(Ordering::SeqCst), 1, "the second was remembered");
+        for (path, version, expires) in [
+            ("/api/v1/videos/8/content", 3, 5_000),
+            (PATH, 4, 5_000),
+            (PATH, 3, 5_360),
+        ] {
+            let signed = links.sign_until(path, version, expires);
+            assert_eq!(
+                signed.signature,
+                format!("a:{}", message(path, expires, version))
+            );
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        // Another signer (another key) never gets the first one's signatures.
+        let other = counting("b", &count);
+        assert_eq!(
+            other.sign_until(PATH, 3, 5_000).signature,
+            format!("b:{}", message(PATH, 5_000, 3))
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn remembered_signatures_are_bounded() {
+        let count = Arc::new(AtomicU64::new(0));
+        let links = counting("a", &count);
+        for n in 0..=REMEMBERED {
+            links.sign_until(&format!("/api/v1/videos/{n}/content"), 0, 5_000);
+        }
+        let kept = REMEMBERED_SIGNATURES.with_borrow(|memo| memo.entries);
+        assert!(kept <= REMEMBERED, "{kept} kept");
+        assert_eq!(count.load(Ordering::SeqCst), REMEMBERED as u64 + 1);
+        // Forgotten, so signed again (and right).
+        let first = links.sign_until("/api/v1/videos/0/content", 0, 5_000);
+        assert_eq!(count.load(Ordering::SeqCst), REMEMBERED as u64 + 2);
+        assert_eq!(
+            first.signature,
+            format!("a:{}", message("/api/v1/videos/0/content", 5_000, 0))
+        );
     }
 }
