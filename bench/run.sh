@@ -55,19 +55,20 @@ cleanup() {
 trap cleanup EXIT
 
 DB_URL=""
-start_server() { # extra env assignments...
-  (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 SHUTDOWN_TIMEOUT_SECONDS=2 \
+start_server() { # extra env assignments... (SERVE_PORT and SERVE_NAME: another instance beside)
+  local port="${SERVE_PORT:-$PORT}" name="${SERVE_NAME:-server}"
+  (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$port" WORKERS=1 SHUTDOWN_TIMEOUT_SECONDS=2 \
      LOG_LEVEL=warn DATABASE_URL="${DB_URL:-sqlite://$work/bench.db?mode=rwc}" \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword \
      RATE_LIMIT_REQUESTS=1000000 LOGIN_RATE_LIMIT=1000000 MAX_ACTIVE_JOBS_PER_USER=1000 "$@" \
-     taskset -c 1 "$OLDPWD/target/release/vidgen") >>"$work/server.log" 2>&1 &
-  echo $! >"$work/server.pid"
-  pids+=("$(cat "$work/server.pid")")
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
+     taskset -c 1 "$OLDPWD/target/release/vidgen") >>"$work/$name.log" 2>&1 &
+  echo $! >"$work/$name.pid"
+  pids+=("$(cat "$work/$name.pid")")
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "server did not start" >&2; cat "$work/$name.log" >&2; exit 1
 }
-stop_server() {
-  local pid; pid="$(cat "$work/server.pid")"
+stop_server() { # [name]
+  local pid; pid="$(cat "$work/${1:-server}.pid")"
   kill "$pid"
   for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   echo "server did not stop" >&2; exit 1
@@ -153,7 +154,7 @@ run() { # name, wrk args...
 # arguments) alternate PAIR_ROUNDS times, PAIR_SECONDS each, and the median of the
 # rounds' ratios is the value (this host's speed drifts from minute to minute, so two
 # figures taken a minute apart can disagree by more than the difference measured).
-PAIR_ROUNDS="${BENCH_PAIR_ROUNDS:-5}"
+PAIR_ROUNDS="${BENCH_PAIR_ROUNDS:-7}"
 PAIR_SECONDS="${BENCH_PAIR_SECONDS:-2}"
 rps_of() { taskset -c 0 wrk -t 1 -c "$CONNECTIONS" -d "${PAIR_SECONDS}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 pair() { # ratio name, numerator arguments, denominator arguments
@@ -402,18 +403,26 @@ echo "server resident memory with 1000 streams open: $((stream_rss / 1024)) MiB 
 
 # /users/me with rate limiting and metrics both off, and with the Redis limiter, to
 # measure what they cost (the plain run above has the in-memory limiter and metrics on).
-start_server RATE_LIMIT_ENABLED=false METRICS_ENABLED=false
+# The three instances run side by side on the same database (each idle while another
+# is measured), so that the ratios come from paired rounds.
+start_server
+SERVE_PORT=$((PORT + 2)) SERVE_NAME=off start_server RATE_LIMIT_ENABLED=false METRICS_ENABLED=false
 user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
-run "GET /api/v1/users/me (limits, metrics off)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
-stop_server
+plain=(-H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me")
+off=(-H "Authorization: Bearer $user_token" "http://127.0.0.1:$((PORT + 2))/api/v1/users/me")
+run "GET /api/v1/users/me (limits, metrics off)" -c "$CONNECTIONS" -d "$DURATION" "${off[@]}"
+pair "users/me / limits and metrics off" plain off
 if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  start_server RATE_LIMIT_BACKEND=redis REDIS_URL=redis://127.0.0.1:6379
-  user_token="$(post /api/v1/users/login '{"username":"bench","password":"Sup3rSecret"}' | token_of)"
-  run "GET /api/v1/users/me (redis limiter)" -c "$CONNECTIONS" -d "$DURATION" -H "Authorization: Bearer $user_token" "http://127.0.0.1:$PORT/api/v1/users/me"
-  stop_server
+  SERVE_PORT=$((PORT + 3)) SERVE_NAME=redis start_server RATE_LIMIT_BACKEND=redis REDIS_URL=redis://127.0.0.1:6379
+  redis=(-H "Authorization: Bearer $user_token" "http://127.0.0.1:$((PORT + 3))/api/v1/users/me")
+  run "GET /api/v1/users/me (redis limiter)" -c "$CONNECTIONS" -d "$DURATION" "${redis[@]}"
+  pair "users/me with the Redis limiter / limits and metrics off" redis off
+  stop_server redis
 else
   echo "no Redis on 127.0.0.1:6379: the Redis limiter scenario is skipped" | tee -a "$results"
 fi
+stop_server off
+stop_server
 
 # Upload of a 100 MiB file on loopback against copying it on the same disk (both end with
 # an fsync), and the server's resident memory while it streams the upload to disk.
