@@ -48,14 +48,22 @@ struct InvalidAggregate {
     value: String,
 }
 
-/// The SQL giving the UTC calendar day (`YYYY-MM-DD` text) of the `created_at` column of
-/// `table`, on `backend`.
+/// The SQL grouping rows by the UTC calendar day of the `created_at` column of `table`,
+/// on `backend`: a `date` on PostgreSQL (formatted once per group by [`day_label_sql`];
+/// formatting each row with `to_char` was most of the per-day query at 100,000 videos),
+/// the `YYYY-MM-DD` text on SQLite (what its index holds).
 fn day_sql(backend: DbBackend, table: &str) -> String {
     match backend {
-        DbBackend::Postgres => {
-            format!(r#"to_char("{table}"."created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#)
-        }
+        DbBackend::Postgres => format!(r#"("{table}"."created_at" AT TIME ZONE 'UTC')::date"#),
         _ => format!(r#"date("{table}"."created_at")"#),
+    }
+}
+
+/// The `YYYY-MM-DD` text of a group's day, [`day_sql`] being the group key.
+fn day_label_sql(backend: DbBackend, day: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("to_char({day}, 'YYYY-MM-DD')"),
+        _ => day.to_owned(),
     }
 }
 
@@ -179,8 +187,8 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
             &day,
             days,
         )
-        .column_as(Expr::cust(day.clone()), "day")
-        .column_as(video::Column::Id.count(), "videos")
+        .column_as(Expr::cust(day_label_sql(self.backend(), &day)), "day")
+        .column_as(Expr::cust("COUNT(*)"), "videos")
         .group_by(Expr::cust(day))
         .into_tuple()
         .all(&self.db)
@@ -225,8 +233,8 @@ impl AnalyticsRepository for SeaOrmAnalyticsRepository {
             &day,
             days,
         )
-        .column_as(Expr::cust(day.clone()), "day")
-        .column_as(user::Column::Id.count(), "users")
+        .column_as(Expr::cust(day_label_sql(self.backend(), &day)), "day")
+        .column_as(Expr::cust("COUNT(*)"), "users")
         .group_by(Expr::cust(day))
         .into_tuple()
         .all(&self.db)
@@ -242,14 +250,15 @@ mod tests {
 
     #[test]
     fn the_day_is_taken_in_utc_on_each_backend() {
+        let day = day_sql(DbBackend::Postgres, "videos");
+        assert_eq!(day, r#"("videos"."created_at" AT TIME ZONE 'UTC')::date"#);
         assert_eq!(
-            day_sql(DbBackend::Postgres, "videos"),
-            r#"to_char("videos"."created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#
+            day_label_sql(DbBackend::Postgres, &day),
+            r#"to_char(("videos"."created_at" AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD')"#
         );
-        assert_eq!(
-            day_sql(DbBackend::Sqlite, "users"),
-            r#"date("users"."created_at")"#
-        );
+        let day = day_sql(DbBackend::Sqlite, "users");
+        assert_eq!(day, r#"date("users"."created_at")"#);
+        assert_eq!(day_label_sql(DbBackend::Sqlite, &day), day);
     }
 
     #[test]
