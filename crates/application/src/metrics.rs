@@ -164,21 +164,29 @@ impl RateLimitDecision {
 /// One rate-limit decision under `policy` (a fixed name such as `login` or `api`, never
 /// a client key).
 pub fn rate_limit_decision(policy: &'static str, decision: RateLimitDecision) {
-    RATE_LIMIT_SERIES.with_borrow_mut(|series| {
-        series
-            .entry((policy, decision))
-            .or_insert_with(|| {
-                counter!(RATE_LIMIT_DECISIONS, "policy" => policy, "decision" => decision.as_str())
-            })
-            .increment(1);
-    });
+    increment_fixed(
+        (RATE_LIMIT_DECISIONS, policy, decision.as_str()),
+        || counter!(RATE_LIMIT_DECISIONS, "policy" => policy, "decision" => decision.as_str()),
+    );
 }
 
+/// A counter series whose name and label values are all fixed strings: the name, then
+/// up to two label values (`""` for none).
+type FixedSeries = (&'static str, &'static str, &'static str);
+
 thread_local! {
-    /// This thread's handles of the rate-limit decision counters (a handful: the
-    /// policies times two decisions), kept like [`HTTP_SERIES`].
-    static RATE_LIMIT_SERIES: RefCell<HashMap<(&'static str, RateLimitDecision), metrics::Counter>> =
+    /// This thread's handles of the fixed-label counters it has incremented (rate-limit
+    /// decisions, user and list cache lookups: a handful, each touched on every request),
+    /// kept like [`HTTP_SERIES`] so that the recorder's registry is not searched each time.
+    static FIXED_COUNTERS: RefCell<HashMap<FixedSeries, metrics::Counter>> =
         RefCell::new(HashMap::new());
+}
+
+/// Adds one to `series`, registering it with `register` the first time on this thread.
+fn increment_fixed(series: FixedSeries, register: impl FnOnce() -> metrics::Counter) {
+    FIXED_COUNTERS.with_borrow_mut(|counters| {
+        counters.entry(series).or_insert_with(register).increment(1);
+    });
 }
 
 /// The rate-limit store (`redis`, `memory`) failed to answer a decision.
@@ -263,17 +271,20 @@ pub fn hashing_rejected() {
 
 /// One read of the user cache.
 pub fn user_cache_lookup(hit: bool) {
-    counter!(USER_CACHE_LOOKUPS, "result" => if hit { "hit" } else { "miss" }).increment(1);
+    let result = if hit { "hit" } else { "miss" };
+    increment_fixed(
+        (USER_CACHE_LOOKUPS, result, ""),
+        || counter!(USER_CACHE_LOOKUPS, "result" => result),
+    );
 }
 
 /// One read of the list page cache of `collection` (`users` or `videos`).
 pub fn list_cache_lookup(collection: &'static str, hit: bool) {
-    counter!(
-        LIST_CACHE_LOOKUPS,
-        "collection" => collection,
-        "result" => if hit { "hit" } else { "miss" }
-    )
-    .increment(1);
+    let result = if hit { "hit" } else { "miss" };
+    increment_fixed(
+        (LIST_CACHE_LOOKUPS, collection, result),
+        || counter!(LIST_CACHE_LOOKUPS, "collection" => collection, "result" => result),
+    );
 }
 
 /// What became of one cache invalidation message.
@@ -319,4 +330,43 @@ fn histogram<const N: usize>(
     elapsed: Duration,
 ) {
     metrics::histogram!(name, &labels).record(elapsed.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_label_counters_keep_each_series_apart() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        ::metrics::with_local_recorder(&recorder, || {
+            for _ in 0..3 {
+                rate_limit_decision("api", RateLimitDecision::Allowed);
+            }
+            rate_limit_decision("api", RateLimitDecision::Limited);
+            rate_limit_decision("login", RateLimitDecision::Allowed);
+            user_cache_lookup(true);
+            user_cache_lookup(true);
+            user_cache_lookup(false);
+            list_cache_lookup("users", true);
+            list_cache_lookup("videos", false);
+            list_cache_lookup("videos", false);
+        });
+        let text = recorder.handle().render();
+        for line in [
+            "vidgen_rate_limit_decisions_total{policy=\"api\",decision=\"allowed\"} 3\n",
+            "vidgen_rate_limit_decisions_total{policy=\"api\",decision=\"limited\"} 1\n",
+            "vidgen_rate_limit_decisions_total{policy=\"login\",decision=\"allowed\"} 1\n",
+            "vidgen_user_cache_lookups_total{result=\"hit\"} 2\n",
+            "vidgen_user_cache_lookups_total{result=\"miss\"} 1\n",
+            "vidgen_list_cache_lookups_total{collection=\"users\",result=\"hit\"} 1\n",
+            "vidgen_list_cache_lookups_total{collection=\"videos\",result=\"miss\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(
+            !text.contains("collection=\"users\",result=\"miss\""),
+            "{text}"
+        );
+    }
 }
