@@ -13,6 +13,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use vidgen_infrastructure::render::{Openh264Renderer, RenderPriority};
 use vidgen_infrastructure::settings::Settings;
 use vidgen_server::Application;
 
@@ -180,6 +181,16 @@ pub async fn spawn_app_full(
     let settings = Settings::from_map(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
     let media_root = settings.media.root.clone();
     let database_url = settings.database.url.clone();
+    // The service's own renderer, at the suite's priority rather than nice 19: on a busy
+    // CI machine a nice-19 thread can wait minutes behind the other tests' work.
+    let renderer = renderer.or_else(|| {
+        let renderer = Openh264Renderer::with_priority(
+            settings.jobs.workers.max(1),
+            RenderPriority::Inherited,
+        )
+        .unwrap_or_else(|e| panic!("renderer: {e}"));
+        Some(std::sync::Arc::new(renderer))
+    });
     let app = Application::build_with(settings, renderer)
         .await
         .unwrap_or_else(|e| panic!("application failed to build: {e:?}"));

@@ -53,17 +53,42 @@ impl std::fmt::Debug for Openh264Renderer {
     }
 }
 
+/// The scheduling priority of the rendering pool's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderPriority {
+    /// The lowest the system allows (nice 19 on Linux): a render takes whatever CPU the
+    /// HTTP workers leave. What the service runs with.
+    Lowest,
+    /// The process's own priority. For test suites on busy machines, where a nice-19
+    /// thread can wait minutes behind the suite's other work.
+    Inherited,
+}
+
 impl Openh264Renderer {
-    /// A renderer running at most `threads` renders at once.
+    /// A renderer running at most `threads` renders at once, at the lowest priority.
     ///
     /// # Errors
     /// The pool's threads cannot be started.
     pub fn new(threads: usize) -> Result<Self, RendererSetupError> {
+        Self::with_priority(threads, RenderPriority::Lowest)
+    }
+
+    /// A renderer running at most `threads` renders at once, at `priority`.
+    ///
+    /// # Errors
+    /// The pool's threads cannot be started.
+    pub fn with_priority(
+        threads: usize,
+        priority: RenderPriority,
+    ) -> Result<Self, RendererSetupError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("render-{i}"))
             // Below the HTTP workers: a render takes whatever CPU they leave.
-            .start_handler(|_| {
+            .start_handler(move |_| {
+                if priority != RenderPriority::Lowest {
+                    return;
+                }
                 if let Err(error) = thread_priority::set_current_thread_priority(
                     thread_priority::ThreadPriority::Min,
                 ) {

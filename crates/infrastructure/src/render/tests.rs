@@ -368,24 +368,42 @@ async fn dropping_the_render_future_stops_the_render_and_removes_its_file() {
     );
 }
 
+/// The nice value in a `/proc/<pid>/task/<tid>/stat` line.
 #[cfg(target_os = "linux")]
-#[tokio::test]
-async fn render_threads_run_at_the_lowest_priority() {
-    let renderer = Openh264Renderer::new(1).expect("renderer");
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    renderer.pool.spawn(move || {
-        let _ = sender.send(std::fs::read_to_string("/proc/thread-self/stat"));
-    });
-    let stat = receiver.await.expect("the pool ran").expect("/proc stat");
+fn nice_in(stat: &str) -> i32 {
     // Fields after the command's closing parenthesis start at field 3; nice is field 19.
     let after_command = stat.rsplit_once(')').expect("stat format").1;
-    let nice: i32 = after_command
+    after_command
         .split_whitespace()
         .nth(16)
         .expect("nice field")
         .parse()
-        .expect("a number");
-    assert_eq!(nice, 19, "render threads are niced");
+        .expect("a number")
+}
+
+/// The nice value of a thread of `renderer`'s pool.
+#[cfg(target_os = "linux")]
+async fn pool_thread_nice(renderer: &Openh264Renderer) -> i32 {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    renderer.pool.spawn(move || {
+        let _ = sender.send(std::fs::read_to_string("/proc/thread-self/stat"));
+    });
+    nice_in(&receiver.await.expect("the pool ran").expect("/proc stat"))
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn render_threads_run_at_the_lowest_priority_unless_told_otherwise() {
+    let renderer = Openh264Renderer::new(1).expect("renderer");
+    assert_eq!(
+        pool_thread_nice(&renderer).await,
+        19,
+        "render threads are niced"
+    );
+    let inherited =
+        Openh264Renderer::with_priority(1, RenderPriority::Inherited).expect("renderer");
+    let own = std::fs::read_to_string("/proc/thread-self/stat").expect("/proc stat");
+    assert_eq!(pool_thread_nice(&inherited).await, nice_in(&own));
 }
 
 #[tokio::test]
