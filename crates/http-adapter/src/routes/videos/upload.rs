@@ -124,12 +124,14 @@ async fn text(field: &mut actix_multipart::Field, name: &str) -> Result<Option<S
     Ok(String::from_utf8(bytes).ok())
 }
 
-/// Streams the file part into a new sink.
+/// Streams the file part into a new sink (hashing it when `fingerprinted`: the request
+/// has an `Idempotency-Key`, whose fingerprint includes the file).
 async fn file(
     videos: &VideoService,
     field: &mut actix_multipart::Field,
+    fingerprinted: bool,
 ) -> Result<StagedUpload, ApiError> {
-    let mut sink: UploadSink = videos.upload_sink()?;
+    let mut sink: UploadSink = videos.upload_sink(fingerprinted)?;
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|e| malformed(&e))?;
         sink.write(&chunk).await?;
@@ -137,14 +139,18 @@ async fn file(
     Ok(sink.finish().await?)
 }
 
-async fn read_parts(videos: &VideoService, mut form: Multipart) -> Result<Parts, ApiError> {
+async fn read_parts(
+    videos: &VideoService,
+    mut form: Multipart,
+    fingerprinted: bool,
+) -> Result<Parts, ApiError> {
     let mut parts = Parts::default();
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| malformed(&e))?;
         let name = field.name().unwrap_or_default().to_owned();
         let slot = match name.as_str() {
             "file" if parts.file.is_none() => {
-                parts.file = Some(file(videos, &mut field).await?);
+                parts.file = Some(file(videos, &mut field, fingerprinted).await?);
                 continue;
             }
             "title" => &mut parts.title,
@@ -265,7 +271,7 @@ pub async fn upload(
             location: Some(video_path(video.id)),
         }),
     });
-    let parts = read_parts(&videos, form.0).await?;
+    let parts = read_parts(&videos, form.0, keyed.is_some()).await?;
     let request = validate(&videos, parts)?;
     match videos.upload(&current.0, request, keyed).await? {
         Created::New(video) => Ok(CreateAnswer::New(Box::new(Accepted {
