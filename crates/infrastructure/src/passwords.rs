@@ -9,7 +9,10 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use vidgen_application::metrics;
@@ -50,6 +53,90 @@ pub enum HasherSetupError {
     Pool(#[source] rayon::ThreadPoolBuildError),
     #[error("cannot hash the dummy password")]
     Dummy(#[source] argon2::password_hash::Error),
+}
+
+/// The bytes of salt each new hash gets (argon2's recommended length).
+const SALT_LEN: usize = argon2::RECOMMENDED_SALT_LEN;
+
+thread_local! {
+    /// argon2's working memory (19 MiB at the OWASP cost) for the hashes of this thread:
+    /// kept from one hash to the next while the queue has work, so a busy pool neither
+    /// allocates nor zeroes it per hash, and handed back to the allocator (whose
+    /// background thread returns it to the system) once the queue drains.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with `blocks` blocks of this thread's working memory, or fails with
+/// [`argon2::Error::OutOfMemory`] when they cannot be allocated (as argon2 itself does).
+fn with_working_memory(
+    blocks: usize,
+    work: impl FnOnce(&mut [Block]) -> argon2::Result<()>,
+) -> argon2::Result<()> {
+    WORKING_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory
+                .try_reserve_exact(blocks - memory.len())
+                .map_err(|_| argon2::Error::OutOfMemory)?;
+            memory.resize(blocks, Block::new());
+        }
+        work(&mut memory[..blocks])
+    })
+}
+
+/// Hands this thread's working memory back to the allocator.
+fn release_working_memory() {
+    WORKING_MEMORY.with_borrow_mut(|memory| *memory = Vec::new());
+}
+
+/// A new PHC-format argon2id hash of `password` with `params` and a random salt: what
+/// `argon2::PasswordHasher::hash_password` makes, in this thread's working memory.
+fn hash_phc(params: &Params, password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let mut salt = [0u8; SALT_LEN];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = out
+        .get_mut(..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN))
+        .ok_or(argon2::password_hash::Error::OutputSize)?;
+    with_working_memory(params.block_count(), |memory| {
+        argon2(params).hash_password_into_with_memory(password, &salt, out, memory)
+    })?;
+    let hash = argon2::PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(Salt::new(&salt)?),
+        hash: Some(Output::new(out)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC-format argon2 hash `stored`, whose own algorithm,
+/// version and parameters are used (as `argon2::PasswordVerifier` does), in this thread's
+/// working memory; the outputs are compared in constant time. A hash that does not parse
+/// matches nothing.
+fn verify_phc(password: &[u8], stored: &str) -> bool {
+    recomputed_matches(password, stored).unwrap_or(false)
+}
+
+/// Whether `password` hashes to `stored`; `None` when `stored` does not parse or names
+/// parameters argon2 refuses.
+fn recomputed_matches(password: &[u8], stored: &str) -> Option<bool> {
+    let parsed = argon2::PasswordHash::new(stored).ok()?;
+    let (salt, expected) = (parsed.salt.as_ref()?, parsed.hash.as_ref()?);
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let version = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+        .ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = out.get_mut(..expected.len())?;
+    with_working_memory(params.block_count(), |memory| {
+        Argon2::new(algorithm, version, params.clone())
+            .hash_password_into_with_memory(password, salt, out, memory)
+    })
+    .ok()?;
+    Some(Output::new(out).ok()? == *expected)
 }
 
 /// argon2id with the configured cost, on `threads` dedicated threads behind a bounded
@@ -115,10 +202,8 @@ impl Argon2PasswordHasher {
             .map_err(HasherSetupError::Pool)?;
         let mut random = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-        let dummy = argon2(&params)
-            .hash_password(&random)
-            .map_err(HasherSetupError::Dummy)?
-            .to_string();
+        let dummy = hash_phc(&params, &random).map_err(HasherSetupError::Dummy)?;
+        release_working_memory();
         let capacity = capacity.max(1);
         Ok(Self {
             params,
@@ -147,10 +232,22 @@ impl Argon2PasswordHasher {
             })?;
         let (sender, receiver) = oneshot::channel();
         let span = tracing::Span::current();
+        let (slots, capacity) = (self.slots.clone(), self.capacity);
+        let pool = Arc::downgrade(&self.pool);
+        let finished = move |slot: QueueSlot| {
+            drop(slot);
+            if slots.available_permits() == capacity {
+                // Nothing running or waiting: every pool thread hands its working memory
+                // back (a hash arriving meanwhile just allocates it again).
+                if let Some(pool) = pool.upgrade() {
+                    pool.spawn_broadcast(|_| release_working_memory());
+                }
+            }
+        };
         self.pool.spawn(move || {
             if sender.is_closed() {
                 // The caller went away before its turn: skip the work.
-                drop(slot);
+                finished(slot);
                 return;
             }
             let outcome = {
@@ -158,7 +255,7 @@ impl Argon2PasswordHasher {
                 work()
             };
             // Free the slot before answering, so whoever got the answer finds it free.
-            drop(slot);
+            finished(slot);
             let _ = sender.send(outcome);
         });
         Ok(receiver)
@@ -192,10 +289,7 @@ pub fn measure_raw_rates(
 ) -> Result<RawHashRates, HasherSetupError> {
     let params = params_of(settings)?;
     let password = b"Sup3rSecret";
-    let stored = argon2(&params)
-        .hash_password(password)
-        .map_err(HasherSetupError::Dummy)?
-        .to_string();
+    let stored = hash_phc(&params, password).map_err(HasherSetupError::Dummy)?;
     let rate = |work: &mut dyn FnMut() -> Result<(), HasherSetupError>| {
         let started = std::time::Instant::now();
         let mut done = 0u32;
@@ -206,21 +300,15 @@ pub fn measure_raw_rates(
         Ok::<f64, HasherSetupError>(f64::from(done) / started.elapsed().as_secs_f64())
     };
     let verify_per_second = rate(&mut || {
-        // As in `verify`: the parameters stored in the hash win.
-        let ok = argon2(&params)
-            .verify_password(password, stored.as_str())
-            .is_ok();
-        std::hint::black_box(ok);
+        std::hint::black_box(verify_phc(password, &stored));
         Ok(())
     })?;
     let hash_per_second = rate(&mut || {
-        let hash = argon2(&params)
-            .hash_password(password)
-            .map_err(HasherSetupError::Dummy)?
-            .to_string();
+        let hash = hash_phc(&params, password).map_err(HasherSetupError::Dummy)?;
         std::hint::black_box(hash);
         Ok(())
     })?;
+    release_working_memory();
     Ok(RawHashRates {
         verify_per_second,
         hash_per_second,
@@ -232,11 +320,7 @@ impl PasswordHasher for Argon2PasswordHasher {
     async fn hash(&self, password: PlainPassword) -> Result<PasswordHash, HashError> {
         let params = self.params.clone();
         let hashed = self
-            .run(move || {
-                argon2(&params)
-                    .hash_password(password.expose().as_bytes())
-                    .map(|hash| hash.to_string())
-            })
+            .run(move || hash_phc(&params, password.expose().as_bytes()))
             .await?;
         hashed
             .map(PasswordHash::new)
@@ -244,14 +328,9 @@ impl PasswordHasher for Argon2PasswordHasher {
     }
 
     async fn verify(&self, password: PlainPassword, hash: PasswordHash) -> Result<bool, HashError> {
-        let params = self.params.clone();
-        self.run(move || {
-            // The parameters stored in the hash win; `params` only supplies defaults.
-            argon2(&params)
-                .verify_password(password.expose().as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
+        // The parameters stored in the hash win over the configured ones.
+        self.run(move || verify_phc(password.expose().as_bytes(), hash.as_str()))
+            .await
     }
 
     fn dummy_hash(&self) -> PasswordHash {
@@ -513,5 +592,90 @@ mod tests {
                 .as_str()
                 .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
         );
+    }
+
+    /// Hashes made by the argon2 crate's own `PasswordHasher` (with their own algorithm,
+    /// version and cost) verify here, and ours verify there: the stored format is the
+    /// standard PHC string either way.
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let theirs = [
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(64, 1, 1, None).expect("params"),
+            ),
+            Argon2::new(
+                Algorithm::Argon2i,
+                Version::V0x10,
+                Params::new(32, 3, 2, Some(24)).expect("params"),
+            ),
+        ];
+        for argon in &theirs {
+            let stored = argon
+                .hash_password(b"Sup3rSecret")
+                .expect("hash")
+                .to_string();
+            assert!(verify_phc(b"Sup3rSecret", &stored), "{stored}");
+            assert!(!verify_phc(b"Sup3rSecres", &stored), "{stored}");
+        }
+        let params = Params::new(64, 1, 1, None).expect("params");
+        let ours = hash_phc(&params, b"Sup3rSecret").expect("hash");
+        assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
+        let parsed = argon2::PasswordHash::new(&ours).expect("parses");
+        let argon = Argon2::default();
+        assert!(argon.verify_password(b"Sup3rSecret", &parsed).is_ok());
+        assert!(argon.verify_password(b"Sup3rSecreT", &parsed).is_err());
+        // A stored hash with a longer cost than the last one still verifies (the
+        // working memory grows), and a truncated one matches nothing.
+        assert!(verify_phc(b"Sup3rSecret", &ours));
+        assert!(!verify_phc(b"Sup3rSecret", &ours[..ours.len() - 4]));
+        assert!(!verify_phc(
+            b"Sup3rSecret",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ"
+        ));
+        assert!(!verify_phc(
+            b"Sup3rSecret",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaA"
+        ));
+    }
+
+    /// The pool thread keeps its working memory only while the queue has work.
+    #[tokio::test]
+    async fn the_working_memory_is_handed_back_once_the_queue_drains() {
+        let hasher = with_queue(4);
+        let hash = hasher.hash(password("Sup3rSecret")).await.expect("hash");
+        let held =
+            |hasher: &Argon2PasswordHasher| hasher.submit(|| WORKING_MEMORY.with_borrow(Vec::len));
+        // The hand-back is queued on every pool thread once the queue is empty (and
+        // the check itself drains it again).
+        let released = async || {
+            while held(&hasher).expect("queued").await.expect("ran") != 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        at_once(released()).await;
+        // Work queued behind a verification finds the memory still there.
+        let (release, gated) = gate();
+        let waiting = hasher.submit(gated).expect("queued");
+        let verified = hasher.submit({
+            let hash = hash.clone();
+            move || verify_phc(b"Sup3rSecret", hash.as_str())
+        });
+        let after = held(&hasher).expect("queued");
+        release.send(()).expect("gate open");
+        assert!(waiting.await.expect("ran"));
+        assert!(verified.expect("queued").await.expect("ran"));
+        assert_eq!(at_once(after).await.expect("ran"), 64);
+        // Skipped work (its caller went away) that drains the queue hands it back too.
+        let (release, gated) = gate();
+        let waiting = hasher.submit(gated).expect("queued");
+        let verified = hasher.submit(move || verify_phc(b"Sup3rSecret", hash.as_str()));
+        drop(hasher.submit(|| ()).expect("queued"));
+        release.send(()).expect("gate open");
+        assert!(waiting.await.expect("ran"));
+        assert!(verified.expect("queued").await.expect("ran"));
+        at_once(released()).await;
     }
 }

@@ -7,12 +7,14 @@ use clap::{Parser, Subcommand};
 use vidgen_infrastructure::settings::Settings;
 use vidgen_server::{Application, startup, telemetry};
 
-/// mimalloc instead of glibc's allocator: a list request allocates a few hundred small
+/// jemalloc instead of glibc's allocator: a list request allocates a few hundred small
 /// objects (rows, strings, JSON), and glibc's malloc, free and their arena locks were a
-/// quarter of its CPU time in a profile; mimalloc also hands freed memory back to the
-/// system, which keeps the resident size of a long-running instance down.
+/// quarter of its CPU time in a profile. jemalloc's background thread (enabled, with a
+/// one-second decay, in `.cargo/config.toml`) also hands freed pages back to the system
+/// on its own, so an idle instance shrinks back after a burst of argon2 hashes (19 MiB of
+/// working memory each) without waiting for further allocations, as mimalloc did.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "vidgen", version, about = "AI video-generation REST API")]
