@@ -121,6 +121,10 @@ pub fn http_request(
     }
 }
 
+/// A thread's series handles by their labels: the labels are this program's own strings,
+/// so foldhash rather than SipHash (which hashing the route on every request cost).
+type SeriesMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The request counter and latency histogram of one (method, route, status) series.
 type HttpSeries = (metrics::Counter, metrics::Histogram);
 
@@ -128,8 +132,8 @@ thread_local! {
     /// This thread's handles of the series it has recorded. Bounded: the methods are a
     /// closed set, the routes the route table's templates, the statuses the few the
     /// service answers.
-    static HTTP_SERIES: RefCell<HashMap<(&'static str, &'static str, u16), HttpSeries>> =
-        RefCell::new(HashMap::new());
+    static HTTP_SERIES: RefCell<SeriesMap<(&'static str, &'static str, u16), HttpSeries>> =
+        RefCell::new(SeriesMap::default());
 }
 
 fn http_series(method: &'static str, route: Cow<'static, str>, status: u16) -> HttpSeries {
@@ -178,8 +182,8 @@ thread_local! {
     /// This thread's handles of the fixed-label counters it has incremented (rate-limit
     /// decisions, user and list cache lookups: a handful, each touched on every request),
     /// kept like [`HTTP_SERIES`] so that the recorder's registry is not searched each time.
-    static FIXED_COUNTERS: RefCell<HashMap<FixedSeries, metrics::Counter>> =
-        RefCell::new(HashMap::new());
+    static FIXED_COUNTERS: RefCell<SeriesMap<FixedSeries, metrics::Counter>> =
+        RefCell::new(SeriesMap::default());
 }
 
 /// Adds one to `series`, registering it with `register` the first time on this thread.

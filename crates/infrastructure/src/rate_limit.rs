@@ -28,7 +28,7 @@ pub const MAX_KEYS: u64 = 100_000;
 /// A governor state store in a bounded cache: each key's GCRA state (its theoretical
 /// arrival time, in nanoseconds) in an atomic, replaced by compare-and-swap.
 struct BoundedStore<K: Hash + Eq + Send + Sync + 'static> {
-    cells: moka::sync::Cache<K, Arc<AtomicU64>>,
+    cells: moka::sync::Cache<K, Arc<AtomicU64>, crate::CacheHasher>,
 }
 
 impl<K: Hash + Eq + Clone + Send + Sync + 'static> BoundedStore<K> {
@@ -37,7 +37,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> BoundedStore<K> {
             cells: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_idle(idle)
-                .build(),
+                .build_with_hasher(crate::CacheHasher::default()),
         }
     }
 }

@@ -15,6 +15,17 @@ pub struct Conditional {
     authenticated: bool,
 }
 
+/// `hash` as a strong entity tag: 16 lower-case hex digits in double quotes, written
+/// without the formatting machinery (a `format!` here was 1% of `/users/me`).
+fn strong_tag(hash: u64) -> [u8; 18] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut tag = [b'"'; 18];
+    for (i, digit) in tag[1..17].iter_mut().enumerate() {
+        *digit = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    tag
+}
+
 impl Conditional {
     pub fn of(req: &ServiceRequest) -> Option<Self> {
         let cacheable = matches!(
@@ -50,8 +61,10 @@ impl Conditional {
                 // XXH3: a stable, fast non-cryptographic hash (every instance of a build
                 // gives the same body the same tag); FNV-1a, a byte at a time, was 4% of
                 // a 20-item list's CPU time.
-                let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
-                if let Ok(value) = HeaderValue::from_str(&etag) {
+                let tag = strong_tag(xxhash_rust::xxh3::xxh3_64(&bytes));
+                // ASCII by construction, so neither conversion can fail.
+                let etag = std::str::from_utf8(&tag).unwrap_or_default();
+                if let Ok(value) = HeaderValue::from_bytes(&tag) {
                     head.headers_mut().insert(header::ETAG, value);
                 }
                 if self.authenticated {
@@ -60,7 +73,7 @@ impl Conditional {
                         HeaderValue::from_static("private, no-cache"),
                     );
                 }
-                if self.matches(&etag) {
+                if self.matches(etag) {
                     let mut not_modified = HttpResponse::NotModified().finish();
                     for name in [header::ETAG, header::CACHE_CONTROL] {
                         if let Some(value) = head.headers().get(&name).cloned() {
@@ -74,5 +87,20 @@ impl Conditional {
             Err(body) => body,
         };
         ServiceResponse::new(request, head.set_body(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strong_tags_are_the_hash_in_sixteen_hex_digits_quoted() {
+        for hash in [0, 1, 0x0123_4567_89ab_cdef, u64::MAX, 0xf000_0000_0000_000a] {
+            assert_eq!(
+                std::str::from_utf8(&strong_tag(hash)).expect("ascii"),
+                format!("\"{hash:016x}\""),
+            );
+        }
     }
 }

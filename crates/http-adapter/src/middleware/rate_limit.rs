@@ -144,13 +144,21 @@ pub fn write_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     put(REMAINING, HeaderValue::from(remaining));
     put(RESET, HeaderValue::from(reset));
     let window = decision.quota.window.as_secs().max(1);
-    for (name, value) in [
-        (POLICY, format!("{limit};w={window}")),
-        (
-            RATELIMIT,
-            format!("limit={limit}, remaining={remaining}, reset={reset}"),
-        ),
-    ] {
+    // Written with `itoa` into buffers of their final size: `format!` here was 1% of a
+    // `/users/me`.
+    let mut numbers = itoa::Buffer::new();
+    let mut policy = String::with_capacity(24);
+    policy.push_str(numbers.format(limit));
+    policy.push_str(";w=");
+    policy.push_str(numbers.format(window));
+    let mut current = String::with_capacity(56);
+    current.push_str("limit=");
+    current.push_str(numbers.format(limit));
+    current.push_str(", remaining=");
+    current.push_str(numbers.format(remaining));
+    current.push_str(", reset=");
+    current.push_str(numbers.format(reset));
+    for (name, value) in [(POLICY, policy), (RATELIMIT, current)] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             put(name, value);
         }

@@ -23,7 +23,7 @@ const KEPT_FOR: Duration = Duration::from_secs(300);
 /// See the module docs.
 pub struct CachedTokenVerifier {
     inner: Arc<JwtTokenIssuer>,
-    verified: Cache<Box<str>, (AccessClaims, i64)>,
+    verified: Cache<Box<str>, (AccessClaims, i64), crate::CacheHasher>,
 }
 
 impl std::fmt::Debug for CachedTokenVerifier {
@@ -42,7 +42,7 @@ impl CachedTokenVerifier {
             verified: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(KEPT_FOR)
-                .build(),
+                .build_with_hasher(crate::CacheHasher::default()),
         }
     }
 }

@@ -71,7 +71,7 @@ impl Stamp {
 /// See the module docs.
 pub struct CachedUserRepository<R> {
     inner: R,
-    cache: Cache<i64, Entry>,
+    cache: Cache<i64, Entry, crate::CacheHasher>,
     bus: Arc<dyn InvalidationBus>,
     fallback_ttl: Duration,
     /// Remote invalidations applied so far.
@@ -96,7 +96,7 @@ impl<R: UserRepository> CachedUserRepository<R> {
             cache: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(capacity)
-                .build(),
+                .build_with_hasher(crate::CacheHasher::default()),
             bus: Arc::new(LocalInvalidationBus),
             fallback_ttl: ttl,
             invalidations: AtomicU64::new(0),
