@@ -100,6 +100,12 @@ impl MediaLinks {
         self.ttl_seconds
     }
 
+    /// Tells this signer from any other made by [`MediaLinks::new`] (its clones share
+    /// it): equal ids and expiries give equal signatures.
+    pub fn signer_id(&self) -> u64 {
+        self.id
+    }
+
     /// The signature of a link to `path` whose owner's token version is
     /// `token_version`: the same for every call within one time bucket.
     pub fn sign(&self, path: &str, token_version: i64) -> LinkSignature {

@@ -165,5 +165,5 @@ impl VideoService {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-pub(crate) mod tests_support;
+#[cfg(any(test, feature = "mocks"))]
+pub mod tests_support;

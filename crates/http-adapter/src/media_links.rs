@@ -33,6 +33,16 @@ pub fn origin(request: &HttpRequest) -> String {
     }
 }
 
+/// What the links of one response depend on besides their resources: responses with
+/// equal fingerprints link the same resource with the same URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFingerprint {
+    origin: String,
+    /// The signer's id and the links' expiry, when links are signed.
+    signer: Option<(u64, i64)>,
+    versions: HashMap<UserId, i64>,
+}
+
 /// Builds the media links of the videos of one response (owned, so a stream can keep
 /// it).
 #[derive(Clone)]
@@ -81,6 +91,21 @@ impl MediaUrls {
             links: links.cloned(),
             versions,
             expires: OnceCell::new(),
+        }
+    }
+
+    /// Everything besides the resources that the links of this response depend on
+    /// (reading the clock for their expiry now, as the links will).
+    pub fn fingerprint(&self) -> LinkFingerprint {
+        LinkFingerprint {
+            origin: self.origin.get().to_owned(),
+            signer: self.links.as_ref().map(|links| {
+                (
+                    links.signer_id(),
+                    *self.expires.get_or_init(|| links.expiry()),
+                )
+            }),
+            versions: self.versions.clone(),
         }
     }
 

@@ -1,11 +1,12 @@
-//! Sample videos for unit tests across the crate.
+//! Sample videos for unit tests, of this crate and (with the `mocks` feature) of the
+//! crates around it.
 
 use chrono::{TimeZone, Utc};
 use vidgen_domain::users::UserId;
 use vidgen_domain::videos::{Title, Video, VideoId, VideoSource, VideoStatus};
 
 /// A completed upload with id `id`, owned by user 1, calling `webhook` back.
-pub(crate) fn video(id: i64, webhook: Option<&str>) -> Video {
+pub fn video(id: i64, webhook: Option<&str>) -> Video {
     let at = Utc
         .with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
         .single()

@@ -4,6 +4,7 @@
 pub mod dto;
 pub mod events;
 pub mod upload;
+mod written;
 
 use std::collections::BTreeMap;
 
@@ -305,9 +306,8 @@ async fn list(
         .list(current.actor(), query(params.into_inner())?)
         .await?;
     let urls = media_urls(&http, &videos, &current, &paged.items).await?;
-    Ok(ListJson::new(paged, |video| {
-        VideoResponse::linked(video, &urls)
-    }))
+    let json = written::page_json(paged.items, &urls).map_err(ApiError::internal)?;
+    Ok(ListJson::written(json, paged.total, paged.page))
 }
 
 /// The media links of `shown` as `current` sees them: signed with their owners' token
@@ -465,9 +465,8 @@ async fn list_of_user(
         .list_of(current.actor(), owner, query(params.into_inner())?)
         .await?;
     let urls = media_urls(&http, &videos, &current, &paged.items).await?;
-    Ok(ListJson::new(paged, |video| {
-        VideoResponse::linked(video, &urls)
-    }))
+    let json = written::page_json(paged.items, &urls).map_err(ApiError::internal)?;
+    Ok(ListJson::written(json, paged.total, paged.page))
 }
 
 /// Get a user's video

@@ -210,38 +210,20 @@ mod tests {
 
     use vidgen_application::invalidation::{Coherence, MockInvalidationBus};
     use vidgen_application::videos::ports::MockVideoRepository;
+    use vidgen_application::videos::tests_support;
     use vidgen_domain::listing::Page;
-    use vidgen_domain::videos::VideoSource;
 
     use super::*;
 
     fn video(title: &str) -> Video {
         let now = Utc::now();
         Video {
-            id: VideoId::new(5).expect("id"),
-            owner_id: UserId::new(1).expect("owner"),
             title: Title::parse(title).expect("title"),
-            description: None,
-            prompt: None,
-            source: VideoSource::Upload,
-            status: VideoStatus::Completed,
-            progress: 100,
-            resolution: None,
-            fps: None,
-            requested_duration: None,
-            duration: Some(2.0),
-            width: Some(640),
-            height: Some(360),
-            file_size: Some(1000),
-            content_type: Some("video/mp4".into()),
-            codec: Some("h264".into()),
-            media_key: Some("a.mp4".into()),
             thumbnail_key: Some("a.png".into()),
-            error: None,
-            webhook_url: None,
             created_at: now,
             updated_at: now,
             completed_at: Some(now),
+            ..tests_support::video(5, None)
         }
     }
 
