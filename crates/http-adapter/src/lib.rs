@@ -15,6 +15,7 @@ pub mod listing;
 pub mod media_links;
 pub mod metrics;
 pub mod middleware;
+mod multipart;
 pub mod openapi;
 pub mod registry;
 pub mod responses;

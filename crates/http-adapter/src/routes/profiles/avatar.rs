@@ -22,6 +22,7 @@ use super::{AvatarAnswer, user_id};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
 use crate::media_links::MediaUrls;
+use crate::multipart::{self, malformed};
 use crate::routes::users::dto::{UserPath, UserResponse};
 use crate::validation::ValidPath;
 
@@ -52,35 +53,19 @@ impl FromRequest for AvatarForm {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_form = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
-            });
-        if !is_form {
-            return ready(Err(ApiError::UnsupportedMediaType(
-                "Avatars are sent as multipart/form-data with a `file` part".into(),
-            )));
-        }
         let limit = req
             .app_data::<web::Data<ProfileService>>()
             .map_or(0, |profiles| profiles.max_avatar_bytes());
-        let declared = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
-            return ready(Err(too_large(limit)));
-        }
-        ready(Ok(Self {
-            form: Multipart::new(req.headers(), payload.take()),
-            limit,
-        }))
+        ready(
+            multipart::open(
+                req,
+                payload,
+                "Avatars are sent as multipart/form-data with a `file` part",
+                (limit, FORM_OVERHEAD),
+                too_large,
+            )
+            .map(|form| Self { form, limit }),
+        )
     }
 }
 
@@ -90,14 +75,6 @@ impl OperationModifier for AvatarForm {
     fn update_parameter(_: &mut DefaultOperationRaw) {}
 
     fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
-}
-
-/// A malformed form (framing, an interrupted body) is a 400.
-fn malformed(error: &actix_multipart::MultipartError) -> ApiError {
-    ApiError::BadRequest {
-        code: "BAD_REQUEST",
-        message: format!("Malformed multipart body: {error}"),
-    }
 }
 
 /// Reads the form: the `file` part's bytes (at most `limit`), every other part drained

@@ -24,6 +24,7 @@ use super::dto::{VideoResponse, webhook_url};
 use super::{CreateAnswer, idempotency_key, video_path};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
+use crate::multipart::{self, malformed};
 use crate::responses::Accepted;
 
 /// The idempotency scope of uploads.
@@ -50,32 +51,19 @@ impl FromRequest for UploadForm {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_form = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
-            });
-        if !is_form {
-            return ready(Err(ApiError::UnsupportedMediaType(
-                "Uploads are sent as multipart/form-data".into(),
-            )));
-        }
         let limit = req
             .app_data::<web::Data<VideoService>>()
             .map_or(0, |videos| videos.max_upload_bytes());
-        let declared = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
-            return ready(Err(too_large(limit)));
-        }
-        ready(Ok(Self(Multipart::new(req.headers(), payload.take()))))
+        ready(
+            multipart::open(
+                req,
+                payload,
+                "Uploads are sent as multipart/form-data",
+                (limit, FORM_OVERHEAD),
+                too_large,
+            )
+            .map(Self),
+        )
     }
 }
 
@@ -99,14 +87,6 @@ struct Parts {
     description: Option<String>,
     webhook_url: Option<String>,
     errors: Vec<FieldError>,
-}
-
-/// A malformed form (framing, a part without a name, an interrupted body) is a 400.
-fn malformed(error: &actix_multipart::MultipartError) -> ApiError {
-    ApiError::BadRequest {
-        code: "BAD_REQUEST",
-        message: format!("Malformed multipart body: {error}"),
-    }
 }
 
 /// Reads a text part, at most [`MAX_TEXT_PART`] bytes.
