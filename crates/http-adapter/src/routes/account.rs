@@ -19,7 +19,7 @@ use crate::error::{ApiError, FieldError};
 use crate::middleware::rate_limit;
 use crate::registry::{Constraint as C, FieldDoc, Registry, RouteEntry};
 use crate::responses::AcceptedJson;
-use crate::routes::users::dto::{password_rule, valid_email};
+use crate::routes::users::dto::{confirmation_error, password_rule, valid_email};
 use crate::validation::{ValidJson, Validated, garde_errors, single_line};
 
 /// Password recovery.
@@ -132,13 +132,11 @@ impl std::fmt::Debug for PasswordResetRequest {
 impl Validated for PasswordResetRequest {
     fn field_errors(&self) -> Vec<FieldError> {
         let mut errors = garde_errors(self);
-        if self.new_password != self.confirm_password {
-            errors.push(FieldError::new(
-                "__all__",
-                "confirm_password must equal new_password",
-                "password_mismatch",
-            ));
-        }
+        errors.extend(confirmation_error(
+            &self.new_password,
+            &self.confirm_password,
+            "new_password",
+        ));
         errors
     }
 }

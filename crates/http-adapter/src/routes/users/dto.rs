@@ -57,6 +57,22 @@ pub(crate) fn password_rule(wanted: PasswordRule) -> impl FnOnce(&str, &()) -> g
     }
 }
 
+/// The `__all__` error of a `confirm_password` that differs from the password it confirms
+/// (in the field `field`).
+pub(crate) fn confirmation_error(
+    password: &str,
+    confirmation: &str,
+    field: &str,
+) -> Option<FieldError> {
+    (password != confirmation).then(|| {
+        FieldError::new(
+            "__all__",
+            format!("confirm_password must equal {field}"),
+            "password_mismatch",
+        )
+    })
+}
+
 fn valid_age(value: &i64, _: &()) -> garde::Result {
     Age::new(*value).map(|_| ()).map_err(|e| rule("range", e))
 }
@@ -188,13 +204,11 @@ impl std::fmt::Debug for UserCreate {
 impl Validated for UserCreate {
     fn field_errors(&self) -> Vec<FieldError> {
         let mut errors = garde_errors(self);
-        if self.password != self.confirm_password {
-            errors.push(FieldError::new(
-                "__all__",
-                "confirm_password must equal password",
-                "password_mismatch",
-            ));
-        }
+        errors.extend(confirmation_error(
+            &self.password,
+            &self.confirm_password,
+            "password",
+        ));
         errors
     }
 }
@@ -367,13 +381,11 @@ impl std::fmt::Debug for PasswordChange {
 impl Validated for PasswordChange {
     fn field_errors(&self) -> Vec<FieldError> {
         let mut errors = garde_errors(self);
-        if self.new_password != self.confirm_password {
-            errors.push(FieldError::new(
-                "__all__",
-                "confirm_password must equal new_password",
-                "password_mismatch",
-            ));
-        }
+        errors.extend(confirmation_error(
+            &self.new_password,
+            &self.confirm_password,
+            "new_password",
+        ));
         errors
     }
 }
