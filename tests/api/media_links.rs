@@ -181,6 +181,18 @@ async fn every_bad_link_is_not_found() {
     assert_eq!(anonymous(&app, content).await.status().as_u16(), 200);
 }
 
+/// Changes `user`'s password (from [`PASSWORD`]), which ends the links signed before.
+async fn change_password(app: &TestApp, user: &TestUser) {
+    let changed = app
+        .change_password(
+            user.id,
+            &user.access_token,
+            &json!({"current_password": PASSWORD, "new_password": "N3wPassword!", "confirm_password": "N3wPassword!"}),
+        )
+        .await;
+    assert_eq!(changed.status().as_u16(), 204, "password change");
+}
+
 #[tokio::test]
 async fn a_password_change_or_a_suspension_ends_old_links() {
     let app = spawn_app().await;
@@ -188,14 +200,7 @@ async fn a_password_change_or_a_suspension_ends_old_links() {
     let video = completed_video(&app, &jane, "Before").await;
     let old = link(&video, "content_url").to_owned();
     assert_eq!(anonymous(&app, &old).await.status().as_u16(), 200);
-    let changed = app
-        .change_password(
-            jane.id,
-            &jane.access_token,
-            &json!({"current_password": PASSWORD, "new_password": "N3wPassword!", "confirm_password": "N3wPassword!"}),
-        )
-        .await;
-    assert_eq!(changed.status().as_u16(), 204, "password change");
+    change_password(&app, &jane).await;
     assert_problem(anonymous(&app, &old).await, 404, "NOT_FOUND").await;
 
     // A new session gets new links, which work until the user is suspended.
@@ -319,13 +324,6 @@ async fn a_password_change_ends_old_avatar_links() {
     let jane = app.user("jane").await;
     let url = avatar_link(&app, &jane).await;
     assert_eq!(anonymous(&app, &url).await.status().as_u16(), 200);
-    let changed = app
-        .change_password(
-            jane.id,
-            &jane.access_token,
-            &json!({"current_password": PASSWORD, "new_password": "N3wPassword!", "confirm_password": "N3wPassword!"}),
-        )
-        .await;
-    assert_eq!(changed.status().as_u16(), 204, "password change");
+    change_password(&app, &jane).await;
     assert_problem(anonymous(&app, &url).await, 404, "NOT_FOUND").await;
 }

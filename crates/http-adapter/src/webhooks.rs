@@ -98,8 +98,9 @@ impl WebhookBodies for VideoWebhookBodies {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use vidgen_application::videos::tests_support;
     use vidgen_domain::users::UserId;
-    use vidgen_domain::videos::{Title, VideoId, VideoSource, VideoStatus};
+    use vidgen_domain::videos::{VideoId, VideoStatus};
 
     use super::*;
 
@@ -112,28 +113,12 @@ mod tests {
         let video = Video {
             id: VideoId::new(9).expect("id"),
             owner_id: UserId::new(2).expect("owner"),
-            title: Title::parse("Lake").expect("title"),
-            description: None,
-            prompt: None,
-            source: VideoSource::Upload,
             status: VideoStatus::Failed,
             progress: 0,
-            resolution: None,
-            fps: None,
-            requested_duration: None,
-            duration: None,
-            width: None,
-            height: None,
-            file_size: None,
-            content_type: None,
-            codec: None,
-            media_key: None,
-            thumbnail_key: None,
             error: Some("not a video".into()),
-            webhook_url: Some("https://hooks.example.com/v".into()),
-            created_at: at,
-            updated_at: at,
+            media_key: None,
             completed_at: None,
+            ..tests_support::video(9, Some("https://hooks.example.com/v"))
         };
         let body = VideoWebhookBodies.body(VideoEvent::Failed, at, &video);
         let json: serde_json::Value = serde_json::from_str(&body).expect("json");

@@ -178,31 +178,20 @@ mod tests {
     use std::sync::Arc;
 
     use actix_web::test::TestRequest;
-    use chrono::{TimeZone, Utc};
     use vidgen_application::videos::events::StreamLimits;
     use vidgen_application::videos::ports::MockVideoRepository;
+    use vidgen_application::videos::tests_support;
     use vidgen_domain::users::UserId;
-    use vidgen_domain::videos::{Title, VideoId, VideoSource};
+    use vidgen_domain::videos::VideoSource;
 
     use super::*;
 
+    /// A generation just queued (video 7 of user 1).
     fn pending() -> Video {
-        let at = Utc
-            .with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
-            .single()
-            .expect("time");
         Video {
-            id: VideoId::new(7).expect("id"),
-            owner_id: UserId::new(1).expect("owner"),
-            title: Title::parse("Lake").expect("title"),
-            description: None,
-            prompt: None,
             source: VideoSource::Generated,
             status: VideoStatus::Pending,
             progress: 0,
-            resolution: None,
-            fps: None,
-            requested_duration: None,
             duration: None,
             width: None,
             height: None,
@@ -210,12 +199,8 @@ mod tests {
             content_type: None,
             codec: None,
             media_key: None,
-            thumbnail_key: None,
-            error: None,
-            webhook_url: None,
-            created_at: at,
-            updated_at: at,
             completed_at: None,
+            ..tests_support::video(7, None)
         }
     }
 
