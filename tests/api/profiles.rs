@@ -298,6 +298,85 @@ async fn preferences_are_bounded_in_keys_and_size() {
     );
 }
 
+/// No key or text of the preferences, at any depth, may hold a control character: a NUL
+/// (which PostgreSQL's `jsonb` cannot store, once a 500 there) is refused with 422 on both
+/// databases, like a line feed or an escape, and the stored profile stays as it was.
+#[tokio::test]
+async fn control_characters_anywhere_in_the_preferences_are_refused() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let kept = json!({"theme": "dark"});
+    let put = app
+        .put_profile(jane.id, &jane.access_token, &json!({"preferences": kept}))
+        .await;
+    assert_eq!(put.status().as_u16(), 200);
+    for preferences in [
+        json!({"\u{89}<\u{0}Z": {"a": {}}, "": []}),
+        json!({"a": [{"file": false}, {"b": "x\u{0}y"}]}),
+        json!({"a": "two\nlines"}),
+        json!({"\u{1b}[31m": true}),
+    ] {
+        let problem = assert_problem(
+            app.put_profile(
+                jane.id,
+                &jane.access_token,
+                &json!({"address": null, "preferences": preferences}),
+            )
+            .await,
+            422,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(
+            entries(&problem),
+            [("preferences".to_owned(), "control_characters".to_owned())],
+            "{preferences}: {problem}"
+        );
+    }
+    let read = json(app.get_profile(jane.id, &jane.access_token).await).await;
+    assert_eq!(read["preferences"], kept, "{read}");
+}
+
+/// Preferences stored before control characters were refused are still read back.
+#[tokio::test]
+async fn preferences_stored_under_earlier_rules_stay_readable() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let put = app
+        .put_profile(
+            jane.id,
+            &jane.access_token,
+            &json!({"preferences": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(put.status().as_u16(), 200);
+    let backend = app.db.get_database_backend();
+    let stored = r#"{"signature":"Jane\tDoe"}"#;
+    let literal = match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("'{stored}'::jsonb"),
+        _ => format!("'{stored}'"),
+    };
+    app.db
+        .execute_raw(Statement::from_string(
+            backend,
+            format!(
+                "UPDATE user_profiles SET preferences = {literal} WHERE user_id = {}",
+                jane.id
+            ),
+        ))
+        .await
+        .expect("stored");
+    let read = app.get_profile(jane.id, &jane.access_token).await;
+    assert_eq!(read.status().as_u16(), 200);
+    let read = json(read).await;
+    assert_eq!(
+        read["preferences"],
+        json!({"signature": "Jane\tDoe"}),
+        "{read}"
+    );
+}
+
 #[tokio::test]
 async fn a_profile_goes_with_its_user() {
     let app = spawn_app().await;

@@ -230,6 +230,10 @@ pub enum PreferencesError {
     TooManyKeys,
     #[error("must be at most {} bytes as JSON", Preferences::MAX_BYTES)]
     TooLarge,
+    /// A key or a text value, at any depth, holds a control character (NUL included:
+    /// PostgreSQL's `jsonb` cannot store it, and no text field of the API accepts one).
+    #[error("keys and texts must not contain control characters")]
+    ControlCharacters,
 }
 
 impl PreferencesError {
@@ -237,13 +241,15 @@ impl PreferencesError {
         match self {
             Self::TooManyKeys => "too_many_keys",
             Self::TooLarge => "too_large",
+            Self::ControlCharacters => ControlCharacters::CODE,
         }
     }
 }
 
 /// A JSON object of a user's own settings (theme, language, ...), whose content the
 /// service does not interpret: at most [`Preferences::MAX_KEYS`] keys at its top level
-/// and [`Preferences::MAX_BYTES`] bytes written as compact JSON.
+/// and [`Preferences::MAX_BYTES`] bytes written as compact JSON, with no control
+/// character in any key or text at any depth.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Preferences(Map<String, Value>);
 
@@ -252,7 +258,7 @@ impl Preferences {
     pub const MAX_BYTES: usize = 16 * 1024;
 
     /// # Errors
-    /// Every broken rule: too many keys, too large.
+    /// Every broken rule: too many keys, too large, control characters.
     pub fn parse(object: Map<String, Value>) -> Result<Self, Vec<PreferencesError>> {
         let mut errors = Vec::new();
         if object.len() > Self::MAX_KEYS {
@@ -261,11 +267,21 @@ impl Preferences {
         if compact_len(&object) > Self::MAX_BYTES {
             errors.push(PreferencesError::TooLarge);
         }
+        if !texts_are_single_line(&object) {
+            errors.push(PreferencesError::ControlCharacters);
+        }
         if errors.is_empty() {
             Ok(Self(object))
         } else {
             Err(errors)
         }
+    }
+
+    /// Preferences read back from storage, taken as they are: they were checked when
+    /// written, under the rules of their time (control characters were accepted before
+    /// they were refused), and a profile must stay readable.
+    pub fn from_stored(object: Map<String, Value>) -> Self {
+        Self(object)
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
@@ -274,6 +290,33 @@ impl Preferences {
 
     pub fn into_map(self) -> Map<String, Value> {
         self.0
+    }
+}
+
+/// Whether every key and text value of `object`, at any depth, is free of control
+/// characters (walked with a stack: the depth is whatever the client nested).
+fn texts_are_single_line(object: &Map<String, Value>) -> bool {
+    let single = |raw: &str| text::check_single_line(raw).is_ok();
+    let mut pending: Vec<&Value> = Vec::new();
+    let mut objects = vec![object];
+    loop {
+        for map in objects.drain(..) {
+            for (key, value) in map {
+                if !single(key) {
+                    return false;
+                }
+                pending.push(value);
+            }
+        }
+        let Some(value) = pending.pop() else {
+            return true;
+        };
+        match value {
+            Value::String(raw) if !single(raw) => return false,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => objects.push(map),
+            _ => {}
+        }
     }
 }
 

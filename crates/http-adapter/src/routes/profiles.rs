@@ -88,7 +88,8 @@ async fn get(
 /// Sets `address` and `preferences` together: what is left out is cleared. Each field
 /// of the address is checked (the country is an ISO 3166-1 alpha-2 code) and every
 /// problem is reported at once with its dotted path (`address.zip_code`); `preferences`
-/// is a JSON object with a bounded number of keys and size. Yourself or, for admins,
+/// is a JSON object with a bounded number of keys and size and no control character in
+/// any key or text (`control_characters`). Yourself or, for admins,
 /// anyone; moderators may read but not change it (403).
 #[api_v2_operation]
 async fn replace(

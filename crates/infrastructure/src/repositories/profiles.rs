@@ -56,7 +56,7 @@ fn to_profile(row: user_profile::Model) -> Result<StoredProfile, RepositoryError
         _ => return Err(corrupt("address")),
     };
     let preferences = match row.preferences {
-        Value::Object(map) => Preferences::parse(map).map_err(|_| corrupt("preferences"))?,
+        Value::Object(map) => Preferences::from_stored(map),
         _ => return Err(corrupt("preferences")),
     };
     Ok(StoredProfile {

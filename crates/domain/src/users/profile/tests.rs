@@ -204,6 +204,10 @@ fn preferences_within_their_limits_are_kept() {
             object(json!({"theme": "dark", "notify": {"email": true, "days": [1, 2]}})),
         ),
         ("the most keys", keys(Preferences::MAX_KEYS)),
+        (
+            "texts of any script, emoji and escapes written as text",
+            object(json!({"名前": ["Ünïcødé 🎬", {"path": "C:\\tmp", "q": "\"x\""}]})),
+        ),
         // {"a":"..."}: 8 bytes of framing around the text.
         (
             "exactly the size limit",
@@ -234,6 +238,21 @@ fn preferences_beyond_their_limits_are_refused() {
             "large nested value",
             object(json!({"deep": {"list": vec!["0123456789"; 2000]}})),
             &[PreferencesError::TooLarge],
+        ),
+        (
+            "NUL in a nested key",
+            object(json!({"a": {"b": [{"c\u{0}": 1}]}})),
+            &[PreferencesError::ControlCharacters],
+        ),
+        (
+            "a line feed in a text in a list",
+            object(json!({"a": ["fine", ["also fine", "not\nfine"]]})),
+            &[PreferencesError::ControlCharacters],
+        ),
+        (
+            "an escape character in a top-level key",
+            object(json!({"\u{1b}[31m": true})),
+            &[PreferencesError::ControlCharacters],
         ),
         (
             "both at once",
