@@ -65,8 +65,8 @@ impl From<&profile::Address> for Address {
 pub struct ProfileReplace {
     /// The postal address, or null for none.
     pub address: Option<Address>,
-    /// Any JSON object of the user's settings (not interpreted by the service): at most
-    /// 50 top-level keys and 16 KiB as JSON, no control character in any key or text.
+    /// Any JSON object of the user's settings (not interpreted by the service), with no
+    /// control character in any key or text.
     #[openapi(example = "{\"theme\": \"dark\", \"language\": \"en\"}")]
     pub preferences: Option<BTreeMap<String, Value>>,
 }
