@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, json, spawn_app};
+use crate::helpers::{TestApp, TestUser, assert_problem, json, spawn_app};
 
 fn address() -> Value {
     json!({
@@ -124,6 +124,16 @@ async fn profiles_are_read_by_self_and_staff_and_written_by_self_and_admins() {
     .await;
 }
 
+/// Replaces `user`'s profile with `body`, which must be refused with 422: the problem.
+async fn refused(app: &TestApp, user: &TestUser, body: &Value) -> Value {
+    assert_problem(
+        app.put_profile(user.id, &user.access_token, body).await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await
+}
+
 /// The `(field, code)` pairs of a validation error.
 fn entries(body: &Value) -> Vec<(String, String)> {
     body["error_details"]
@@ -153,12 +163,7 @@ async fn every_problem_of_the_address_is_reported_at_once_with_dotted_paths() {
         },
         "preferences": {"theme": "dark"},
     });
-    let problem = assert_problem(
-        app.put_profile(jane.id, &jane.access_token, &body).await,
-        422,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let problem = refused(&app, &jane, &body).await;
     let expected: Vec<(String, String)> = [
         ("address.city", "too_long"),
         ("address.country", "country"),
@@ -217,12 +222,7 @@ async fn shape_errors_inside_the_address_name_their_path() {
         ),
     ];
     for (name, body, expected) in cases {
-        let problem = assert_problem(
-            app.put_profile(jane.id, &jane.access_token, body).await,
-            422,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let problem = refused(&app, &jane, body).await;
         let expected: Vec<(String, String)> = expected
             .iter()
             .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
@@ -244,17 +244,7 @@ async fn preferences_are_bounded_in_keys_and_size() {
 
     let fifty_one: serde_json::Map<String, Value> =
         (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
-    let problem = assert_problem(
-        app.put_profile(
-            jane.id,
-            &jane.access_token,
-            &json!({"preferences": fifty_one}),
-        )
-        .await,
-        422,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let problem = refused(&app, &jane, &json!({"preferences": fifty_one})).await;
     assert_eq!(
         entries(&problem),
         [("preferences".to_owned(), "too_many_keys".to_owned())],
@@ -262,12 +252,7 @@ async fn preferences_are_bounded_in_keys_and_size() {
     );
 
     let big = json!({"preferences": {"blob": "x".repeat(16 * 1024)}});
-    let problem = assert_problem(
-        app.put_profile(jane.id, &jane.access_token, &big).await,
-        422,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let problem = refused(&app, &jane, &big).await;
     assert_eq!(
         entries(&problem),
         [("preferences".to_owned(), "too_large".to_owned())],
@@ -277,15 +262,10 @@ async fn preferences_are_bounded_in_keys_and_size() {
     // The address and the preferences are reported together.
     let mut bad_address = address();
     bad_address["country"] = json!("12");
-    let problem = assert_problem(
-        app.put_profile(
-            jane.id,
-            &jane.access_token,
-            &json!({"address": bad_address, "preferences": {"blob": "x".repeat(16 * 1024)}}),
-        )
-        .await,
-        422,
-        "VALIDATION_ERROR",
+    let problem = refused(
+        &app,
+        &jane,
+        &json!({"address": bad_address, "preferences": {"blob": "x".repeat(16 * 1024)}}),
     )
     .await;
     assert_eq!(
@@ -316,15 +296,10 @@ async fn control_characters_anywhere_in_the_preferences_are_refused() {
         json!({"a": "two\nlines"}),
         json!({"\u{1b}[31m": true}),
     ] {
-        let problem = assert_problem(
-            app.put_profile(
-                jane.id,
-                &jane.access_token,
-                &json!({"address": null, "preferences": preferences}),
-            )
-            .await,
-            422,
-            "VALIDATION_ERROR",
+        let problem = refused(
+            &app,
+            &jane,
+            &json!({"address": null, "preferences": preferences}),
         )
         .await;
         assert_eq!(
