@@ -7,4 +7,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod workers;
 
-pub use startup::{Application, ShutdownHandle, StartupError};
+pub use startup::{Application, ShutdownHandle, ShutdownSignals, StartupError};

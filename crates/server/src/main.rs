@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vidgen_infrastructure::settings::Settings;
-use vidgen_server::{Application, startup, telemetry};
+use vidgen_server::{Application, ShutdownSignals, startup, telemetry};
 
 /// jemalloc instead of glibc's allocator: a list request allocates a few hundred small
 /// objects (rows, strings, JSON), and glibc's malloc, free and their arena locks were a
@@ -193,8 +193,11 @@ fn main() -> ExitCode {
                 password,
             }) => create_admin(&settings, &email, &username, password).await,
             _ => {
+                // Listening before the start-up: a stop signal sent while the service
+                // starts is answered by the graceful stop once it runs.
+                let signals = ShutdownSignals::listen();
                 let app = Application::build(settings).await?;
-                app.run_until_stopped().await.map_err(anyhow::Error::from)
+                app.run_until(signals).await.map_err(anyhow::Error::from)
             }
         }
     });

@@ -298,14 +298,28 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM: then stops accepting, lets in-flight requests
-    /// finish (bounded by `SHUTDOWN_TIMEOUT_SECONDS`) and returns.
+    /// finish (bounded by `SHUTDOWN_TIMEOUT_SECONDS`) and returns. The signals are
+    /// listened for from this call on; [`Application::run_until`] takes listeners made
+    /// earlier.
     ///
     /// # Errors
     /// The server's own I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let signals = ShutdownSignals::listen();
+        self.run_until(signals).await
+    }
+
+    /// As [`Application::run_until_stopped`], stopped by `signals`: made before the
+    /// application was built, they also catch a signal sent while it started (which
+    /// would otherwise end the process by the signal's default action, without the
+    /// graceful stop).
+    ///
+    /// # Errors
+    /// The server's own I/O errors.
+    pub async fn run_until(self, signals: ShutdownSignals) -> std::io::Result<()> {
         let on_signal = self.shutdown_handle();
         let signals = tokio::spawn(async move {
-            shutdown_signal().await;
+            signals.received().await;
             tracing::info!("shutdown signal received");
             on_signal.stop().await;
         });
@@ -351,31 +365,66 @@ impl ShutdownHandle {
     }
 }
 
-/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// The stop signals, SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from the moment
+/// this is made: from then on they no longer end the process by their default action
+/// but are kept until [`ShutdownSignals::received`] reads them.
+#[derive(Debug)]
+pub struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Starts listening (on the current Tokio runtime). A signal that cannot be listened
+    /// for is logged and never arrives.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for the first of the signals (one sent before this call included).
+    pub async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {}
+                () = next(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if let Err(error) = tokio::signal::ctrl_c().await {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }
 
