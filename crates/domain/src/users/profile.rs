@@ -297,27 +297,21 @@ impl Preferences {
 /// characters (walked with a stack: the depth is whatever the client nested).
 fn texts_are_single_line(object: &Map<String, Value>) -> bool {
     let single = |raw: &str| text::check_single_line(raw).is_ok();
-    let mut pending: Vec<&Value> = Vec::new();
-    let mut objects = vec![object];
-    loop {
-        for map in objects.drain(..) {
-            for (key, value) in map {
-                if !single(key) {
-                    return false;
-                }
-                pending.push(value);
-            }
-        }
-        let Some(value) = pending.pop() else {
-            return true;
-        };
+    let keys_single = |map: &Map<String, Value>| map.keys().all(|key| single(key));
+    if !keys_single(object) {
+        return false;
+    }
+    let mut pending: Vec<&Value> = object.values().collect();
+    while let Some(value) = pending.pop() {
         match value {
             Value::String(raw) if !single(raw) => return false,
             Value::Array(items) => pending.extend(items),
-            Value::Object(map) => objects.push(map),
+            Value::Object(map) if !keys_single(map) => return false,
+            Value::Object(map) => pending.extend(map.values()),
             _ => {}
         }
     }
+    true
 }
 
 /// The length of `object` written as compact JSON.
