@@ -271,11 +271,7 @@ pub async fn rate_limit(
     }
     let key = match subject {
         Some(user) => format!("user:{user}"),
-        None => format!(
-            "ip:{}",
-            request_client_ip(req.request())
-                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-        ),
+        None => format!("ip:{}", client_of(req.request())),
     };
     let decision = limits.check(RatePolicy::Api, &key).await;
     if !decision.allowed {
