@@ -19,6 +19,9 @@ pub struct MailMessage {
     pub text: String,
     /// The `text/html` part.
     pub html: String,
+    /// The single-use token the parts carry, if any: a backend that writes messages
+    /// where others can read them (the log) masks it.
+    pub secret: Option<String>,
 }
 
 impl std::fmt::Debug for MailMessage {
@@ -86,6 +89,25 @@ impl std::fmt::Debug for AccountMail {
     }
 }
 
+/// The notice that tells an account's old address that the account moved to another
+/// one (no token: there is nothing to click that could take the change back).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailChangedMail {
+    /// The old address.
+    pub to: Email,
+    pub name: String,
+    pub new_address: Email,
+}
+
+impl std::fmt::Debug for EmailChangedMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailChangedMail")
+            .field("to", &self.to)
+            .field("new_address", &self.new_address)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A template failed to render (a bug in a template kept in the repository).
 #[derive(Debug, thiserror::Error)]
 #[error("the mail template cannot be rendered: {0}")]
@@ -100,4 +122,11 @@ pub trait MailTemplates: Send + Sync {
     /// # Errors
     /// `TemplateError` when a template does not render.
     fn render(&self, mail: &AccountMail) -> Result<MailMessage, TemplateError>;
+
+    /// The notice of an address change, to the old address; user data is escaped in
+    /// the HTML part.
+    ///
+    /// # Errors
+    /// `TemplateError` when a template does not render.
+    fn render_email_changed(&self, mail: &EmailChangedMail) -> Result<MailMessage, TemplateError>;
 }

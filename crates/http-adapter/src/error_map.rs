@@ -248,7 +248,7 @@ impl From<ListUsersError> for ApiError {
 }
 
 impl MappedErrors for UpdateUserError {
-    const STATUSES: &'static [u16] = &[403, 404, 409, 422, 500];
+    const STATUSES: &'static [u16] = &[403, 404, 409, 422, 500, 503];
 }
 
 impl From<UpdateUserError> for ApiError {
@@ -258,10 +258,13 @@ impl From<UpdateUserError> for ApiError {
             UpdateUserError::Forbidden => {
                 Self::Forbidden("Only the user or an admin may change this user".into())
             }
+            UpdateUserError::WrongPassword => {
+                Self::Forbidden("The current password is not correct".into())
+            }
             UpdateUserError::Invalid(list) => violations(list),
             UpdateUserError::EmailTaken => email_taken(),
             UpdateUserError::UsernameTaken => username_taken(),
-            UpdateUserError::Unexpected(source) => Self::Internal(source),
+            UpdateUserError::Unexpected(source) => unexpected(source),
         }
     }
 }
@@ -658,8 +661,10 @@ impl MappedErrors for GetAvatarError {
 impl From<GetAvatarError> for ApiError {
     fn from(error: GetAvatarError) -> Self {
         match error {
-            GetAvatarError::NotFound => user_not_found(),
-            GetAvatarError::NoAvatar => Self::NotFound("This user has no avatar".into()),
+            // One answer for both: the route tells nobody which users exist.
+            GetAvatarError::NotFound | GetAvatarError::NoAvatar => {
+                Self::NotFound("Avatar not found".into())
+            }
             GetAvatarError::Unexpected(source) => Self::internal(source),
             GetAvatarError::Media(source) => Self::internal(source),
         }
@@ -911,15 +916,18 @@ mod tests {
         let update = vec![
             UpdateUserError::NotFound,
             UpdateUserError::Forbidden,
+            UpdateUserError::WrongPassword,
             UpdateUserError::Invalid(invalid()),
             UpdateUserError::EmailTaken,
             UpdateUserError::UsernameTaken,
             UpdateUserError::Unexpected(unexpected()),
+            UpdateUserError::Unexpected(Box::new(HashError::overloaded())),
         ];
         for e in &update {
             match e {
                 UpdateUserError::NotFound
                 | UpdateUserError::Forbidden
+                | UpdateUserError::WrongPassword
                 | UpdateUserError::Invalid(_)
                 | UpdateUserError::EmailTaken
                 | UpdateUserError::UsernameTaken

@@ -21,16 +21,52 @@ use crate::error::ApiError;
 pub const EXPIRES: &str = "expires";
 pub const SIGNATURE: &str = "signature";
 
-/// Where absolute links start: `PUBLIC_BASE_URL` when configured, else the scheme and
-/// host the request came in on (the host was checked against `ALLOWED_HOSTS`).
+/// Where absolute links start: `PUBLIC_BASE_URL` when configured (production requires
+/// it), else the request's own `Host` header (checked against `ALLOWED_HOSTS` before any
+/// handler runs) on the connection's own scheme. Never a forwarding header
+/// (`X-Forwarded-Host`, `X-Forwarded-Proto`, `Forwarded`): any client can send those.
 pub fn origin(request: &HttpRequest) -> String {
-    match request.app_data::<crate::responses::PublicBaseUrl>() {
-        Some(base) => base.0.trim_end_matches('/').to_owned(),
-        None => {
-            let info = request.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
+    if let Some(base) = request.app_data::<crate::responses::PublicBaseUrl>() {
+        return base.0.trim_end_matches('/').to_owned();
     }
+    let scheme = if request.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = request
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .filter(|host| is_authority(host))
+        .unwrap_or_else(|| request.app_config().host());
+    format!("{scheme}://{host}")
+}
+
+/// Whether `raw` is nothing but `host[:port]` (a DNS name, an IPv4 address or a
+/// bracketed IPv6 address): with `ALLOWED_HOSTS=*` a `Host` header is otherwise unchecked,
+/// and a link must not start with `user@`, a path or a scheme of the client's choosing.
+fn is_authority(raw: &str) -> bool {
+    let (host, port) = match raw.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, tail)) if v6.parse::<std::net::Ipv6Addr>().is_ok() => ("v6", tail),
+            _ => return false,
+        },
+        None => match raw.rsplit_once(':') {
+            Some((host, _)) => (host, &raw[host.len()..]),
+            None => (raw, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    port_ok
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// What the links of one response depend on besides their resources: responses with
@@ -236,6 +272,32 @@ mod tests {
     use actix_web::test::TestRequest;
 
     use super::*;
+
+    #[test]
+    fn only_a_plain_host_and_port_can_start_a_link() {
+        for good in [
+            "api.example.com",
+            "localhost:8000",
+            "127.0.0.1:8080",
+            "[::1]:8000",
+            "[2001:db8::1]",
+        ] {
+            assert!(is_authority(good), "{good} refused");
+        }
+        for bad in [
+            "evil.example/path",
+            "user@evil.example",
+            "javascript://x",
+            "a b",
+            "host:",
+            "host:80x",
+            "[::1",
+            "[nothost]:80",
+            "",
+        ] {
+            assert!(!is_authority(bad), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn a_link_query_needs_both_parameters_and_an_integer_expiry() {

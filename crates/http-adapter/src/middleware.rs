@@ -19,8 +19,16 @@ pub mod request_id;
 pub mod security_headers;
 pub mod trusted_host;
 
+/// The path the router matches: percent-encoded characters decoded as actix's router
+/// decodes them (`/%61pi/v1/users/me` is `/api/v1/users/me`; `%2F`, `%25` and `%2B` stay
+/// encoded). Every middleware that decides by path asks this, never the raw path, so an
+/// encoded path gets exactly the treatment of its plain form.
+pub fn routed_path(req: &actix_web::dev::ServiceRequest) -> &str {
+    req.match_info().as_str()
+}
+
 pub use envelope::envelope;
-pub use rate_limit::{TrustedProxies, rate_limit};
+pub use rate_limit::{ForwardedHeader, TrustedProxies, rate_limit};
 pub use request_context::request_context;
 pub use request_id::RequestId;
 pub use trusted_host::{TrustedHosts, trusted_host};

@@ -97,7 +97,12 @@ fn expected() -> Expected {
             PasswordPolicy::MAX_LEN,
         );
     }
-    for at in ["PasswordChange.current_password", "LoginRequest.password"] {
+    for at in [
+        "PasswordChange.current_password",
+        "UserUpdate.current_password",
+        "UserReplace.current_password",
+        "LoginRequest.password",
+    ] {
         lengths(&mut map, at, Some(NON_EMPTY), PasswordPolicy::MAX_LEN);
     }
     lengths(

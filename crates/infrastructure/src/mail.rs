@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
-use vidgen_application::mail::{AccountMail, MailError, MailMessage, MailTemplates, Mailer};
+use vidgen_application::mail::{
+    AccountMail, EmailChangedMail, MailError, MailMessage, MailTemplates, Mailer,
+};
 use vidgen_domain::users::account_tokens::AccountTokenPurpose;
 
 /// The templates of one purpose: subject, plain text, HTML.
@@ -43,6 +45,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "password_reset.html",
         include_str!("../templates/mail/password_reset.html"),
+    ),
+    (
+        "email_changed.subject.txt",
+        include_str!("../templates/mail/email_changed.subject.txt"),
+    ),
+    (
+        "email_changed.txt",
+        include_str!("../templates/mail/email_changed.txt"),
+    ),
+    (
+        "email_changed.html",
+        include_str!("../templates/mail/email_changed.html"),
     ),
 ];
 
@@ -108,22 +122,79 @@ impl MailTemplates for MiniJinjaMailTemplates {
             token => mail.token,
             valid_hours => mail.valid_hours,
         };
+        let mut message = self.render_parts(stem, &mail.to, &context)?;
+        message.secret = Some(mail.token.clone());
+        Ok(message)
+    }
+
+    fn render_email_changed(
+        &self,
+        mail: &EmailChangedMail,
+    ) -> Result<MailMessage, vidgen_application::mail::TemplateError> {
+        let context = minijinja::context! {
+            name => mail.name,
+            to => mail.to.as_ref(),
+            new_address => mail.new_address.as_ref(),
+        };
+        self.render_parts("email_changed", &mail.to, &context)
+    }
+}
+
+impl MiniJinjaMailTemplates {
+    /// The subject, text and HTML templates of `stem`, rendered for `to`.
+    fn render_parts(
+        &self,
+        stem: &str,
+        to: &vidgen_domain::users::Email,
+        context: &minijinja::Value,
+    ) -> Result<MailMessage, vidgen_application::mail::TemplateError> {
         Ok(MailMessage {
-            to: mail.to.clone(),
+            to: to.clone(),
             subject: self
-                .render_one(&format!("{stem}.subject.txt"), &context)?
+                .render_one(&format!("{stem}.subject.txt"), context)?
                 .trim()
                 .to_owned(),
-            text: self.render_one(&format!("{stem}.txt"), &context)?,
-            html: self.render_one(&format!("{stem}.html"), &context)?,
+            text: self.render_one(&format!("{stem}.txt"), context)?,
+            html: self.render_one(&format!("{stem}.html"), context)?,
+            secret: None,
         })
     }
 }
 
 /// Writes every message to the log at info level (recipient, subject, both parts with
-/// their links), for development and tests: nothing leaves the machine.
+/// their links), for development and tests: nothing leaves the machine. With
+/// [`LogMailer::masking`] (production) the message's token is masked wherever it
+/// appears, so the log holds no working link.
 #[derive(Debug, Clone, Default)]
-pub struct LogMailer;
+pub struct LogMailer {
+    mask_tokens: bool,
+}
+
+/// How many characters of a masked token stay readable (enough to tell two mails
+/// apart, far too few to guess the rest).
+const SHOWN_TOKEN_CHARS: usize = 4;
+
+impl LogMailer {
+    /// Logs messages as they are (development, tests).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Logs messages with their tokens masked.
+    pub fn masking() -> Self {
+        Self { mask_tokens: true }
+    }
+
+    /// `text` with every occurrence of `secret` replaced by its first characters and a
+    /// mask.
+    fn masked(text: &str, secret: &str) -> String {
+        if secret.is_empty() {
+            return text.to_owned();
+        }
+        let shown: String = secret.chars().take(SHOWN_TOKEN_CHARS).collect();
+        text.replace(secret, &format!("{shown}…[masked]"))
+    }
+}
 
 #[async_trait]
 impl Mailer for LogMailer {
@@ -132,11 +203,18 @@ impl Mailer for LogMailer {
     }
 
     async fn send(&self, message: &MailMessage) -> Result<(), MailError> {
+        let (text, html) = match (&message.secret, self.mask_tokens) {
+            (Some(secret), true) => (
+                Self::masked(&message.text, secret),
+                Self::masked(&message.html, secret),
+            ),
+            _ => (message.text.clone(), message.html.clone()),
+        };
         tracing::info!(
             to = %message.to,
             subject = %message.subject,
-            text = %message.text,
-            html = %message.html,
+            text = %text,
+            html = %html,
             "e-mail (MAIL_BACKEND=log: written here, not sent)"
         );
         Ok(())
@@ -329,8 +407,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_log_mailer_writes_the_whole_message_at_info_level() {
+    /// What `mailer` writes to the log for `message`.
+    fn logged(mailer: &LogMailer, message: &MailMessage) -> String {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -338,23 +416,32 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        let message = MiniJinjaMailTemplates::new()
-            .expect("templates")
-            .render(&mail(AccountTokenPurpose::EmailVerification))
-            .expect("renders");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
         tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(LogMailer.send(&message)).expect("logged");
+            runtime.block_on(mailer.send(message)).expect("logged");
         });
-        let text = String::from_utf8_lossy(
+        String::from_utf8_lossy(
             &captured
                 .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
-        .into_owned();
+        .into_owned()
+    }
+
+    fn rendered(purpose: AccountTokenPurpose) -> MailMessage {
+        MiniJinjaMailTemplates::new()
+            .expect("templates")
+            .render(&mail(purpose))
+            .expect("renders")
+    }
+
+    #[test]
+    fn the_log_mailer_writes_the_whole_message_at_info_level() {
+        let message = rendered(AccountTokenPurpose::EmailVerification);
+        let text = logged(&LogMailer::new(), &message);
         assert!(text.contains(" INFO "), "{text}");
         assert!(text.contains("jane@example.com"), "{text}");
         assert!(text.contains(&message.subject), "{text}");
@@ -362,6 +449,40 @@ mod tests {
             text.contains("https://app.example.com/verify-email?token=abc_DEF-123"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_masking_log_mailer_never_writes_the_token() {
+        for purpose in AccountTokenPurpose::ALL {
+            let message = rendered(purpose);
+            let text = logged(&LogMailer::masking(), &message);
+            assert!(text.contains(&message.subject), "{purpose:?}: {text}");
+            assert!(!text.contains("abc_DEF-123"), "{purpose:?}: {text}");
+            assert!(
+                text.contains("https://app.example.com/verify-email?token=abc_…[masked]"),
+                "{purpose:?}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_notice_of_a_change_names_both_addresses_and_escapes_the_name() {
+        let templates = MiniJinjaMailTemplates::new().expect("templates parse");
+        let message = templates
+            .render_email_changed(&EmailChangedMail {
+                to: Email::parse("old@example.com").expect("email"),
+                name: "Jane <b>".into(),
+                new_address: Email::parse("new@example.com").expect("email"),
+            })
+            .expect("renders");
+        assert_eq!(message.to.as_ref(), "old@example.com");
+        assert!(message.secret.is_none());
+        for part in [&message.text, &message.html] {
+            assert!(part.contains("old@example.com"), "{part}");
+            assert!(part.contains("new@example.com"), "{part}");
+        }
+        assert!(message.html.contains("Jane &lt;b&gt;"), "{}", message.html);
+        assert!(!message.subject.contains('\n'));
     }
 
     #[tokio::test]
@@ -382,6 +503,6 @@ mod tests {
             matches!(outcome, Err(MailError::Delivery(_))),
             "{outcome:?}"
         );
-        assert!(LogMailer.send(&message).await.is_ok());
+        assert!(LogMailer::new().send(&message).await.is_ok());
     }
 }

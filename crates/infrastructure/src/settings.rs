@@ -21,13 +21,18 @@ mod webhooks;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use auth::{AuthSettings, HashingSettings, MIN_SECRET_KEY_BYTES};
+pub use auth::{
+    AuthSettings, HashingSettings, MIN_SECRET_KEY_BYTES, MIN_SECRET_KEY_ENTROPY_BITS,
+    secret_key_weakness,
+};
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings, redact_url};
 pub use jobs::JobSettings;
 pub use mail::{MailBackend, MailSettings};
 pub use media::{MediaSettings, S3Settings, StorageBackend};
 pub use rate_limits::{ACCOUNT_MAIL_WINDOW, LOGIN_WINDOW, RateLimitBackend, RateLimitSettings};
-pub use server::{AppEnv, CorsOrigins, DEFAULT_REDOC_SCRIPT_URL, HostPattern, ServerSettings};
+pub use server::{
+    AppEnv, CorsOrigins, DEFAULT_REDOC_SCRIPT_URL, ForwardedHeader, HostPattern, ServerSettings,
+};
 pub use source::Source;
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use webhooks::WebhookSettings;
@@ -89,7 +94,7 @@ impl Settings {
         let media = keep(MediaSettings::read(source), &mut problems);
         let jobs = keep(JobSettings::read(source), &mut problems);
         let rate_limits = keep(RateLimitSettings::read(source), &mut problems);
-        let mail = keep(MailSettings::read(source), &mut problems);
+        let mail = keep(MailSettings::read(source, env), &mut problems);
         let webhooks = keep(WebhookSettings::read(source), &mut problems);
         let telemetry = keep(TelemetrySettings::read(source, env), &mut problems);
         match (
@@ -159,7 +164,8 @@ mod tests {
     use super::test_support::{problems_of, source};
     use super::*;
 
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    /// A production-grade key (48 random bytes in base64).
+    const KEY: &str = "q3Vh0P2lq9n8m2hW4wXbTz0eYk3sR1uJ7dF6gH5jK9LmN2pQ4rS6tU8vW0xY2z+/";
 
     fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
         problems_of(Settings::from_source(&source(pairs)))
@@ -197,11 +203,30 @@ mod tests {
     #[test]
     fn production_tightens_every_section() {
         let p = problems(&[("APP_ENV", "production")]);
-        assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("SECRET_KEY: is required"), "{p:?}");
+        let named: Vec<&str> = p
+            .iter()
+            .filter_map(|problem| problem.split_once(':').map(|(name, _)| name))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "PUBLIC_BASE_URL",
+                "SECRET_KEY",
+                "MAIL_BACKEND",
+                "METRICS_TOKEN"
+            ],
+            "{p:?}"
+        );
 
-        let s = Settings::from_source(&source(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]))
-            .unwrap();
+        let s = Settings::from_source(&source(&[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", KEY),
+            ("PUBLIC_BASE_URL", "https://api.example.com"),
+            ("MAIL_BACKEND", "smtp"),
+            ("SMTP_URL", "smtp://mail.example.com:587"),
+            ("METRICS_TOKEN", "scrape-token-0123456789"),
+        ]))
+        .unwrap();
         assert_eq!(s.server.app_env, AppEnv::Production);
         assert!(!s.server.docs_enabled);
         assert_eq!(s.telemetry.log_format, LogFormat::Json);

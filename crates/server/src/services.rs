@@ -423,8 +423,15 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 fn mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError> {
     match settings.mail.backend {
         MailBackend::Log => {
-            tracing::info!("account e-mails are written to the log (MAIL_BACKEND=log)");
-            Ok(Arc::new(LogMailer))
+            if settings.mail.mask_logged_tokens {
+                tracing::warn!(
+                    "account e-mails are written to the log with their tokens masked (MAIL_BACKEND=log, MAIL_LOG_IN_PRODUCTION=true): nobody receives them"
+                );
+                Ok(Arc::new(LogMailer::masking()))
+            } else {
+                tracing::info!("account e-mails are written to the log (MAIL_BACKEND=log)");
+                Ok(Arc::new(LogMailer::new()))
+            }
         }
         MailBackend::Smtp => {
             let url = settings

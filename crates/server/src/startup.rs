@@ -18,7 +18,7 @@ use vidgen_application::videos::render::VideoRenderer;
 use vidgen_domain::users::{Email, PersonName, PlainPassword, Username};
 use vidgen_http_adapter::docs::OpenApiDocument;
 use vidgen_http_adapter::metrics::{MetricsAccess, MetricsToken};
-use vidgen_http_adapter::middleware::{TrustedHosts, TrustedProxies};
+use vidgen_http_adapter::middleware::{ForwardedHeader, TrustedHosts, TrustedProxies};
 use vidgen_http_adapter::openapi::DocsInfo;
 use vidgen_http_adapter::{AppState, CorsOrigins, HttpConfig};
 use vidgen_infrastructure::database::{
@@ -129,6 +129,10 @@ fn http_config(settings: &Settings) -> HttpConfig {
         trusted_hosts: TrustedHosts::new(move |host| patterns.iter().any(|p| p.matches(host))),
         trusted_proxies: TrustedProxies::new(move |peer| {
             proxies.iter().any(|net| net.contains(&peer))
+        })
+        .reading(match settings.server.forwarded_header {
+            settings::ForwardedHeader::XForwardedFor => ForwardedHeader::XForwardedFor,
+            settings::ForwardedHeader::Forwarded => ForwardedHeader::Forwarded,
         }),
         public_base_url: settings.server.public_base_url_set.then(|| {
             settings

@@ -24,6 +24,23 @@ impl From<RepositoryError> for LoginError {
 }
 
 impl AuthService {
+    /// The key under which password attempts on `login` are counted: the account's
+    /// (`user:{id}`, the key a change of password counts its attempts under too) when a
+    /// username or address names one, so every name of an account shares one budget;
+    /// otherwise the name as typed, lower-cased.
+    ///
+    /// # Errors
+    /// `Unexpected` when the accounts cannot be read.
+    pub async fn attempt_subject(&self, login: &str) -> Result<String, LoginError> {
+        let login = login.trim();
+        if vidgen_domain::text::check_single_line(login).is_ok()
+            && let Some((user, _)) = self.users.get_credentials(login).await?
+        {
+            return Ok(format!("user:{}", user.id));
+        }
+        Ok(format!("name:{}", login.to_lowercase()))
+    }
+
     /// Checks the credentials and starts a session. An unknown user is checked against
     /// a dummy hash, so both failures take the same time.
     ///

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use vidgen_domain::users::Email;
 use vidgen_domain::users::account_tokens::AccountTokenPurpose;
 
-use super::{AccountMail, MailTemplates, Mailer};
+use super::{AccountMail, EmailChangedMail, MailTemplates, Mailer};
 use crate::account::ports::AccountTokens;
 use crate::jobs::{ClaimedJob, JobContext, JobFailure, JobHandler, JobKind, NewJob};
 use crate::storage::RepositoryError;
@@ -50,13 +50,30 @@ impl std::fmt::Debug for QueuedMail {
     }
 }
 
+/// The `purpose` of the job of an [`EmailChangedMail`] (account tokens have theirs).
+const EMAIL_CHANGED: &str = "email_changed";
+
 /// A mail as its job stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Payload {
     purpose: String,
     to: Option<String>,
     name: String,
+    /// Empty for a notice, which carries no token.
     seal: String,
+    /// The account's new address, in the notice of an address change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_address: Option<String>,
+}
+
+fn send_job(payload: &Payload, now: DateTime<Utc>) -> Result<NewJob, serde_json::Error> {
+    Ok(NewJob {
+        kind: JobKind::SendMail,
+        video_id: None,
+        payload: serde_json::to_string(payload)?,
+        max_attempts: MAIL_ATTEMPTS,
+        run_after: now,
+    })
 }
 
 /// The job that sends `mail` (enqueue it with the token it carries).
@@ -64,19 +81,43 @@ struct Payload {
 /// # Errors
 /// Never in practice: the payload is plain strings.
 pub fn mail_job(mail: &QueuedMail, now: DateTime<Utc>) -> Result<NewJob, serde_json::Error> {
-    let payload = serde_json::to_string(&Payload {
-        purpose: mail.purpose.as_str().to_owned(),
-        to: mail.to.as_ref().map(|to| to.as_ref().to_owned()),
-        name: mail.name.clone(),
-        seal: mail.seal.clone(),
-    })?;
-    Ok(NewJob {
-        kind: JobKind::SendMail,
-        video_id: None,
-        payload,
-        max_attempts: MAIL_ATTEMPTS,
-        run_after: now,
-    })
+    send_job(
+        &Payload {
+            purpose: mail.purpose.as_str().to_owned(),
+            to: mail.to.as_ref().map(|to| to.as_ref().to_owned()),
+            name: mail.name.clone(),
+            seal: mail.seal.clone(),
+            new_address: None,
+        },
+        now,
+    )
+}
+
+/// The job that tells the old address of an account about its change of address
+/// (enqueue it in the transaction that changes the address).
+///
+/// # Errors
+/// Never in practice: the payload is plain strings.
+pub fn email_changed_job(
+    mail: &EmailChangedMail,
+    now: DateTime<Utc>,
+) -> Result<NewJob, serde_json::Error> {
+    send_job(
+        &Payload {
+            purpose: EMAIL_CHANGED.to_owned(),
+            to: Some(mail.to.as_ref().to_owned()),
+            name: mail.name.clone(),
+            seal: String::new(),
+            new_address: Some(mail.new_address.as_ref().to_owned()),
+        },
+        now,
+    )
+}
+
+/// What a `send_mail` job sends.
+enum Outgoing {
+    Token(AccountMail),
+    EmailChanged(EmailChangedMail),
 }
 
 /// Where the links of account e-mails point: `PUBLIC_BASE_URL` and the page of each
@@ -136,28 +177,41 @@ impl SendMail {
     }
 
     /// The job's e-mail, or `None` when it has no recipient.
-    fn mail(&self, job: &ClaimedJob) -> Result<Option<AccountMail>, JobFailure> {
+    fn mail(&self, job: &ClaimedJob) -> Result<Option<Outgoing>, JobFailure> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|e| JobFailure(format!("the mail's payload is unreadable: {e}")))?;
+        let address = |raw: &str| {
+            Email::parse(raw)
+                .map_err(|_| JobFailure("the mail's address is not a valid address".into()))
+        };
+        if payload.purpose == EMAIL_CHANGED {
+            let (Some(to), Some(new_address)) = (&payload.to, &payload.new_address) else {
+                return Err(JobFailure("the notice's addresses are missing".into()));
+            };
+            return Ok(Some(Outgoing::EmailChanged(EmailChangedMail {
+                to: address(to)?,
+                name: payload.name,
+                new_address: address(new_address)?,
+            })));
+        }
         let purpose = AccountTokenPurpose::parse(&payload.purpose)
             .ok_or_else(|| JobFailure(format!("unknown mail purpose {:?}", payload.purpose)))?;
         let Some(to) = payload.to else {
             return Ok(None);
         };
-        let to = Email::parse(&to)
-            .map_err(|_| JobFailure("the mail's recipient is not a valid address".into()))?;
+        let to = address(&to)?;
         let token = self
             .tokens
             .open(&payload.seal)
             .ok_or_else(|| JobFailure("the mail's token seal is invalid".into()))?;
-        Ok(Some(AccountMail {
+        Ok(Some(Outgoing::Token(AccountMail {
             purpose,
             to,
             name: payload.name,
             link: self.links.link(purpose, &token),
             token,
             valid_hours: purpose.lifetime().as_secs() / 3600,
-        }))
+        })))
     }
 }
 
@@ -179,17 +233,20 @@ impl JobHandler for SendMail {
             );
             return Ok(());
         };
-        let message = self
-            .templates
-            .render(&mail)
-            .map_err(|e| JobFailure(e.to_string()))?;
+        let (message, purpose) = match &mail {
+            Outgoing::Token(mail) => (self.templates.render(mail), mail.purpose.as_str()),
+            Outgoing::EmailChanged(mail) => {
+                (self.templates.render_email_changed(mail), EMAIL_CHANGED)
+            }
+        };
+        let message = message.map_err(|e| JobFailure(e.to_string()))?;
         self.mailer
             .send(&message)
             .await
             .map_err(|e| JobFailure(e.to_string()))?;
         tracing::info!(
             job_id = context.job.id.0,
-            purpose = mail.purpose.as_str(),
+            purpose,
             backend = self.mailer.backend(),
             "account e-mail sent"
         );
@@ -253,9 +310,52 @@ mod tests {
                 subject: "Reset".into(),
                 text: mail.link.clone(),
                 html: mail.link.clone(),
+                secret: Some(mail.token.clone()),
+            })
+        });
+        templates.expect_render_email_changed().returning(|mail| {
+            Ok(MailMessage {
+                to: mail.to.clone(),
+                subject: "Changed".into(),
+                text: format!("now {}", mail.new_address),
+                html: String::new(),
+                secret: None,
             })
         });
         templates
+    }
+
+    #[tokio::test]
+    async fn the_notice_of_a_change_goes_to_the_old_address_and_names_the_new_one() {
+        let notice = EmailChangedMail {
+            to: Email::parse("old@example.com").expect("email"),
+            name: "Jane".into(),
+            new_address: Email::parse("new@example.com").expect("email"),
+        };
+        let job = email_changed_job(&notice, Utc::now()).expect("job");
+        assert_eq!(job.kind, JobKind::SendMail);
+        let mut mailer = MockMailer::new();
+        mailer.expect_backend().return_const("mock");
+        mailer
+            .expect_send()
+            .withf(|m| {
+                m.to.as_ref() == "old@example.com"
+                    && m.text == "now new@example.com"
+                    && m.secret.is_none()
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let handler = SendMail::new(
+            Arc::new(mailer),
+            Arc::new(templates()),
+            Arc::new(tokens()),
+            MailLinks::new("https://app.example.com"),
+        );
+        assert_eq!(handler.run(&claimed(job.clone())).await, Ok(()));
+
+        let mut broken = job;
+        broken.payload = broken.payload.replace("new@example.com", "not an address");
+        assert!(handler.run(&claimed(broken)).await.is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use vidgen_domain::users::{
     Age, Email, PersonName, PlainPassword, Role, User, UserId, UserStatus, Username,
 };
 
+use crate::jobs::NewJob;
 use crate::storage::RepositoryError;
 
 /// A password hash in PHC string format (`$argon2id$v=19$...`).
@@ -62,6 +63,9 @@ pub struct UserChanges {
     pub keep_refresh_tokens: bool,
     /// `Some(Some(key))` sets the avatar's media key, `Some(None)` clears it.
     pub avatar_key: Option<Option<String>>,
+    /// A job enqueued in the same transaction as the change, so the two commit together
+    /// (the notice of an address change to the old address).
+    pub enqueue: Option<NewJob>,
 }
 
 /// Why a user could not be written.

@@ -16,7 +16,7 @@ pub async fn envelope(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let docs = security_headers::is_docs_path(req.path());
+    let docs = security_headers::is_docs_path(super::routed_path(&req));
     let conditional = Conditional::of(&req);
     let mut response = next.call(req).await?.map_into_boxed_body();
     if let Some(conditional) = conditional {

@@ -31,7 +31,7 @@ impl Conditional {
         let cacheable = matches!(
             *req.method(),
             actix_web::http::Method::GET | actix_web::http::Method::HEAD
-        ) && req.path().starts_with("/api/");
+        ) && super::routed_path(req).starts_with("/api/");
         cacheable.then(|| Self {
             if_none_match: req
                 .headers()

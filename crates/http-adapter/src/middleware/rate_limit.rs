@@ -4,10 +4,12 @@
 //! `RateLimit`), and a request over it gets 429 `RATE_LIMITED` with `Retry-After`.
 //!
 //! The client address is the peer's, unless the peer is a trusted proxy: then the
-//! right-most address of `X-Forwarded-For` (or `Forwarded: for=`) that is not itself a
-//! trusted proxy, so a client cannot pick its own key by sending the header.
+//! right-most address of the one header the proxies write (`FORWARDED_HEADER`:
+//! `X-Forwarded-For`, or `Forwarded: for=`) that is not itself a trusted proxy, so a
+//! client cannot pick its own key by sending a header of either kind. Per-address budgets
+//! key an IPv6 client by its /64, the block one subscriber gets.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -20,19 +22,44 @@ use vidgen_application::rate_limits::{RateDecision, RateLimits, RatePolicy};
 
 use crate::error::ApiError;
 
-/// Which peers are proxies whose forwarding headers are believed.
+/// The one header trusted proxies name the client in (`FORWARDED_HEADER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`, its `for=` parameters.
+    Forwarded,
+}
+
+/// Which peers are proxies whose forwarding header is believed, and which header that is.
 #[derive(Clone)]
-pub struct TrustedProxies(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+pub struct TrustedProxies {
+    trusts: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    header: ForwardedHeader,
+}
 
 impl std::fmt::Debug for TrustedProxies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrustedProxies")
+        f.debug_struct("TrustedProxies")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
 impl TrustedProxies {
+    /// Proxies for which `trusts` holds, naming the client in `X-Forwarded-For`.
     pub fn new(trusts: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> Self {
-        Self(Arc::new(trusts))
+        Self {
+            trusts: Arc::new(trusts),
+            header: ForwardedHeader::default(),
+        }
+    }
+
+    /// The same proxies, naming the client in `header` instead.
+    #[must_use]
+    pub fn reading(mut self, header: ForwardedHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// No proxy is trusted: the peer is the client.
@@ -41,7 +68,7 @@ impl TrustedProxies {
     }
 
     pub fn trusts(&self, address: IpAddr) -> bool {
-        (self.0)(address)
+        (self.trusts)(address)
     }
 }
 
@@ -72,27 +99,28 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
     raw.rsplit_once(':')?.0.parse().ok()
 }
 
-/// The hops the proxies recorded, nearest last.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let joined = |name: &str| {
-        headers
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",")
+/// The hops the proxies recorded in `header`, nearest last (every other forwarding
+/// header is ignored: a client may send any of them). A value that is not text is a hop
+/// that cannot be read.
+fn forwarded_hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
     };
-    let forwarded = joined("forwarded");
-    if !forwarded.trim().is_empty() {
-        return forwarded
-            .split(',')
-            .map(|element| forwarded_for(element).and_then(parse_hop))
-            .collect();
+    let mut hops = Vec::new();
+    for value in headers.get_all(name) {
+        let Ok(value) = value.to_str() else {
+            hops.push(None);
+            continue;
+        };
+        for element in value.split(',') {
+            hops.push(match header {
+                ForwardedHeader::XForwardedFor => parse_hop(element),
+                ForwardedHeader::Forwarded => forwarded_for(element).and_then(parse_hop),
+            });
+        }
     }
-    let x_forwarded = joined("x-forwarded-for");
-    if x_forwarded.trim().is_empty() {
-        return Vec::new();
-    }
-    x_forwarded.split(',').map(parse_hop).collect()
+    hops
 }
 
 /// See the module docs: the peer, or through trusted proxies the right-most untrusted hop.
@@ -101,7 +129,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &TrustedProxies) ->
         return peer;
     }
     let mut client = peer;
-    for hop in forwarded_hops(headers).into_iter().rev() {
+    for hop in forwarded_hops(headers, proxies.header).into_iter().rev() {
         match hop {
             // A hop that cannot be read ends the chain: trust nothing beyond it.
             None => break,
@@ -193,12 +221,29 @@ async fn count(req: &HttpRequest, policy: RatePolicy, key: &str) -> Result<(), A
     }
 }
 
+/// How a client address is counted in per-address budgets: an IPv4 address (also one
+/// written as IPv4-mapped IPv6) as itself, any other IPv6 address by its /64, the block a
+/// single subscriber gets and can rotate through freely.
+pub fn budget_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 fn client_of(req: &HttpRequest) -> String {
-    request_client_ip(req).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    request_client_ip(req).map_or_else(|| "unknown".to_owned(), budget_key)
 }
 
 /// Counts one password attempt of the client on `account` (`LOGIN_RATE_LIMIT` per 15
-/// minutes per (IP, account)), before any hashing.
+/// minutes per (IP, account)), before any hashing. `account` is the account's own key
+/// (`user:{id}`) whenever one is known, so every name of an account shares its budget.
 ///
 /// # Errors
 /// 429 `RATE_LIMITED` with `Retry-After` over the limit.
@@ -252,7 +297,7 @@ pub async fn rate_limit(
         req.extensions_mut().insert(ClientIp(client));
     }
     let limits = req.app_data::<web::Data<RateLimits>>().cloned();
-    let Some(limits) = limits.filter(|_| req.path().starts_with("/api/")) else {
+    let Some(limits) = limits.filter(|_| super::routed_path(&req).starts_with("/api/")) else {
         return next
             .call(req)
             .await
@@ -317,6 +362,10 @@ mod tests {
         })
     }
 
+    fn forwarded_proxies() -> TrustedProxies {
+        proxies().reading(ForwardedHeader::Forwarded)
+    }
+
     #[test]
     fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
         let spoofed = headers(&[("x-forwarded-for", "6.6.6.6")]);
@@ -359,22 +408,69 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_takes_precedence_and_its_forms_are_read() {
-        let forwarded = headers(&[
-            (
-                "forwarded",
-                "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
-            ),
-            ("x-forwarded-for", "6.6.6.6"),
+    fn only_the_configured_header_is_read_and_its_forms_are_understood() {
+        // The audit's spoof: behind a proxy that appends X-Forwarded-For, the client sent
+        // its own `Forwarded`. It is ignored; the proxy's header decides.
+        let spoof = headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
         ]);
         assert_eq!(
-            client_ip(ip("10.1.1.1"), &forwarded, &proxies()),
+            client_ip(ip("10.1.1.1"), &spoof, &proxies()),
+            ip("198.51.100.7")
+        );
+        // And the other way round when the proxies write `Forwarded`.
+        let spoof = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=198.51.100.7"),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &spoof, &forwarded_proxies()),
+            ip("198.51.100.7")
+        );
+        let only_the_other = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &only_the_other, &proxies()),
+            ip("10.1.1.1"),
+            "no X-Forwarded-For: the proxy itself is the client"
+        );
+        let forwarded = headers(&[(
+            "forwarded",
+            "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
+        )]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &forwarded, &forwarded_proxies()),
             ip("2001:db8:cafe::17")
         );
         let with_port = headers(&[("forwarded", "for=\"192.0.2.43:47011\"")]);
         assert_eq!(
-            client_ip(ip("10.1.1.1"), &with_port, &proxies()),
+            client_ip(ip("10.1.1.1"), &with_port, &forwarded_proxies()),
             ip("192.0.2.43")
+        );
+        // A client's forged first element is left of the proxy's own.
+        let chain = headers(&[("forwarded", "for=1.1.1.1, for=198.51.100.7")]);
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &chain, &forwarded_proxies()),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_the_budget_of_their_64() {
+        assert_eq!(budget_key(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(budget_key(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(
+            budget_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            budget_key(ip("2001:db8:1:2::1")),
+            budget_key(ip("2001:db8:1:2:ffff::9")),
+            "one /64, one budget"
+        );
+        assert_ne!(
+            budget_key(ip("2001:db8:1:2::1")),
+            budget_key(ip("2001:db8:1:3::1"))
         );
     }
 

@@ -258,9 +258,10 @@ impl Validated for RefreshRequest {
 /// Accepts JSON or the OAuth2 password form (`application/x-www-form-urlencoded`, as sent
 /// by Swagger UI's Authorize button). `username` may be the username or the e-mail address.
 /// An unknown user and a wrong password get the same 401; a suspended or inactive account
-/// gets 403 after a correct password. Attempts are limited per (client IP, username):
-/// `LOGIN_RATE_LIMIT` per 15 minutes, counted before the password is checked; beyond it
-/// 429 with `Retry-After`.
+/// gets 403 after a correct password. Attempts are limited per (client IP, account):
+/// `LOGIN_RATE_LIMIT` per 15 minutes, counted before the password is checked (the
+/// username and the e-mail address of one account share the budget); beyond it 429 with
+/// `Retry-After`.
 #[api_v2_operation]
 async fn login(
     http: HttpRequest,
@@ -268,7 +269,8 @@ async fn login(
     credentials: Credentials,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let request = credentials.0;
-    crate::middleware::rate_limit::password_attempt(&http, &request.username).await?;
+    let subject = auth.attempt_subject(&request.username).await?;
+    crate::middleware::rate_limit::password_attempt(&http, &subject).await?;
     let pair = auth
         .login(&request.username, PlainPassword::new(request.password))
         .await?;

@@ -188,16 +188,24 @@ async fn by_username(
 
 /// Replace a user's details
 ///
-/// Sets `username`, `name` and `email` together. Yourself or, for admins, anyone.
+/// Sets `username`, `name` and `email` together. Yourself or, for admins, anyone. A change
+/// of your own address needs `current_password` (422 when missing, 403 when wrong;
+/// attempts counted like logins, `LOGIN_RATE_LIMIT` per 15 minutes per client IP and
+/// user); the old address gets a notice of every change of address.
 #[api_v2_operation]
 async fn replace(
+    http: HttpRequest,
     current: CurrentUser,
     users: web::Data<UserService>,
     urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<UserReplace>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
-    let changes = body.into_inner().try_into_domain()?;
+    let body = body.into_inner();
+    if body.current_password.is_some() {
+        password_attempt_on(&http, &path).await?;
+    }
+    let changes = body.try_into_domain()?;
     let user = users
         .update(current.actor(), user_id(&path)?, changes)
         .await?;
@@ -207,20 +215,35 @@ async fn replace(
 /// Update a user's details
 ///
 /// Changes any subset of `username`, `name` and `email`; `role` and `status` are refused
-/// here as unknown fields. Yourself or, for admins, anyone.
+/// here as unknown fields. Yourself or, for admins, anyone. A change of your own address
+/// needs `current_password` (422 when missing, 403 when wrong; attempts counted like
+/// logins, `LOGIN_RATE_LIMIT` per 15 minutes per client IP and user); the old address
+/// gets a notice of every change of address.
 #[api_v2_operation]
 async fn update(
+    http: HttpRequest,
     current: CurrentUser,
     users: web::Data<UserService>,
     urls: MediaUrls,
     path: ValidPath<UserPath>,
     body: ValidJson<UserUpdate>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
-    let changes = body.into_inner().try_into_domain()?;
+    let body = body.into_inner();
+    if body.current_password.is_some() {
+        password_attempt_on(&http, &path).await?;
+    }
+    let changes = body.try_into_domain()?;
     let user = users
         .update(current.actor(), user_id(&path)?, changes)
         .await?;
     Ok(web::Json(UserResponse::linked(user, &urls)))
+}
+
+/// Counts one guess of the password of the user in `path` (guessing `current_password`
+/// with a stolen token costs the guesser, not the server): under the key a login on
+/// that account counts under, so the two share one budget.
+async fn password_attempt_on(http: &HttpRequest, path: &UserPath) -> Result<(), ApiError> {
+    crate::middleware::rate_limit::password_attempt(http, &format!("user:{}", path.user_id)).await
 }
 
 /// Change your password
@@ -237,9 +260,7 @@ async fn change_password(
     body: ValidJson<PasswordChange>,
 ) -> Result<NoContent, ApiError> {
     let body = body.into_inner();
-    // Guessing `current_password` with a stolen token costs the guesser, not the server.
-    crate::middleware::rate_limit::password_attempt(&http, &format!("user:{}", path.user_id))
-        .await?;
+    password_attempt_on(&http, &path).await?;
     users
         .change_password(
             current.actor(),

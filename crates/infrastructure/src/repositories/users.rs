@@ -269,6 +269,12 @@ impl UserRepository for SeaOrmUserRepository {
                 revoke_user_in(&tx, id.get(), at).await.map_err(storage)?;
             }
         }
+        if let Some(job) = changes.enqueue {
+            super::jobs::queued_row(job)
+                .insert(&tx)
+                .await
+                .map_err(storage)?;
+        }
         tx.commit().await.map_err(storage)?;
         Ok(to_user(row)?)
     }

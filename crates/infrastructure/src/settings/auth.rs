@@ -78,7 +78,19 @@ impl AuthSettings {
         let mut r = source.reader();
 
         let (secret_key, secret_key_generated) = match r.string("SECRET_KEY") {
-            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES => (SecretString::from(key), false),
+            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES => {
+                if env.is_production()
+                    && let Some(weakness) = secret_key_weakness(&key)
+                {
+                    r.problem(
+                        "SECRET_KEY",
+                        &format!(
+                            "is refused when APP_ENV=production: {weakness}; make one with e.g. `openssl rand -base64 48`"
+                        ),
+                    );
+                }
+                (SecretString::from(key), false)
+            }
             Some(_) => {
                 r.problem(
                     "SECRET_KEY",
@@ -173,6 +185,88 @@ impl AuthSettings {
     }
 }
 
+/// Least estimated entropy of a production `SECRET_KEY`, in bits.
+pub const MIN_SECRET_KEY_ENTROPY_BITS: f64 = 128.0;
+
+/// Fewest distinct characters in a production `SECRET_KEY`.
+const MIN_SECRET_KEY_DISTINCT_CHARS: usize = 12;
+
+/// Words that mark a key as an example rather than a secret (compared without case):
+/// every placeholder this repository ever showed holds one of them.
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replace_me",
+    "replaceme",
+    "secret-key",
+    "secret_key",
+    "secretkey",
+    "your-secret",
+    "your_secret",
+    "placeholder",
+    "example",
+    "insecure",
+    "not-secret",
+    "do-not-use",
+    "dont-use",
+    "long-enough",
+    "password",
+    "xxxxxxxx",
+];
+
+/// Why `key` is unfit to sign production tokens, if it is: a placeholder, or too
+/// predictable (few distinct characters, a repeated pattern, or less than
+/// [`MIN_SECRET_KEY_ENTROPY_BITS`] by the Shannon estimate of its characters, or
+/// mostly runs such as `abcdef`).
+pub fn secret_key_weakness(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    if let Some(marker) = PLACEHOLDER_MARKERS.iter().find(|m| lower.contains(**m)) {
+        return Some(format!("it is a placeholder (it contains `{marker}`)"));
+    }
+    let chars: Vec<char> = key.chars().collect();
+    let mut counts = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(*c).or_insert(0usize) += 1;
+    }
+    if counts.len() < MIN_SECRET_KEY_DISTINCT_CHARS {
+        return Some(format!(
+            "it has only {} distinct characters (at least {MIN_SECRET_KEY_DISTINCT_CHARS})",
+            counts.len()
+        ));
+    }
+    let periodic = (1..=chars.len() / 2).any(|period| {
+        chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period])
+    });
+    if periodic {
+        return Some("it is one pattern repeated".to_owned());
+    }
+    let steps = chars
+        .windows(2)
+        .filter(|pair| (pair[0] as i64 - pair[1] as i64).abs() == 1)
+        .count();
+    if steps * 2 > chars.len() {
+        return Some("it is mostly runs of consecutive characters".to_owned());
+    }
+    #[allow(clippy::cast_precision_loss)] // key lengths are far below 2^52
+    let length = chars.len() as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&n| {
+            #[allow(clippy::cast_precision_loss)]
+            let p = n as f64 / length;
+            -p * p.log2()
+        })
+        .sum();
+    let estimate = per_char * length;
+    (estimate < MIN_SECRET_KEY_ENTROPY_BITS).then(|| {
+        format!(
+            "its estimated entropy is {estimate:.0} bits (at least {MIN_SECRET_KEY_ENTROPY_BITS:.0})"
+        )
+    })
+}
+
 /// A random development key: 48 random bytes, hex-encoded.
 fn random_key() -> SecretString {
     let mut bytes = [0u8; 48];
@@ -187,7 +281,8 @@ mod tests {
     use super::*;
     use crate::settings::test_support::{problems_of, source};
 
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    /// 48 random bytes in base64, as `openssl rand -base64 48` makes them.
+    const KEY: &str = "q3Vh0P2lq9n8m2hW4wXbTz0eYk3sR1uJ7dF6gH5jK9LmN2pQ4rS6tU8vW0xY2z+/";
 
     fn read(pairs: &[(&str, &str)]) -> Result<AuthSettings, SettingsError> {
         AuthSettings::read(&source(pairs), AppEnv::Development)
@@ -225,6 +320,45 @@ mod tests {
         let a = read(&[]).unwrap();
         let b = read(&[]).unwrap();
         assert_ne!(a.secret_key_bytes(), b.secret_key_bytes());
+    }
+
+    #[test]
+    fn production_refuses_placeholder_and_predictable_keys_naming_the_variable() {
+        let refused = [
+            // The placeholder `.env.example` shipped (the audit forged tokens with it).
+            "change-me-to-at-least-32-random-bytes-please",
+            "test-secret-key-that-is-long-enough-0123456789",
+            "0123456789abcdef0123456789abcdef",
+            "abababababababababababababababababab",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "abcdefghijklmnopqrstuvwxyzabcdefgh",
+            "ThisIsMyVeryOwnSuperSecretKeyForVidgen!",
+        ];
+        for key in refused {
+            let p = problems_of(AuthSettings::read(
+                &source(&[("SECRET_KEY", key)]),
+                AppEnv::Production,
+            ));
+            assert_eq!(p.len(), 1, "{key}: {p:?}");
+            assert!(
+                p[0].starts_with("SECRET_KEY: is refused when APP_ENV=production"),
+                "{key}: {p:?}"
+            );
+            assert!(
+                !p[0].contains(key),
+                "the key itself is never printed: {p:?}"
+            );
+            // Development takes any key of the right length.
+            assert!(read(&[("SECRET_KEY", key)]).is_ok(), "{key}");
+        }
+        let accepted = [
+            KEY,
+            // `openssl rand -hex 32`
+            "9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c1b3d5f7e9a2c4b6d8f0e1a3c5b7d9f2e",
+        ];
+        for key in accepted {
+            assert_eq!(secret_key_weakness(key), None, "{key}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use secrecy::SecretString;
 
 use super::SettingsError;
+use super::server::AppEnv;
 use super::source::Source;
 
 /// How account e-mails leave the service.
@@ -21,14 +22,19 @@ pub struct MailSettings {
     pub smtp_url: Option<SecretString>,
     /// `MAIL_FROM`: sender of account e-mails.
     pub from: String,
+    /// Whether the log backend writes its mails' tokens masked: in production, where
+    /// `MAIL_BACKEND=log` needs `MAIL_LOG_IN_PRODUCTION=true` and a working reset link in
+    /// the log would hand accounts to whoever reads it.
+    pub mask_logged_tokens: bool,
 }
 
 impl MailSettings {
-    /// Reads the mail variables.
+    /// Reads the mail variables; in production (`env`) the log backend must be asked for
+    /// by `MAIL_LOG_IN_PRODUCTION`.
     ///
     /// # Errors
     /// Every invalid or missing value among them, one line each.
-    pub fn read(source: &Source) -> Result<Self, SettingsError> {
+    pub fn read(source: &Source, env: AppEnv) -> Result<Self, SettingsError> {
         let mut r = source.reader();
         let backend = r.parse_enum(
             "MAIL_BACKEND",
@@ -44,6 +50,13 @@ impl MailSettings {
         if backend == MailBackend::Smtp && smtp_url.is_none() {
             r.problem("SMTP_URL", "is required when MAIL_BACKEND=smtp");
         }
+        let log_in_production = r.boolean("MAIL_LOG_IN_PRODUCTION", false);
+        if env.is_production() && backend == MailBackend::Log && !log_in_production {
+            r.problem(
+                "MAIL_BACKEND",
+                "`log` (the default) writes reset and verification links to the log and is refused when APP_ENV=production: set MAIL_BACKEND=smtp with SMTP_URL, or MAIL_LOG_IN_PRODUCTION=true to log mails with their tokens masked",
+            );
+        }
         let from = r
             .string("MAIL_FROM")
             .unwrap_or_else(|| "vidgen <no-reply@localhost>".to_owned());
@@ -54,6 +67,7 @@ impl MailSettings {
             backend,
             smtp_url: smtp_url.map(SecretString::from),
             from,
+            mask_logged_tokens: env.is_production(),
         })
     }
 }
@@ -68,7 +82,7 @@ mod tests {
 
     #[test]
     fn defaults_log_mails() {
-        let s = MailSettings::read(&source(&[])).unwrap();
+        let s = MailSettings::read(&source(&[]), AppEnv::Development).unwrap();
         assert_eq!(s.backend, MailBackend::Log);
         assert!(s.smtp_url.is_none());
         assert_eq!(s.from, "vidgen <no-reply@localhost>");
@@ -82,7 +96,10 @@ mod tests {
             ("MAIL_FROM", "nobody"),
         ];
         for (name, value) in cases {
-            let p = problems_of(MailSettings::read(&source(&[(name, value)])));
+            let p = problems_of(MailSettings::read(
+                &source(&[(name, value)]),
+                AppEnv::Development,
+            ));
             assert_eq!(p.len(), 1, "{name}={value} gave {p:?}");
             assert!(
                 p[0].starts_with(&format!("{name}: ")),
@@ -93,13 +110,19 @@ mod tests {
 
     #[test]
     fn smtp_backend_needs_an_smtp_url() {
-        let p = problems_of(MailSettings::read(&source(&[("MAIL_BACKEND", "smtp")])));
+        let p = problems_of(MailSettings::read(
+            &source(&[("MAIL_BACKEND", "smtp")]),
+            AppEnv::Development,
+        ));
         assert_eq!(p, vec!["SMTP_URL: is required when MAIL_BACKEND=smtp"]);
-        let s = MailSettings::read(&source(&[
-            ("MAIL_BACKEND", "smtp"),
-            ("SMTP_URL", "smtp://user:pw-secret@smtp.example.com:587"),
-            ("MAIL_FROM", "Team <team@example.com>"),
-        ]))
+        let s = MailSettings::read(
+            &source(&[
+                ("MAIL_BACKEND", "smtp"),
+                ("SMTP_URL", "smtp://user:pw-secret@smtp.example.com:587"),
+                ("MAIL_FROM", "Team <team@example.com>"),
+            ]),
+            AppEnv::Production,
+        )
         .unwrap();
         assert_eq!(s.backend, MailBackend::Smtp);
         assert_eq!(
@@ -108,5 +131,21 @@ mod tests {
         );
         assert_eq!(s.from, "Team <team@example.com>");
         assert!(!format!("{s:?}").contains("pw-secret"));
+    }
+
+    #[test]
+    fn production_refuses_logged_mails_unless_asked_and_then_masks_them() {
+        let p = problems_of(MailSettings::read(&source(&[]), AppEnv::Production));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("MAIL_BACKEND: `log`"), "{p:?}");
+        let s = MailSettings::read(
+            &source(&[("MAIL_LOG_IN_PRODUCTION", "true")]),
+            AppEnv::Production,
+        )
+        .unwrap();
+        assert_eq!(s.backend, MailBackend::Log);
+        assert!(s.mask_logged_tokens);
+        let s = MailSettings::read(&source(&[]), AppEnv::Development).unwrap();
+        assert!(!s.mask_logged_tokens, "development logs usable links");
     }
 }

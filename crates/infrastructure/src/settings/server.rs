@@ -52,6 +52,17 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// The one header that names the client behind `TRUSTED_PROXIES` (`FORWARDED_HEADER`);
+/// every other forwarding header is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (the default: what nginx, HAProxy and cloud balancers append).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), its `for=` parameters.
+    Forwarded,
+}
+
 /// A `Host` header pattern: an exact host name or `*.example.com` (any subdomain).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
@@ -120,13 +131,15 @@ pub struct ServerSettings {
     pub allowed_hosts: Vec<HostPattern>,
     /// `TRUSTED_PROXIES`.
     pub trusted_proxies: Vec<IpNet>,
+    /// `FORWARDED_HEADER`: the header the trusted proxies name the client in.
+    pub forwarded_header: ForwardedHeader,
     /// `MAX_JSON_BYTES`: largest JSON or form body.
     pub max_json_bytes: usize,
     /// `DOCS_ENABLED`.
     pub docs_enabled: bool,
     /// `REDOC_SCRIPT_URL`.
     pub redoc_script_url: String,
-    /// `PUBLIC_BASE_URL`, or `http://HOST:PORT` when unset.
+    /// `PUBLIC_BASE_URL` (required in production), or `http://HOST:PORT` when unset.
     pub public_base_url: Url,
     /// Whether `PUBLIC_BASE_URL` was given (then `Location` headers are absolute under it).
     pub public_base_url_set: bool,
@@ -160,6 +173,14 @@ impl ServerSettings {
         }
         let allowed_hosts = allowed_hosts(&mut r);
         let trusted_proxies = trusted_proxies(&mut r);
+        let forwarded_header = r.parse_enum(
+            "FORWARDED_HEADER",
+            ForwardedHeader::XForwardedFor,
+            &[
+                ("x-forwarded-for", ForwardedHeader::XForwardedFor),
+                ("forwarded", ForwardedHeader::Forwarded),
+            ],
+        );
 
         let max_json_bytes: usize =
             r.number("MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES, 1024, 64 << 20);
@@ -179,6 +200,12 @@ impl ServerSettings {
         }
 
         let public_base_url_set = r.string("PUBLIC_BASE_URL").is_some();
+        if env.is_production() && !public_base_url_set {
+            r.problem(
+                "PUBLIC_BASE_URL",
+                "is required when APP_ENV=production: media links, `Location` headers and e-mail links are built from it (never from forwarding headers)",
+            );
+        }
         let public_base_url = public_base_url(&mut r, &host, port);
         let shutdown_timeout_seconds: u64 = r.number("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600);
 
@@ -191,6 +218,7 @@ impl ServerSettings {
             cors_allow_credentials,
             allowed_hosts,
             trusted_proxies,
+            forwarded_header,
             max_json_bytes,
             docs_enabled,
             redoc_script_url,
@@ -364,11 +392,42 @@ mod tests {
 
     #[test]
     fn production_turns_docs_off_unless_asked() {
-        let s = ServerSettings::read(&source(&[]), AppEnv::Production).unwrap();
+        let base = ("PUBLIC_BASE_URL", "https://api.example.com");
+        let s = ServerSettings::read(&source(&[base]), AppEnv::Production).unwrap();
         assert!(!s.docs_enabled);
-        let s =
-            ServerSettings::read(&source(&[("DOCS_ENABLED", "true")]), AppEnv::Production).unwrap();
+        let s = ServerSettings::read(
+            &source(&[base, ("DOCS_ENABLED", "true")]),
+            AppEnv::Production,
+        )
+        .unwrap();
         assert!(s.docs_enabled);
+    }
+
+    #[test]
+    fn production_requires_the_public_base_url() {
+        let p = problems_of(ServerSettings::read(&source(&[]), AppEnv::Production));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("PUBLIC_BASE_URL: is required"), "{p:?}");
+        assert!(read(&[]).is_ok(), "development builds links from HOST:PORT");
+    }
+
+    #[test]
+    fn the_forwarded_header_is_one_of_two() {
+        assert_eq!(
+            read(&[]).unwrap().forwarded_header,
+            ForwardedHeader::XForwardedFor
+        );
+        assert_eq!(
+            read(&[("FORWARDED_HEADER", "Forwarded")])
+                .unwrap()
+                .forwarded_header,
+            ForwardedHeader::Forwarded
+        );
+        let p = problems_of(read(&[("FORWARDED_HEADER", "x-real-ip")]));
+        assert_eq!(
+            p,
+            vec!["FORWARDED_HEADER: expected one of x-forwarded-for, forwarded, got `x-real-ip`"]
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct TelemetrySettings {
     pub metrics_token: Option<SecretString>,
     /// `METRICS_ENABLED`: record metrics and serve `/metrics` (default true).
     pub metrics_enabled: bool,
+    /// `METRICS_PUBLIC`: in production, serve `/metrics` without `METRICS_TOKEN` (an
+    /// explicit choice; production refuses to start with neither).
+    pub metrics_public: bool,
 }
 
 impl TelemetrySettings {
@@ -45,11 +48,19 @@ impl TelemetrySettings {
         let log_level = r.string("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
         let metrics_token = r.string("METRICS_TOKEN").map(SecretString::from);
         let metrics_enabled = r.boolean("METRICS_ENABLED", true);
+        let metrics_public = r.boolean("METRICS_PUBLIC", false);
+        if env.is_production() && metrics_enabled && metrics_token.is_none() && !metrics_public {
+            r.problem(
+                "METRICS_TOKEN",
+                "is required when APP_ENV=production and metrics are enabled (or set METRICS_PUBLIC=true to serve /metrics to anyone, or METRICS_ENABLED=false)",
+            );
+        }
         r.finish(Self {
             log_format,
             log_level,
             metrics_token,
             metrics_enabled,
+            metrics_public,
         })
     }
 }
@@ -66,8 +77,30 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert_eq!(s.log_level, "info");
         assert!(s.metrics_token.is_none());
-        let s = TelemetrySettings::read(&source(&[]), AppEnv::Production).unwrap();
+        let s = TelemetrySettings::read(&source(&[("METRICS_PUBLIC", "true")]), AppEnv::Production)
+            .unwrap();
         assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.metrics_public);
+    }
+
+    #[test]
+    fn production_metrics_need_a_token_unless_public_or_off() {
+        let p = problems_of(TelemetrySettings::read(&source(&[]), AppEnv::Production));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("METRICS_TOKEN: is required"), "{p:?}");
+        for allowed in [
+            [("METRICS_TOKEN", "scrape-me-secret")],
+            [("METRICS_PUBLIC", "true")],
+            [("METRICS_ENABLED", "false")],
+        ] {
+            assert!(
+                TelemetrySettings::read(&source(&allowed), AppEnv::Production).is_ok(),
+                "{allowed:?} refused in production"
+            );
+        }
+        // Development serves /metrics openly by default.
+        let s = TelemetrySettings::read(&source(&[]), AppEnv::Development).unwrap();
+        assert!(s.metrics_enabled && s.metrics_token.is_none());
     }
 
     #[test]

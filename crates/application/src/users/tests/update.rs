@@ -2,12 +2,36 @@
 
 use mockall::predicate::eq;
 use vidgen_domain::users::{
-    Email, EmailDomainPolicy, PersonName, Role, User, UserStatus, Username,
+    Email, EmailDomainPolicy, PersonName, PlainPassword, Role, User, UserStatus, Username,
 };
 
 use super::{Ports, actor, codes, id, now, storage_failure, user};
-use crate::users::ports::UserWriteError;
+use crate::jobs::JobKind;
+use crate::users::ports::{PasswordHash, UserWriteError};
 use crate::users::update::{UpdateUser, UpdateUserError};
+
+const PASSWORD: &str = "Old1password";
+
+/// `ports` whose user 2 has the hash `old-hash`, which `PASSWORD` matches when
+/// `correct` (asked any number of times, none included).
+fn knowing_the_password(mut ports: Ports, correct: bool) -> Ports {
+    ports
+        .users
+        .expect_get_credentials_by_id()
+        .with(eq(id(2)))
+        .returning(|_| {
+            Ok(Some((
+                user(2, Role::User, UserStatus::Active),
+                PasswordHash::new("old-hash"),
+            )))
+        });
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|presented, hash| presented.expose() == PASSWORD && hash.as_str() == "old-hash")
+        .returning(move |_, _| Ok(correct));
+    ports
+}
 
 fn rename(username: &str) -> UpdateUser {
     UpdateUser {
@@ -16,9 +40,11 @@ fn rename(username: &str) -> UpdateUser {
     }
 }
 
+/// A change of address, proven with the user's password.
 fn new_email(email: &str) -> UpdateUser {
     UpdateUser {
         email: Some(Email::parse(email).expect("email")),
+        current_password: Some(PlainPassword::new(PASSWORD.into())),
         ..UpdateUser::default()
     }
 }
@@ -91,8 +117,7 @@ async fn broken_rules_are_reported_and_nothing_is_written() {
     );
     let both = UpdateUser {
         username: Some(Username::parse("API").expect("username")),
-        email: Some(Email::parse("me@spam.test").expect("email")),
-        ..UpdateUser::default()
+        ..new_email("me@spam.test")
     };
     let cases: Vec<Case> = vec![
         (
@@ -186,7 +211,10 @@ async fn a_valid_change_is_written_as_given() {
         ("admin on a user", actor(9, Role::Admin)),
     ];
     for (name, who) in cases {
-        let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+        let mut ports = knowing_the_password(
+            Ports::new().stored(user(2, Role::User, UserStatus::Active)),
+            true,
+        );
         ports
             .users
             .expect_update()
@@ -209,6 +237,7 @@ async fn a_valid_change_is_written_as_given() {
             username: Some(Username::parse("jane").expect("username")),
             name: Some(PersonName::parse("Jane Doe").expect("name")),
             email: Some(Email::parse("jane@example.org").expect("email")),
+            current_password: Some(PlainPassword::new(PASSWORD.into())),
         };
         let outcome = ports.service().update(who, id(2), changes).await;
         assert_eq!(
@@ -249,7 +278,10 @@ async fn write_refusals_map_to_their_own_errors() {
         ),
     ];
     for (name, error, check) in cases {
-        let mut ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+        let mut ports = knowing_the_password(
+            Ports::new().stored(user(2, Role::User, UserStatus::Active)),
+            true,
+        );
         ports
             .users
             .expect_update()
@@ -306,7 +338,7 @@ async fn a_new_address_waits_for_verification_when_it_is_required() {
     for (name, require, before, address, written, mails) in cases {
         let mut ports = Ports::new();
         ports.settings.require_email_verification = require;
-        ports = ports.stored(user(2, Role::User, before));
+        ports = knowing_the_password(ports.stored(user(2, Role::User, before)), true);
         ports
             .users
             .expect_update()
@@ -330,6 +362,95 @@ async fn a_new_address_waits_for_verification_when_it_is_required() {
             .service()
             .update(actor(2, Role::User), id(2), new_email(address))
             .await;
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn changing_ones_own_address_needs_the_right_password() {
+    let without = UpdateUser {
+        email: Some(Email::parse("new@example.com").expect("email")),
+        ..UpdateUser::default()
+    };
+    let ports = Ports::new().stored(user(2, Role::User, UserStatus::Active));
+    let outcome = ports
+        .service()
+        .update(actor(2, Role::User), id(2), without)
+        .await;
+    match &outcome {
+        Err(UpdateUserError::Invalid(list)) => {
+            assert_eq!(codes(list), vec![("current_password", "missing")]);
+        }
+        other => panic!("no password: {other:?}"),
+    }
+
+    // A wrong password: refused, nothing written (the mock has no `update`).
+    let ports = knowing_the_password(
+        Ports::new().stored(user(2, Role::User, UserStatus::Active)),
+        false,
+    );
+    let outcome = ports
+        .service()
+        .update(actor(2, Role::User), id(2), new_email("new@example.com"))
+        .await;
+    assert!(
+        matches!(outcome, Err(UpdateUserError::WrongPassword)),
+        "wrong password: {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_old_address_is_told_in_the_same_write_and_only_of_a_new_address() {
+    // (case, actor, changes, whether a notice is written)
+    let admin_change = UpdateUser {
+        email: Some(Email::parse("new@example.com").expect("email")),
+        ..UpdateUser::default()
+    };
+    let same_address = UpdateUser {
+        email: Some(Email::parse("user2@example.com").expect("email")),
+        ..UpdateUser::default()
+    };
+    let cases = [
+        (
+            "user, with password",
+            actor(2, Role::User),
+            new_email("new@example.com"),
+            true,
+        ),
+        (
+            "admin on another user, no password",
+            actor(9, Role::Admin),
+            admin_change,
+            true,
+        ),
+        (
+            "the same address, no password",
+            actor(2, Role::User),
+            same_address,
+            false,
+        ),
+        ("a rename", actor(2, Role::User), rename("renamed"), false),
+    ];
+    for (name, who, changes, notice) in cases {
+        let mut ports = knowing_the_password(
+            Ports::new().stored(user(2, Role::User, UserStatus::Active)),
+            true,
+        );
+        ports
+            .users
+            .expect_update()
+            .withf(move |_, changes, _| match &changes.enqueue {
+                Some(job) => {
+                    notice
+                        && job.kind == JobKind::SendMail
+                        && job.payload.contains("\"to\":\"user2@example.com\"")
+                        && job.payload.contains("new@example.com")
+                }
+                None => !notice,
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(user(2, Role::User, UserStatus::Active)));
+        let outcome = ports.service().update(who, id(2), changes).await;
         assert!(outcome.is_ok(), "{name}: {outcome:?}");
     }
 }

@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 
-use actix_multipart::Multipart;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
 use paperclip::actix::{OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
 use paperclip::v2::schema::Apiv2Schema;
@@ -22,7 +20,7 @@ use super::{AvatarAnswer, user_id};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
 use crate::media_links::MediaUrls;
-use crate::multipart::{self, malformed};
+use crate::multipart::{self, Form, FormShape};
 use crate::routes::users::dto::{UserPath, UserResponse};
 use crate::validation::ValidPath;
 
@@ -32,15 +30,16 @@ const FORM_OVERHEAD: u64 = 16 * 1024;
 /// The raw `multipart/form-data` body of an avatar upload (415 for any other media type;
 /// 413 when `Content-Length` already says it is too large).
 pub struct AvatarForm {
-    form: Multipart,
+    form: Form,
     limit: u64,
 }
 
 impl std::fmt::Debug for AvatarForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AvatarForm")
+            .field("form", &self.form)
             .field("limit", &self.limit)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -60,9 +59,13 @@ impl FromRequest for AvatarForm {
             multipart::open(
                 req,
                 payload,
-                "Avatars are sent as multipart/form-data with a `file` part",
-                (limit, FORM_OVERHEAD),
-                too_large,
+                FormShape {
+                    not_a_form: "Avatars are sent as multipart/form-data with a `file` part",
+                    expected: &["file"],
+                    limit,
+                    overhead: FORM_OVERHEAD,
+                    too_large,
+                },
             )
             .map(|form| Self { form, limit }),
         )
@@ -77,53 +80,29 @@ impl OperationModifier for AvatarForm {
     fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
 }
 
-/// Reads the form: the `file` part's bytes (at most `limit`), every other part drained
-/// and reported.
+/// Reads the form's one part, `file` (at most `limit` bytes); any other part, or a
+/// second file, ends the reading with one 422.
 async fn read_file(form: AvatarForm) -> Result<Vec<u8>, ApiError> {
     let AvatarForm { mut form, limit } = form;
     let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut file: Option<Vec<u8>> = None;
-    let mut errors = Vec::new();
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| malformed(&e))?;
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" && file.is_none() {
-            let mut bytes = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|e| malformed(&e))?;
-                if bytes.len() + chunk.len() > limit_bytes {
-                    return Err(too_large(limit));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            file = Some(bytes);
-            continue;
-        }
-        while let Some(chunk) = field.next().await {
-            chunk.map_err(|e| malformed(&e))?;
-        }
-        let message = if name == "file" {
-            "only one file per avatar"
-        } else {
-            "unknown field"
-        };
-        errors.push(FieldError::new(name, message, "unknown_field"));
+    let mut file = None;
+    while let Some((_, mut field)) = form.next_part().await? {
+        file = Some(
+            form.read_all(&mut field, limit_bytes, |_| too_large(limit))
+                .await?,
+        );
     }
-    match file {
-        Some(bytes) if errors.is_empty() => Ok(bytes),
-        Some(_) => Err(ApiError::Validation(errors)),
-        None => {
-            errors.push(FieldError::new("file", "field required", "missing"));
-            Err(ApiError::Validation(errors))
-        }
-    }
+    file.ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new("file", "field required", "missing")])
+    })
 }
 
 /// Set a user's avatar
 ///
 /// A `multipart/form-data` body with one part, `file`: a PNG, JPEG or WebP picture,
 /// recognised by its bytes (never by its name or declared type), at most
-/// `MAX_AVATAR_BYTES`. A larger file is cut off with 413 as soon as it passes the limit;
+/// `MAX_AVATAR_BYTES`; any other part, or a second file, is one 422 at once. A larger
+/// file is cut off with 413 as soon as it passes the limit;
 /// anything but a readable PNG, JPEG or WebP is 415. A picture whose header declares
 /// more pixels than may be decoded (a decompression bomb) is 413 too, refused from its
 /// header before anything is allocated for it. The picture is decoded, scaled down to fit 512x512 pixels and re-encoded in

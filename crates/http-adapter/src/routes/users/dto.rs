@@ -260,8 +260,9 @@ impl UserCreate {
 }
 
 /// A partial change: any subset of `username`, `name`, `email`. Role and status cannot be
-/// set here (unknown fields are refused).
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+/// set here (unknown fields are refused). Changing your own `email` also needs
+/// `current_password`.
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// New username (same rules as at registration).
@@ -276,6 +277,28 @@ pub struct UserUpdate {
     #[openapi(example = "\"jane.d@example.com\"")]
     #[garde(inner(custom(valid_email)))]
     pub email: Option<String>,
+    /// Your password: required when you change your own e-mail address (422 when
+    /// missing, 403 when wrong; counted like a login attempt); not needed for other
+    /// changes, nor by an admin changing someone else's address. The old address is told
+    /// of every change of address.
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(inner(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line)))]
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for UserUpdate {
+    /// The password is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field(
+                "current_password",
+                &self.current_password.as_ref().map(|_| REDACTED),
+            )
+            .finish()
+    }
 }
 
 impl Validated for UserUpdate {
@@ -301,12 +324,14 @@ impl UserUpdate {
                 .email
                 .map(|e| parsed(Email::parse(&e), "email"))
                 .transpose()?,
+            current_password: self.current_password.map(PlainPassword::new),
         })
     }
 }
 
-/// A full replacement of `username`, `name` and `email`.
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+/// A full replacement of `username`, `name` and `email`. Changing your own `email` also
+/// needs `current_password`.
+#[derive(Deserialize, Validate, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UserReplace {
     /// Username (same rules as at registration).
@@ -321,6 +346,26 @@ pub struct UserReplace {
     #[openapi(example = "\"jane@example.com\"")]
     #[garde(custom(valid_email))]
     pub email: String,
+    /// Your password: required when `email` changes your own address (422 when missing,
+    /// 403 when wrong; counted like a login attempt).
+    #[openapi(example = "\"Sup3rSecret\"")]
+    #[garde(inner(length(chars, min = 1, max = PasswordPolicy::MAX_LEN), custom(single_line)))]
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for UserReplace {
+    /// The password is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserReplace")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field(
+                "current_password",
+                &self.current_password.as_ref().map(|_| REDACTED),
+            )
+            .finish()
+    }
 }
 
 impl Validated for UserReplace {
@@ -337,6 +382,7 @@ impl UserReplace {
             username: Some(self.username),
             name: Some(self.name),
             email: Some(self.email),
+            current_password: self.current_password,
         }
         .try_into_domain()
     }
@@ -612,6 +658,8 @@ pub const FIELD_DOCS: &[FieldDoc] = fields![
     "UserReplace"."username" => USERNAME,
     "UserReplace"."name" => NAME,
     "UserReplace"."email" => EMAIL,
+    "UserUpdate"."current_password" => CURRENT_PASSWORD,
+    "UserReplace"."current_password" => CURRENT_PASSWORD,
     "PasswordChange"."current_password" => CURRENT_PASSWORD,
     "PasswordChange"."new_password" => PASSWORD,
     "PasswordChange"."confirm_password" => PASSWORD,

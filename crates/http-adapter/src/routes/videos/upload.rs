@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 
-use actix_multipart::Multipart;
+use actix_multipart::Field;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::StreamExt;
 use paperclip::actix::{OperationModifier, api_v2_operation};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
 use paperclip::v2::schema::Apiv2Schema;
@@ -24,7 +23,7 @@ use super::dto::{VideoResponse, webhook_url};
 use super::{CreateAnswer, idempotency_key, video_path};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, FieldError};
-use crate::multipart::{self, malformed};
+use crate::multipart::{self, Form, FormShape};
 use crate::responses::Accepted;
 
 /// The idempotency scope of uploads.
@@ -38,13 +37,16 @@ const FORM_OVERHEAD: u64 = 256 * 1024;
 
 /// The raw `multipart/form-data` body of an upload (415 for any other media type; 413
 /// when `Content-Length` already says it is too large).
-pub struct UploadForm(Multipart);
+pub struct UploadForm(Form);
 
 impl std::fmt::Debug for UploadForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadForm").finish_non_exhaustive()
+        f.debug_tuple("UploadForm").field(&self.0).finish()
     }
 }
+
+/// The parts an upload form may have, each once.
+const PARTS: &[&str] = &["file", "title", "description", "webhook_url"];
 
 impl FromRequest for UploadForm {
     type Error = ApiError;
@@ -58,9 +60,13 @@ impl FromRequest for UploadForm {
             multipart::open(
                 req,
                 payload,
-                "Uploads are sent as multipart/form-data",
-                (limit, FORM_OVERHEAD),
-                too_large,
+                FormShape {
+                    not_a_form: "Uploads are sent as multipart/form-data",
+                    expected: PARTS,
+                    limit,
+                    overhead: FORM_OVERHEAD,
+                    too_large,
+                },
             )
             .map(Self),
         )
@@ -89,31 +95,16 @@ struct Parts {
     errors: Vec<FieldError>,
 }
 
-/// Reads a text part, at most [`MAX_TEXT_PART`] bytes.
-async fn text(field: &mut actix_multipart::Field, name: &str) -> Result<Option<String>, ApiError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| malformed(&e))?;
-        if bytes.len() + chunk.len() > MAX_TEXT_PART {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "The form part {name} exceeds {MAX_TEXT_PART} bytes"
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(String::from_utf8(bytes).ok())
-}
-
 /// Streams the file part into a new sink (hashing it when `fingerprinted`: the request
 /// has an `Idempotency-Key`, whose fingerprint includes the file).
 async fn file(
     videos: &VideoService,
-    field: &mut actix_multipart::Field,
+    form: &Form,
+    field: &mut Field,
     fingerprinted: bool,
 ) -> Result<StagedUpload, ApiError> {
     let mut sink: UploadSink = videos.upload_sink(fingerprinted)?;
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| malformed(&e))?;
+    while let Some(chunk) = form.chunk(field).await? {
         sink.write(&chunk).await?;
     }
     Ok(sink.finish().await?)
@@ -121,43 +112,28 @@ async fn file(
 
 async fn read_parts(
     videos: &VideoService,
-    mut form: Multipart,
+    mut form: Form,
     fingerprinted: bool,
 ) -> Result<Parts, ApiError> {
     let mut parts = Parts::default();
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| malformed(&e))?;
-        let name = field.name().unwrap_or_default().to_owned();
-        let slot = match name.as_str() {
-            "file" if parts.file.is_none() => {
-                parts.file = Some(file(videos, &mut field, fingerprinted).await?);
+    while let Some((name, mut field)) = form.next_part().await? {
+        let slot = match name {
+            "file" => {
+                parts.file = Some(file(videos, &form, &mut field, fingerprinted).await?);
                 continue;
             }
             "title" => &mut parts.title,
             "description" => &mut parts.description,
-            "webhook_url" => &mut parts.webhook_url,
-            _ => {
-                // Drain it so the next part can be read, and report it.
-                while let Some(chunk) = field.next().await {
-                    chunk.map_err(|e| malformed(&e))?;
-                }
-                let message = if name == "file" {
-                    "only one file per upload"
-                } else {
-                    "unknown field"
-                };
-                parts
-                    .errors
-                    .push(FieldError::new(name, message, "unknown_field"));
-                continue;
-            }
+            _ => &mut parts.webhook_url,
         };
-        match text(&mut field, &name).await? {
-            Some(value) if slot.is_none() => *slot = Some(value),
-            Some(_) => parts
-                .errors
-                .push(FieldError::new(name, "sent more than once", "duplicate")),
-            None => parts
+        let bytes = form
+            .read_all(&mut field, MAX_TEXT_PART, |max| {
+                ApiError::PayloadTooLarge(format!("The form part {name} exceeds {max} bytes"))
+            })
+            .await?;
+        match String::from_utf8(bytes) {
+            Ok(value) => *slot = Some(value),
+            Err(_) => parts
                 .errors
                 .push(FieldError::new(name, "must be UTF-8 text", "type")),
         }
@@ -230,7 +206,10 @@ fn validate(videos: &VideoService, parts: Parts) -> Result<UploadVideo, ApiError
 /// A `multipart/form-data` body: `file` (an MP4, MOV or WebM video, recognised by its
 /// bytes, never by its name or declared type; at most `MAX_UPLOAD_BYTES`), `title`, and
 /// optional `description` and `webhook_url`, validated like `VideoCreate` with every
-/// problem reported per field. The file is streamed to storage as it arrives; a larger
+/// problem reported per field; a part the form does not take, or a second part of one
+/// name, ends the reading at once with one 422 naming it. Every byte of the body counts
+/// against `MAX_UPLOAD_BYTES` plus a small allowance for the other parts and the
+/// framing, whether it is sent with `Content-Length` or chunked. The file is streamed to storage as it arrives; a larger
 /// file is cut off with 413, anything but a video with 415, and nothing is kept. Answers
 /// 202 with the pending video: a job then reads its real duration, frame size and codec,
 /// makes a thumbnail (H.264), and completes it, or fails it with a readable `error` when
