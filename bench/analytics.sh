@@ -18,7 +18,8 @@ DURATION="${BENCH_DURATION:-10s}"
 # one server core (BENCH_ANALYTICS_CONNECTIONS for more).
 CONNECTIONS="${BENCH_ANALYTICS_CONNECTIONS:-1}"
 PORT=18782
-SECRET="bench-secret-key-that-is-long-enough-0123456789"
+# A key as production needs it (placeholders and predictable keys are refused there).
+SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 PG_URL="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 PG_DB=vidgen_bench_analytics
 BINARY="$(realpath -m "${BENCH_BINARY:-target/release/vidgen}")"
@@ -42,6 +43,7 @@ trap cleanup EXIT
 
 start_server() { # database url
   (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$PORT" WORKERS=1 \
+     PUBLIC_BASE_URL="http://127.0.0.1:$PORT" MAIL_LOG_IN_PRODUCTION=true METRICS_PUBLIC=true \
      SHUTDOWN_TIMEOUT_SECONDS=2 LOG_LEVEL=warn DATABASE_URL="$1" JOB_WORKERS=0 \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword \
      RATE_LIMIT_REQUESTS=1000000 LOGIN_RATE_LIMIT=1000000 \

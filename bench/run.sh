@@ -25,7 +25,8 @@ DURATION="${BENCH_DURATION:-10s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 PORT=18780
 BASELINE_PORT=18781
-SECRET="bench-secret-key-that-is-long-enough-0123456789"
+# A key as production needs it (placeholders and predictable keys are refused there).
+SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk (Debian package)"
@@ -70,6 +71,7 @@ DB_URL=""
 start_server() { # extra env assignments... (SERVE_PORT and SERVE_NAME: another instance beside)
   local port="${SERVE_PORT:-$PORT}" name="${SERVE_NAME:-server}"
   (cd "$work" && exec env APP_ENV=production SECRET_KEY="$SECRET" PORT="$port" WORKERS=1 SHUTDOWN_TIMEOUT_SECONDS=2 \
+     PUBLIC_BASE_URL="http://127.0.0.1:$port" MAIL_LOG_IN_PRODUCTION=true METRICS_PUBLIC=true \
      LOG_LEVEL=warn DATABASE_URL="${DB_URL:-sqlite://$work/bench.db?mode=rwc}" \
      ADMIN_EMAIL=admin@bench.test ADMIN_PASSWORD=Adm1nPassword \
      RATE_LIMIT_REQUESTS=1000000 LOGIN_RATE_LIMIT=1000000 MAX_ACTIVE_JOBS_PER_USER=1000 "$@" \

@@ -19,7 +19,7 @@ const BASE: &str = "https://app.example.test";
 const NEW_PASSWORD: &str = "Brand5NewPass";
 
 /// An app that mails through `sink`, with e-mail verification as asked.
-async fn app_mailing_to(sink: &MailSink, require_verification: bool) -> TestApp {
+pub(crate) async fn app_mailing_to(sink: &MailSink, require_verification: bool) -> TestApp {
     let url = sink.url("mailer", "s3cret-pw");
     spawn_app_with(move |vars| {
         vars.insert("MAIL_BACKEND".into(), "smtp".into());
@@ -36,13 +36,13 @@ async fn app_mailing_to(sink: &MailSink, require_verification: bool) -> TestApp 
 }
 
 /// The parts of a received e-mail, checked to be a text/plain and a text/html part.
-struct Parsed {
-    subject: String,
-    text: String,
-    html: String,
+pub(crate) struct Parsed {
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
 }
 
-fn parse(mail: &Received) -> Parsed {
+pub(crate) fn parse(mail: &Received) -> Parsed {
     let message = MessageParser::default()
         .parse(&mail.data)
         .unwrap_or_else(|| {
@@ -356,7 +356,7 @@ async fn a_new_address_is_verified_before_videos_again() {
         .update_user(
             jane.id,
             &jane.access_token,
-            &json!({"email": "jane.new@example.com"}),
+            &json!({"email": "jane.new@example.com", "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(changed.status().as_u16(), 200);

@@ -25,6 +25,7 @@ mod object_storage;
 mod outage;
 mod profiles;
 mod rate_limits;
+mod security;
 mod uploads;
 mod users;
 mod validation;

@@ -282,7 +282,7 @@ async fn updates_with_put_and_patch() {
         .update_user(
             jane.id,
             &jane.access_token,
-            &json!({"email": "JOHN@example.com"}),
+            &json!({"email": "JOHN@example.com", "current_password": PASSWORD}),
         )
         .await;
     assert_problem(taken, 409, "EMAIL_TAKEN").await;
@@ -299,7 +299,7 @@ async fn updates_with_put_and_patch() {
         .replace_user(
             jane.id,
             &jane.access_token,
-            &json!({"username": "jane2", "name": "Jane Two", "email": "jane2@example.com"}),
+            &json!({"username": "jane2", "name": "Jane Two", "email": "jane2@example.com", "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(replaced.status().as_u16(), 200);

@@ -23,7 +23,8 @@ PORT_A=18890
 PORT_B=18891
 PORT_S3=18892
 BUCKET=vidgen-cluster
-SECRET="cluster-secret-key-that-is-long-enough-0123456789"
+# A key as production needs it (placeholders and predictable keys are refused there).
+SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 
 BINARY="$(realpath -m "${CLUSTER_BINARY:-target/release/vidgen}")"
 if [ -z "${CLUSTER_BINARY:-}" ] && [ "${CLUSTER_SKIP_BUILD:-0}" != 1 ]; then
@@ -58,6 +59,7 @@ start_instance() { # name port
   local name="$1" port="$2" dir="$work/$1"
   mkdir -p "$dir"
   (cd "$dir" && exec env APP_ENV=production SECRET_KEY="$SECRET" HOST=127.0.0.1 PORT="$port" \
+    PUBLIC_BASE_URL="http://127.0.0.1:$port" MAIL_BACKEND=log MAIL_LOG_IN_PRODUCTION=true METRICS_PUBLIC=true \
     WORKERS=2 JOB_WORKERS=1 JOB_LEASE_SECONDS=3 JOB_RETRY_BASE_MS=100 SHUTDOWN_TIMEOUT_SECONDS=2 \
     LOG_FORMAT=json LOG_LEVEL=info DATABASE_URL="$PG_SERVER/$DB_NAME" \
     REDIS_URL="$REDIS_URL" RATE_LIMIT_BACKEND=redis RATE_LIMIT_REQUESTS=600 LOGIN_RATE_LIMIT=1000 \

@@ -26,8 +26,18 @@ fn bad_settings_stop_start_up_with_one_line_per_problem() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 3, "{stderr}");
-    for variable in ["PORT", "SECRET_KEY", "LOG_FORMAT"] {
+    // Production also refuses what is only safe in development (the mail log, open
+    // metrics, links without a base URL).
+    let variables = [
+        "PORT",
+        "SECRET_KEY",
+        "LOG_FORMAT",
+        "PUBLIC_BASE_URL",
+        "MAIL_BACKEND",
+        "METRICS_TOKEN",
+    ];
+    assert_eq!(lines.len(), variables.len(), "{stderr}");
+    for variable in variables {
         assert!(
             lines
                 .iter()
@@ -40,6 +50,34 @@ fn bad_settings_stop_start_up_with_one_line_per_problem() {
         !dir.path().join("data").exists(),
         "nothing is created on bad settings"
     );
+}
+
+#[test]
+fn production_refuses_the_example_secret_key_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The audit forged tokens for any user with the key `.env.example` showed.
+    let placeholder = "change-me-to-at-least-32-random-bytes-please";
+    let output = vidgen(dir.path())
+        .env("APP_ENV", "production")
+        .env("SECRET_KEY", placeholder)
+        .env("PUBLIC_BASE_URL", "https://api.example.com")
+        .env("MAIL_BACKEND", "log")
+        .env("MAIL_LOG_IN_PRODUCTION", "true")
+        .env("METRICS_PUBLIC", "true")
+        .output()
+        .expect("run vidgen");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("configuration error: SECRET_KEY: is refused when APP_ENV=production"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains(placeholder),
+        "the key is never printed: {stderr}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing is created");
 }
 
 #[test]
