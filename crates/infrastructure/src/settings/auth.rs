@@ -237,7 +237,7 @@ pub fn secret_key_weakness(key: &str) -> Option<String> {
         ));
     }
     let periodic = (1..=chars.len() / 2).any(|period| {
-        chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period])
+        chars.len().is_multiple_of(period) && chars.chunks(period).all(|c| c == &chars[..period])
     });
     if periodic {
         return Some("it is one pattern repeated".to_owned());
