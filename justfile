@@ -40,6 +40,15 @@ ci:
 test-cluster:
     bash tests/cluster/run.sh
 
+# Fuzz one target for `seconds` (targets: `cd fuzz && cargo fuzz list`); new inputs are
+# added to its corpus in fuzz/corpus/<target>, a failing one saved in fuzz/artifacts/.
+fuzz target seconds="600":
+    cd fuzz && RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run --sanitizer none {{target}} corpus/{{target}} -- -max_total_time={{seconds}} -rss_limit_mb=2048 -timeout=10
+
+# Every fuzz target for a bounded time each (FUZZ_SECONDS, default 30), as CI runs them.
+fuzz-all:
+    bash fuzz/run.sh
+
 # Load benchmarks of the release build (installs wrk; see bench/run.sh), then the
 # render benchmark.
 bench:

@@ -507,6 +507,20 @@ fn read_json(
     })
 }
 
+/// What [`ValidJson`] makes of a body once it is read as JSON: `T` when it has no
+/// unknown field and passes every rule. Public for the fuzz targets, which feed it
+/// arbitrary bytes through [`json_value`] without a request around them.
+///
+/// # Errors
+/// 422 listing every unknown, missing or wrongly typed field and every broken rule of
+/// the fields that did parse.
+pub fn valid_json<T>(value: Value) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Apiv2Schema + Validated,
+{
+    all_errors(collect::<T>(value, Extra::Refuse))
+}
+
 /// A JSON body that deserialized with no unknown field and passed every rule; when it
 /// did not, one 422 lists every unknown, missing or wrongly typed field and every broken
 /// rule of the fields that did parse.
@@ -528,10 +542,7 @@ where
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json(req, payload);
-        Box::pin(async move {
-            let value = body.await?;
-            all_errors(collect::<T>(value, Extra::Refuse)).map(Self)
-        })
+        Box::pin(async move { valid_json(body.await?).map(Self) })
     }
 }
 

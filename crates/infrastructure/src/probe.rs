@@ -42,6 +42,21 @@ impl FileMediaProbe {
     pub const fn new() -> Self {
         Self
     }
+
+    /// The whole of [`MediaProbe::probe`] on the calling thread, for callers that are
+    /// not on the async runtime (the fuzz targets): reads `file` as `format` and writes
+    /// the thumbnail of an H.264 track to `thumbnail`. A panic in a parser is logged and
+    /// answered as an error, as in the service (a fuzzer's panic hook still sees it).
+    ///
+    /// # Errors
+    /// A readable reason when the file is not a whole, playable video of `format`.
+    pub fn probe_now(
+        file: &Path,
+        format: UploadFormat,
+        thumbnail: &Path,
+    ) -> Result<ProbedMedia, ProbeError> {
+        probe_guarded(file, format, thumbnail)
+    }
 }
 
 /// What a container says about its video track.
