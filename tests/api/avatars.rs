@@ -6,6 +6,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
 use serde_json::Value;
+use vidgen_domain::users::profile::Avatar;
 
 use crate::helpers::{assert_problem, json, spawn_app, spawn_app_with};
 
@@ -343,6 +344,34 @@ async fn a_decompression_bomb_is_refused_from_its_header() {
     // The server is fine afterwards.
     let me = app.get_me(&jane.access_token).await;
     assert_eq!(me.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_40_megapixel_png_is_refused_fast_from_its_header() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    let picture = bomb_png(8000, 5000);
+    let started = std::time::Instant::now();
+    let body = assert_problem(
+        app.put_avatar_bytes(jane.id, &jane.access_token, picture)
+            .await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused without decoding: {:?}",
+        started.elapsed()
+    );
+    let message = body["message"].as_str().expect("a message");
+    assert!(message.contains("8000x5000"), "{body}");
+    assert!(
+        message.contains(&Avatar::MAX_SOURCE_PIXELS.to_string())
+            && message.contains(&Avatar::MAX_SOURCE_SIDE.to_string()),
+        "the message gives the limits: {body}"
+    );
+    assert!(avatar_files(&app.media_root).is_empty(), "nothing stored");
 }
 
 #[tokio::test]

@@ -207,6 +207,59 @@ async fn a_truncated_mp4_ends_failed_with_a_reason_and_the_api_keeps_serving() {
     );
 }
 
+#[tokio::test]
+async fn a_failed_upload_keeps_its_reason_but_not_its_file() {
+    let app = spawn_app().await;
+    let jane = app.user("jane").await;
+    // An `ftyp` box that makes it an MP4 by its bytes, then no movie at all.
+    let mut junk = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    for _ in 0..64 {
+        junk.extend_from_slice(b"not a movie, only the first box of one. ");
+    }
+    let response = app
+        .upload_video(
+            &jane.access_token,
+            form("Junk", junk, "junk.mp4", "video/mp4"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 202, "sniffed as MP4");
+    let id = json(response).await["id"].as_i64().expect("id");
+
+    let failed = wait_for(&app, &jane, id, "failed").await;
+    let reason = failed["error"].as_str().expect("the reason stays readable");
+    assert!(!reason.is_empty(), "{failed}");
+    assert!(failed["content_url"].is_null(), "{failed}");
+    eventually(Duration::from_secs(10), async || {
+        let files = media_files(&app);
+        if files.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the failed upload's file is still stored: {files:?}"
+            ))
+        }
+    })
+    .await;
+    assert_problem(
+        app.get_video_content(id, &jane.access_token).await,
+        409,
+        "VIDEO_NOT_READY",
+    )
+    .await;
+    let kept = json(app.get_video(id, &jane.access_token).await).await;
+    assert_eq!(kept["status"], "failed", "the record stays: {kept}");
+    assert_eq!(kept["error"], reason, "{kept}");
+    // Deleting it still works, with nothing left to remove.
+    assert_eq!(
+        app.delete_video(id, &jane.access_token)
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+}
+
 /// Sends a request by hand: `head` (without the blank line), then `body` in chunks of
 /// `chunk` bytes; with `stop_after`, the connection is dropped after that many bytes of
 /// the body. Returns the status line the server answered, if any.

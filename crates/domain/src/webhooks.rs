@@ -103,7 +103,11 @@ impl fmt::Display for WebhookUrl {
 /// Whether `address` is one a webhook must not reach unless private targets are allowed:
 /// loopback, private (RFC 1918, unique-local), link-local, shared (CGNAT), multicast,
 /// broadcast, unspecified, documentation and benchmarking ranges, the cloud metadata
-/// address, and IPv6 forms of any of these (IPv4-mapped, IPv4-compatible, NAT64).
+/// address, and IPv6 addresses that carry an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-translated `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96` and 6to4 `2002::/16`), judged by the IPv4 address they carry. Local-use
+/// NAT64 (`64:ff9b:1::/48`) and Teredo (`2001::/32`, whose server and client addresses a
+/// guard cannot trust) are internal outright.
 pub fn is_internal_address(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_internal_v4(v4),
@@ -128,25 +132,10 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_internal_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    if let Some(v4) = embedded_v4(ip) {
         return is_internal_v4(v4);
     }
     let segments = ip.segments();
-    // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) carry an IPv4 address.
-    let embedded_v4 = || {
-        Ipv4Addr::new(
-            (segments[6] >> 8) as u8,
-            segments[6] as u8,
-            (segments[7] >> 8) as u8,
-            segments[7] as u8,
-        )
-    };
-    if segments[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_unspecified() && !ip.is_loopback() {
-        return is_internal_v4(embedded_v4());
-    }
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_internal_v4(embedded_v4());
-    }
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
@@ -155,6 +144,27 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
         || segments[0] == 0x0100 && segments[1..4] == [0, 0, 0] // discard-only 100::/64
+        || segments[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48
+        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo 2001::/32
+}
+
+/// The IPv4 address an IPv6 address stands for, in the forms that reach it: IPv4-mapped
+/// (`::ffff:0:0/96`), IPv4-translated (`::ffff:0:0:0/96`, RFC 2765), IPv4-compatible
+/// (`::/96`, deprecated; `::` and `::1` carry 0.0.0.0/8, internal either way), NAT64
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`, the IPv4 address in bits 16..48).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let low = || Ipv4Addr::from((u32::from(segments[6]) << 16) | u32::from(segments[7]));
+    match segments {
+        [0, 0, 0, 0, 0, 0xffff, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0, 0, 0, 0, 0, 0, _, _]
+        | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low()),
+        [0x2002, high, low_half, ..] => Some(Ipv4Addr::from(
+            (u32::from(high) << 16) | u32::from(low_half),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +275,93 @@ mod tests {
         for (raw, internal) in cases {
             let address: IpAddr = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(is_internal_address(address), *internal, "{raw}");
+        }
+    }
+
+    #[test]
+    fn ipv4_addresses_written_inside_ipv6_are_judged_by_the_ipv4_address() {
+        let cases: &[(&str, bool, &str)] = &[
+            ("::ffff:127.0.0.1", true, "IPv4-mapped loopback"),
+            ("::ffff:93.184.216.34", false, "IPv4-mapped public address"),
+            ("::ffff:0:127.0.0.1", true, "IPv4-translated loopback"),
+            ("::ffff:0:10.0.0.1", true, "IPv4-translated private address"),
+            (
+                "::ffff:0:169.254.169.254",
+                true,
+                "IPv4-translated metadata address",
+            ),
+            (
+                "::ffff:0:93.184.216.34",
+                false,
+                "IPv4-translated public address",
+            ),
+            ("::127.0.0.1", true, "IPv4-compatible loopback"),
+            ("::192.168.0.1", true, "IPv4-compatible private address"),
+            ("::93.184.216.34", false, "IPv4-compatible public address"),
+            ("64:ff9b::127.0.0.1", true, "NAT64 loopback"),
+            ("64:ff9b::a9fe:a9fe", true, "NAT64 metadata address"),
+            ("64:ff9b::5db8:d822", false, "NAT64 public address"),
+            (
+                "64:ff9b:1::5db8:d822",
+                true,
+                "local-use NAT64, whatever it carries",
+            ),
+            ("64:ff9b:1:ffff::1", true, "local-use NAT64, another subnet"),
+            ("2002:7f00:1::", true, "6to4 of 127.0.0.1"),
+            (
+                "2002:7f00:1::1",
+                true,
+                "6to4 of 127.0.0.1, an interface in it",
+            ),
+            ("2002:a00:1:1::1", true, "6to4 of 10.0.0.1"),
+            (
+                "2002:a9fe:a9fe::",
+                true,
+                "6to4 of the metadata address 169.254.169.254",
+            ),
+            ("2002:c0a8:101::1", true, "6to4 of 192.168.1.1"),
+            (
+                "2002:5db8:d822::1",
+                false,
+                "6to4 of the public 93.184.216.34",
+            ),
+            (
+                "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+                true,
+                "Teredo (RFC 4380 example)",
+            ),
+            ("2001::1", true, "Teredo, any address"),
+            ("2001:0:5db8:d822::", true, "Teredo with a public server"),
+            (
+                "2001:4860:4860::8888",
+                false,
+                "not Teredo: 2001:4860::/32 is public",
+            ),
+        ];
+        for (raw, internal, what) in cases {
+            let address: IpAddr = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                is_internal_address(address),
+                *internal,
+                "{raw} ({what}) should be {}",
+                if *internal { "internal" } else { "allowed" }
+            );
+        }
+    }
+
+    #[test]
+    fn embedded_ipv4_literals_in_a_url_are_refused_before_any_lookup() {
+        for raw in [
+            "https://[2002:7f00:1::]/h",
+            "https://[::ffff:0:7f00:1]/h",
+            "https://[64:ff9b:1::1]/h",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/h",
+        ] {
+            let url = WebhookUrl::parse(raw, false).expect(raw);
+            assert!(
+                url.names_internal_host(),
+                "{raw} should be refused as internal"
+            );
         }
     }
 }

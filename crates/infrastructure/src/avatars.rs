@@ -22,8 +22,13 @@ use tokio::sync::Semaphore;
 use vidgen_application::profiles::ports::{AvatarImages, ImageError, NormalizedImage};
 use vidgen_domain::users::profile::{Avatar, ImageFormat};
 
-/// The most memory one decode may allocate.
-pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Room beyond the pixels for a decoder's own buffers (rows, palettes, colour profiles).
+const DECODE_MARGIN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most memory one decode may allocate: the largest accepted picture
+/// ([`Avatar::MAX_SOURCE_PIXELS`]) at four bytes a pixel (8-bit RGBA), plus a margin. A
+/// picture with deeper pixels (16 bits a channel) must have correspondingly fewer of them.
+pub const MAX_DECODE_BYTES: u64 = Avatar::MAX_SOURCE_PIXELS * 4 + DECODE_MARGIN_BYTES;
 
 /// Quality of re-encoded JPEG avatars.
 const JPEG_QUALITY: u8 = 85;

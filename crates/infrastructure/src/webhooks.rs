@@ -229,6 +229,11 @@ mod tests {
             format!("http://127.0.0.1:{port}/"),
             format!("http://localhost:{port}/"),
             format!("http://[::ffff:127.0.0.1]:{port}/"),
+            // IPv4 written inside IPv6: IPv4-translated, 6to4, local-use NAT64, Teredo.
+            format!("http://[::ffff:0:127.0.0.1]:{port}/"),
+            format!("http://[2002:7f00:1::1]:{port}/"),
+            format!("http://[64:ff9b:1::7f00:1]:{port}/"),
+            format!("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]:{port}/"),
         ] {
             let refused = sender(false).send(&message(&url)).await;
             assert!(

@@ -1,8 +1,8 @@
 //! The periodic `sweep_media` job: removes media files that nothing will ever serve.
 //! Staged `.part` files left by a render whose process died, and committed files no row
 //! refers to (a video deleted while its render finished, a crash between writing a file
-//! and recording it), once they are older than a grace period, so work in flight is
-//! never touched.
+//! and recording it, a failed video's upload: a failed video refers to no file), once
+//! they are older than a grace period, so work in flight is never touched.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -180,7 +180,9 @@ pub trait VideoRepository: Send + Sync {
     ) -> Result<bool, RepositoryError>;
 
     /// Marks a pending or processing video failed with `error` and, in the same
-    /// transaction, enqueues the job `notice` builds from the failed row. Returns false
+    /// transaction, enqueues the job `notice` builds from the failed row. The row forgets
+    /// its files (media and thumbnail keys): a failed video serves none, the caller removes
+    /// the ones it knows of, and the media sweep collects any left behind. Returns false
     /// when the video is gone or already settled.
     ///
     /// # Errors

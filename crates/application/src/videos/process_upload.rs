@@ -1,7 +1,8 @@
 //! The `process_upload` job: reads the real facts of an uploaded file (duration, frame
 //! size, codec), makes a thumbnail when it can, and completes the video; a file that
 //! cannot be parsed ends the video `failed` with the probe's reason (no retry: the bytes
-//! will not change).
+//! will not change). A failed upload's file is removed: the row keeps the reason, and
+//! nothing will ever serve the file.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,9 +108,13 @@ impl ProcessUpload {
                 tracing::info!(video_id = %video_id, reason = %reason, "upload is not a playable video");
                 let now = self.clock.now();
                 let notice = self.webhooks.notice(VideoEvent::Failed, now);
-                self.videos
+                if self
+                    .videos
                     .fail(video_id, reason.to_string(), now, notice)
-                    .await?;
+                    .await?
+                {
+                    self.discard_upload(&media_key).await;
+                }
                 return Ok(());
             }
         };
@@ -145,6 +150,14 @@ impl ProcessUpload {
         }
         Ok(())
     }
+
+    /// Removes the file of an upload that failed (its row no longer names it), logging
+    /// a failure: the media sweep collects a file nothing refers to.
+    async fn discard_upload(&self, key: &str) {
+        if let Err(error) = self.media.remove(key).await {
+            tracing::warn!(error = %error, key, "could not remove a failed upload's file");
+        }
+    }
 }
 
 #[async_trait]
@@ -170,12 +183,25 @@ impl JobHandler for ProcessUpload {
         back_to_pending(&self.videos, self.clock.now(), job).await
     }
 
-    /// The video ends `failed`, showing the reason.
+    /// The video ends `failed`, showing the reason, and its uploaded file is removed.
     async fn on_final_failure(
         &self,
         job: &ClaimedJob,
         failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        fail_video(&self.videos, &self.webhooks, self.clock.now(), job, failure).await
+        let upload = match job.video_id {
+            Some(video_id) => self
+                .videos
+                .get(video_id)
+                .await?
+                .and_then(|video| video.media_key),
+            None => None,
+        };
+        let failed =
+            fail_video(&self.videos, &self.webhooks, self.clock.now(), job, failure).await?;
+        if failed && let Some(key) = upload {
+            self.discard_upload(&key).await;
+        }
+        Ok(())
     }
 }

@@ -200,12 +200,14 @@ impl JobHandler for RenderJob {
         job: &ClaimedJob,
         failure: &JobFailure,
     ) -> Result<(), RepositoryError> {
-        fail_video(&self.videos, &self.webhooks, self.clock.now(), job, failure).await
+        fail_video(&self.videos, &self.webhooks, self.clock.now(), job, failure).await?;
+        Ok(())
     }
 }
 
 /// Ends the job's video `failed` with the job's reason, enqueueing its webhook delivery in
-/// the same transaction (shared by every job kind that produces a video).
+/// the same transaction (shared by every job kind that produces a video). Returns whether
+/// the video moved to `failed` (false when it is gone or had already settled).
 ///
 /// # Errors
 /// A storage failure.
@@ -215,15 +217,12 @@ pub(crate) async fn fail_video(
     now: chrono::DateTime<chrono::Utc>,
     job: &ClaimedJob,
     failure: &JobFailure,
-) -> Result<(), RepositoryError> {
+) -> Result<bool, RepositoryError> {
     let Some(video_id) = job.video_id else {
-        return Ok(());
+        return Ok(false);
     };
     let notice = webhooks.notice(VideoEvent::Failed, now);
-    videos
-        .fail(video_id, failure.0.clone(), now, notice)
-        .await?;
-    Ok(())
+    videos.fail(video_id, failure.0.clone(), now, notice).await
 }
 
 /// Moves the job's video back to pending, to wait for the next attempt (shared by every

@@ -380,9 +380,12 @@ impl Avatar {
     pub const MAX_SIDE: u32 = 512;
     /// A picture whose header declares a side longer than this is refused before it is
     /// decoded (a decompression bomb declares huge dimensions in a few bytes).
-    pub const MAX_SOURCE_SIDE: u32 = 8192;
-    /// A picture declaring more pixels than this is refused before it is decoded.
-    pub const MAX_SOURCE_PIXELS: u64 = 40_000_000;
+    pub const MAX_SOURCE_SIDE: u32 = 4096;
+    /// A picture declaring more pixels than this is refused before it is decoded. Decoding
+    /// costs time and memory in proportion to the pixels, whatever the file's size, so
+    /// this bounds what one request may cost; a phone camera's 12-megapixel photo
+    /// (4000x3000) fits.
+    pub const MAX_SOURCE_PIXELS: u64 = 16_000_000;
 
     /// Whether a picture declaring `width` x `height` may be decoded.
     pub fn source_fits(width: u32, height: u32) -> bool {

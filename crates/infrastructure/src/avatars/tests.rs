@@ -29,9 +29,14 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// A PNG whose header declares `width` x `height` RGB pixels and whose IDAT holds an
-/// empty zlib stream: a few dozen bytes, whatever the dimensions.
+/// A PNG whose header declares `width` x `height` 8-bit RGB pixels and whose IDAT holds
+/// an empty zlib stream: a few dozen bytes, whatever the dimensions.
 fn header_only_png(width: u32, height: u32) -> Vec<u8> {
+    header_only_png_with(width, height, 8, 2)
+}
+
+/// [`header_only_png`] with the given bit depth and colour type (2 RGB, 6 RGBA).
+fn header_only_png_with(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&u32::try_from(data.len()).expect("short").to_be_bytes());
         let mut body = kind.to_vec();
@@ -42,7 +47,7 @@ fn header_only_png(width: u32, height: u32) -> Vec<u8> {
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut out, b"IHDR", &ihdr);
     chunk(
@@ -204,6 +209,72 @@ fn a_decompression_bomb_is_refused_from_its_header() {
         normalize_now(&tall),
         Err(ImageError::TooManyPixels { .. })
     ));
+}
+
+#[test]
+fn a_40_megapixel_png_is_refused_from_its_header_fast() {
+    let bomb = header_only_png(8000, 5000);
+    assert!(
+        bomb.len() < 100,
+        "the picture is a few bytes: {}",
+        bomb.len()
+    );
+    let started = std::time::Instant::now();
+    let outcome = normalize_now(&bomb);
+    assert!(
+        matches!(
+            outcome,
+            Err(ImageError::TooManyPixels {
+                width: 8000,
+                height: 5000
+            })
+        ),
+        "expected TooManyPixels for 8000x5000, got {:?}",
+        outcome.map(|i| (i.width, i.height))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(200),
+        "refused from the header, without decoding: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_decode_budget_follows_the_pixel_budget() {
+    // Within the side and pixel limits, but 8 bytes a pixel (16-bit RGBA): past what one
+    // decode may allocate, refused before any pixel is decoded.
+    let deep = header_only_png_with(4000, 4000, 16, 6);
+    assert!(
+        matches!(normalize_now(&deep), Err(ImageError::TooManyPixels { .. })),
+        "a 4000x4000 16-bit RGBA picture is past the decode budget"
+    );
+    const {
+        assert!(
+            MAX_DECODE_BYTES < 2 * Avatar::MAX_SOURCE_PIXELS * 4,
+            "the budget is the pixels at 4 bytes plus a margin"
+        );
+    }
+    // A 12-megapixel 8-bit header passes both checks: its (empty) pixel data is what fails.
+    for (width, height, depth, colour, what) in [
+        (4000, 3000, 8, 2, "12 MP RGB"),
+        (3000, 4000, 8, 6, "12 MP RGBA, portrait"),
+        (4000, 4000, 8, 6, "16 MP RGBA, the whole budget"),
+    ] {
+        let header = header_only_png_with(width, height, depth, colour);
+        assert!(
+            matches!(normalize_now(&header), Err(ImageError::Unsupported)),
+            "{what}: got {:?}",
+            normalize_now(&header).map(|i| (i.width, i.height))
+        );
+    }
+}
+
+#[test]
+fn a_12_megapixel_photo_is_accepted() {
+    let photo = encoded(&gradient(4000, 3000), image::ImageFormat::Jpeg);
+    let out = normalize_now(&photo).expect("a 4000x3000 photo is accepted");
+    assert_eq!(out.format, ImageFormat::Jpeg);
+    assert_eq!((out.width, out.height), (512, 384));
 }
 
 #[test]

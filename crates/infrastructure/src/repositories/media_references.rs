@@ -1,11 +1,13 @@
 //! [`MediaReferences`] on sea-orm: which media keys a video (its file or thumbnail) or a
-//! user (their avatar) still refers to.
+//! user (their avatar) still refers to. A failed video serves no file, so its keys (left
+//! on rows failed before failing forgot them) refer to nothing the sweep must keep.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use vidgen_application::storage::{MediaReferences, RepositoryError};
+use vidgen_domain::videos::VideoStatus;
 
 use super::storage;
 use crate::entities::{user, video};
@@ -32,6 +34,7 @@ impl MediaReferences for SeaOrmMediaReferences {
             .select_only()
             .column(video::Column::MediaKey)
             .column(video::Column::ThumbnailKey)
+            .filter(video::Column::Status.ne(VideoStatus::Failed.as_str()))
             .filter(
                 Condition::any()
                     .add(video::Column::MediaKey.is_in(keys.iter().cloned()))
@@ -70,7 +73,7 @@ mod tests {
     use crate::database::{self, DatabaseOptions};
 
     #[tokio::test]
-    async fn keys_are_referenced_by_videos_files_thumbnails_and_avatars() {
+    async fn keys_are_referenced_by_videos_files_thumbnails_and_avatars_but_not_failed_videos() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = database::connect(&DatabaseOptions {
             url: format!("sqlite://{}?mode=rwc", dir.path().join("refs.db").display()),
@@ -93,10 +96,22 @@ mod tests {
         )
         .await
         .expect("a video");
+        db.execute_unprepared(
+            "INSERT INTO videos (owner_id, title, source, status, progress, error, media_key, created_at, updated_at) \
+             VALUES (1, 'Broken', 'upload', 'failed', 0, 'not a video', 'failed-upload.mp4', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+        )
+        .await
+        .expect("a failed upload that still names its file");
         let references = SeaOrmMediaReferences::new(db);
-        let asked: Vec<String> = ["video.mp4", "thumb.png", "avatar.png", "orphan.mp4"]
-            .map(String::from)
-            .to_vec();
+        let asked: Vec<String> = [
+            "video.mp4",
+            "thumb.png",
+            "avatar.png",
+            "orphan.mp4",
+            "failed-upload.mp4",
+        ]
+        .map(String::from)
+        .to_vec();
         let found = references.referenced(&asked).await.expect("referenced");
         let expected: HashSet<String> = ["video.mp4", "thumb.png", "avatar.png"]
             .map(String::from)

@@ -361,6 +361,8 @@ impl VideoRepository for SeaOrmVideoRepository {
             .col_expr(Column::Status, Expr::value(VideoStatus::Failed.as_str()))
             .col_expr(Column::Progress, Expr::value(0i16))
             .col_expr(Column::Error, Expr::value(Some(error)))
+            .col_expr(Column::MediaKey, Expr::value(Option::<String>::None))
+            .col_expr(Column::ThumbnailKey, Expr::value(Option::<String>::None))
             .col_expr(Column::UpdatedAt, Expr::value(at))
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.is_in(from.iter().map(|s| s.as_str())));

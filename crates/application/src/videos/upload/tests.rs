@@ -201,6 +201,15 @@ fn pending_upload() -> Video {
 }
 
 fn handler(videos: MockVideoRepository, probe: MockMediaProbe) -> ProcessUpload {
+    handler_keeping(videos, probe, Arc::default())
+}
+
+/// [`handler`] whose store writes down the keys it removes into `removed`.
+fn handler_keeping(
+    videos: MockVideoRepository,
+    probe: MockMediaProbe,
+    removed: Arc<std::sync::Mutex<Vec<String>>>,
+) -> ProcessUpload {
     let mut media = MockMediaStore::new();
     media
         .expect_new_key()
@@ -212,7 +221,10 @@ fn handler(videos: MockVideoRepository, probe: MockMediaProbe) -> ProcessUpload 
         .expect_staging_path()
         .returning(|key| PathBuf::from(format!("/media/{key}.part")));
     media.expect_commit().returning(|_| Ok(()));
-    media.expect_remove().returning(|_| Ok(()));
+    media.expect_remove().returning(move |key| {
+        removed.lock().expect("lock").push(key.to_owned());
+        Ok(())
+    });
     let mut clock = MockClock::new();
     clock.expect_now().returning(now);
     ProcessUpload::new(
@@ -282,7 +294,73 @@ async fn an_unparseable_upload_fails_at_once_with_the_probes_reason() {
         .expect_probe()
         .returning(|_, _, _| Err(ProbeError("the file ends before its video data".into())));
     // Not a job failure: retrying cannot change the bytes.
-    assert_eq!(handler(videos, probe).run(&job()).await, Ok(()));
+    let removed = Arc::default();
+    assert_eq!(
+        handler_keeping(videos, probe, Arc::clone(&removed))
+            .run(&job())
+            .await,
+        Ok(())
+    );
+    let removed = removed.lock().expect("lock").clone();
+    assert!(
+        removed.contains(&"upload.mp4".to_owned()),
+        "the failed upload's file is removed: {removed:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_settled_elsewhere_keeps_its_file_when_the_probe_fails() {
+    let mut videos = processing_upload();
+    videos
+        .expect_fail()
+        .times(1)
+        .returning(|_, _, _, _| Ok(false));
+    let mut probe = MockMediaProbe::new();
+    probe
+        .expect_probe()
+        .returning(|_, _, _| Err(ProbeError("no video track".into())));
+    let removed = Arc::default();
+    assert_eq!(
+        handler_keeping(videos, probe, Arc::clone(&removed))
+            .run(&job())
+            .await,
+        Ok(())
+    );
+    let removed = removed.lock().expect("lock").clone();
+    assert!(
+        !removed.contains(&"upload.mp4".to_owned()),
+        "a video that did not move to failed keeps its file: {removed:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_final_failure_of_an_upload_removes_its_file() {
+    for (moved, removed_expected) in [(true, vec!["upload.mp4".to_owned()]), (false, vec![])] {
+        let mut videos = MockVideoRepository::new();
+        videos
+            .expect_get()
+            .returning(|_| Ok(Some(pending_upload())));
+        videos
+            .expect_fail()
+            .withf(|id, error, _, _| {
+                *id == VideoId::new(7).expect("id")
+                    && error == "the stored upload could not be read"
+            })
+            .times(1)
+            .returning(move |_, _, _, _| Ok(moved));
+        let removed = Arc::default();
+        let handler = handler_keeping(videos, MockMediaProbe::new(), Arc::clone(&removed));
+        let failure = JobFailure("the stored upload could not be read".into());
+        handler
+            .on_final_failure(&job().job, &failure)
+            .await
+            .expect("final failure recorded");
+        assert_eq!(
+            *removed.lock().expect("lock"),
+            removed_expected,
+            "files removed when the video moved to failed: {moved}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -276,22 +276,33 @@ fn preferences_beyond_their_limits_are_refused() {
 
 #[test]
 fn avatar_sources_are_bounded_before_decoding() {
-    let cases: &[(u32, u32, bool)] = &[
-        (1, 1, true),
-        (512, 512, true),
-        (Avatar::MAX_SOURCE_SIDE, 4000, true),
-        (Avatar::MAX_SOURCE_SIDE + 1, 10, false),
-        (10, Avatar::MAX_SOURCE_SIDE + 1, false),
-        (Avatar::MAX_SOURCE_SIDE, Avatar::MAX_SOURCE_SIDE, false),
-        (100_000, 100_000, false),
-        (0, 10, false),
-        (u32::MAX, u32::MAX, false),
+    let cases: &[(u32, u32, bool, &str)] = &[
+        (1, 1, true, "the smallest picture"),
+        (512, 512, true, "the stored square"),
+        (4000, 3000, true, "a 12-megapixel photo"),
+        (3024, 4032, true, "a portrait phone photo"),
+        (Avatar::MAX_SOURCE_SIDE, 3000, true, "the longest side"),
+        (Avatar::MAX_SOURCE_SIDE + 1, 10, false, "a side too wide"),
+        (10, Avatar::MAX_SOURCE_SIDE + 1, false, "a side too tall"),
+        (4000, 4000, true, "exactly the pixel budget"),
+        (4000, 4001, false, "one row past the pixel budget"),
+        (
+            Avatar::MAX_SOURCE_SIDE,
+            Avatar::MAX_SOURCE_SIDE,
+            false,
+            "both sides at the limit: past the pixel budget",
+        ),
+        (8000, 5000, false, "40 megapixels"),
+        (8192, 8192, false, "the former ceiling"),
+        (100_000, 100_000, false, "a decompression bomb"),
+        (0, 10, false, "no width"),
+        (u32::MAX, u32::MAX, false, "the largest header values"),
     ];
-    for (width, height, fits) in cases {
+    for (width, height, fits, what) in cases {
         assert_eq!(
             Avatar::source_fits(*width, *height),
             *fits,
-            "{width}x{height}"
+            "{width}x{height} ({what})"
         );
     }
 }

@@ -133,9 +133,10 @@ pub fn form_schema() -> Value {
                 "type": "string",
                 "format": "binary",
                 "description": format!(
-                    "The picture: PNG, JPEG or WebP, decided from its bytes; at most `MAX_AVATAR_BYTES` (default 2 MiB). Stored scaled to fit {side}x{side} pixels, without metadata; a header declaring more than {max}x{max} pixels is refused.",
+                    "The picture: PNG, JPEG or WebP, decided from its bytes; at most `MAX_AVATAR_BYTES` (default 2 MiB). Stored scaled to fit {side}x{side} pixels, without metadata; a header declaring a side longer than {max} pixels or more than {total} pixels in all is refused with 413 before anything is decoded.",
                     side = Avatar::MAX_SIDE,
                     max = Avatar::MAX_SOURCE_SIDE,
+                    total = Avatar::MAX_SOURCE_PIXELS,
                 ),
             },
         },
