@@ -7,9 +7,9 @@
 #   POST /api/v1/users against the raw argon2id verify and hash rates of the same build on
 #   the same core (`vidgen hash-rate`), the same scenarios on PostgreSQL
 #   (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432; a throwaway database
-#   vidgen_bench), the bare-actix JWT baseline, and GET /health and
-#   GET /api/v1/users/me while logins overflow the bounded hashing queue (with the logins'
-#   p99 and share of 503s), and a 100 MiB upload against a disk copy (with the server's
+#   vidgen_bench), the bare-actix JWT baseline, the overload phase (64 connections of
+#   logins that ignore Retry-After: successful logins/s against the raw verify rate, with
+#   GET /health and GET /api/v1/users/me p99 meanwhile; BENCH_ONLY=overload runs it alone), and a 100 MiB upload against a disk copy (with the server's
 #   memory growth during it), then GET /api/v1/analytics/overview with 1,000 and 100,000
 #   videos seeded in SQL (bench/analytics.sh, which also runs alone).
 #
