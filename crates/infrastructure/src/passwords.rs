@@ -607,11 +607,11 @@ mod tests {
         let hasher = with_queue(3);
         let (release, held) = gate();
         let running = hasher.submit(held).expect("first slot");
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ran = Arc::new(AtomicBool::new(false));
         let abandoned = hasher
             .submit({
                 let ran = ran.clone();
-                move || ran.store(true, std::sync::atomic::Ordering::SeqCst)
+                move || ran.store(true, Ordering::SeqCst)
             })
             .expect("second slot");
         // The client gives up while its hash waits for the pool.
@@ -633,10 +633,7 @@ mod tests {
             .expect("a free slot")
             .await
             .expect("later work ran");
-        assert!(
-            !ran.load(std::sync::atomic::Ordering::SeqCst),
-            "the abandoned work never ran"
-        );
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned work never ran");
         assert_eq!(
             hasher.slots.available_permits(),
             3,
