@@ -4,19 +4,26 @@
 //! The pool's queue is bounded: at most [`QUEUE_SLOTS_PER_THREAD`] hashes per pool
 //! thread may be running or waiting. A hash beyond that fails at once with
 //! [`HashError::overloaded`] (the HTTP layer answers 503 with `Retry-After`) instead of
-//! building a backlog that stalls every login. A waiting hash whose caller went away (its
-//! future dropped before its turn) is skipped, not computed.
-
-use std::sync::Arc;
+//! building a backlog that stalls every login; a login takes its place
+//! ([`PasswordHasher::reserve`]) before it reads the stored hash, so a refusal costs no
+//! database work. A waiting hash whose caller went away (its future dropped before its
+//! turn) is skipped, not computed.
+//!
+//! The pool threads run at a higher priority than the HTTP workers
+//! ([`HASHING_NICE`]): clients that ignore `Retry-After` keep a worker busy answering
+//! 503s, and at the same priority it would take half the core from the hashes that
+//! serve the logins that got in.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use vidgen_application::metrics;
-use vidgen_application::users::ports::{HashError, PasswordHash, PasswordHasher};
+use vidgen_application::users::ports::{HashError, HashSlot, PasswordHash, PasswordHasher};
 use vidgen_domain::users::PlainPassword;
 
 use crate::settings::HashingSettings;
@@ -26,21 +33,51 @@ use crate::settings::HashingSettings;
 /// a few hash durations.
 pub const QUEUE_SLOTS_PER_THREAD: usize = 8;
 
-/// A held queue slot; the queue-depth gauge counts it until it is dropped.
-struct QueueSlot {
-    _permit: OwnedSemaphorePermit,
+/// The nice value of the pool threads on Linux (the HTTP workers run at 0, renders at
+/// 19): a weight about nine times the workers', so that a worker busy refusing logins
+/// leaves the hashes about nine tenths of a shared core, and still runs every few
+/// milliseconds. Raising a priority needs `CAP_SYS_NICE` (or `RLIMIT_NICE`); without it
+/// the threads stay at the process's priority, with a warning at start-up.
+pub const HASHING_NICE: i32 = -10;
+
+/// Raises the calling thread's priority to [`HASHING_NICE`].
+fn raise_priority() -> Result<(), thread_priority::Error> {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let policy = thread_priority::thread_schedule_policy()?;
+    // The crate maps its 0-99 scale onto nice values: the value that maps to ours.
+    let priority = (u8::from(ThreadPriorityValue::MIN)..=u8::from(ThreadPriorityValue::MAX))
+        .filter_map(|value| ThreadPriorityValue::try_from(value).ok())
+        .map(ThreadPriority::Crossplatform)
+        .find(|priority| priority.to_posix(policy).ok() == Some(HASHING_NICE))
+        .ok_or(thread_priority::Error::Priority(
+            "no value maps to HASHING_NICE",
+        ))?;
+    thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        priority,
+        policy,
+    )
 }
 
-impl QueueSlot {
-    fn take(permit: OwnedSemaphorePermit) -> Self {
-        metrics::hashing_queue_changed(1.0);
-        Self { _permit: permit }
-    }
+/// A held queue slot: the queue-depth gauge counts it until it is dropped, and when the
+/// last one is given back (nothing running or waiting) every pool thread hands its
+/// working memory back (a hash arriving meanwhile just allocates it again).
+struct QueueSlot {
+    permit: Option<OwnedSemaphorePermit>,
+    slots: Arc<Semaphore>,
+    capacity: usize,
+    pool: Weak<rayon::ThreadPool>,
 }
 
 impl Drop for QueueSlot {
     fn drop(&mut self) {
         metrics::hashing_queue_changed(-1.0);
+        drop(self.permit.take());
+        if self.slots.available_permits() == self.capacity
+            && let Some(pool) = self.pool.upgrade()
+        {
+            pool.spawn_broadcast(|_| release_working_memory());
+        }
     }
 }
 
@@ -144,10 +181,14 @@ fn recomputed_matches(password: &[u8], stored: &str) -> Option<bool> {
 pub struct Argon2PasswordHasher {
     params: Params,
     pool: Arc<rayon::ThreadPool>,
-    /// One permit per queue slot; a hash holds one from submission until it is done.
+    /// One permit per queue slot; a hash holds one from submission (or reservation)
+    /// until it is done.
     slots: Arc<Semaphore>,
     capacity: usize,
     dummy: PasswordHash,
+    /// Whether every pool thread runs at [`HASHING_NICE`] (cleared by a thread that
+    /// could not raise its priority).
+    raised: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Argon2PasswordHasher {
@@ -156,6 +197,7 @@ impl std::fmt::Debug for Argon2PasswordHasher {
             .field("params", &self.params)
             .field("threads", &self.pool.current_num_threads())
             .field("queue_capacity", &self.capacity)
+            .field("priority_raised", &self.raised.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -195,9 +237,26 @@ impl Argon2PasswordHasher {
         capacity: usize,
     ) -> Result<Self, HasherSetupError> {
         let params = params_of(settings)?;
+        let raised = Arc::new(AtomicBool::new(true));
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("argon2-{i}"))
+            // Above the HTTP workers (see the module docs).
+            .start_handler({
+                let raised = raised.clone();
+                move |_| {
+                    if let Err(error) = raise_priority() {
+                        raised.store(false, Ordering::Relaxed);
+                        tracing::warn!(
+                            error = ?error,
+                            nice = HASHING_NICE,
+                            "could not raise the hashing thread's priority (needs CAP_SYS_NICE \
+                             or RLIMIT_NICE): under a flood of logins it shares the CPU \
+                             with the HTTP workers"
+                        );
+                    }
+                }
+            })
             .build()
             .map_err(HasherSetupError::Pool)?;
         let mut random = [0u8; 32];
@@ -211,6 +270,23 @@ impl Argon2PasswordHasher {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
             dummy: PasswordHash::new(dummy),
+            raised,
+        })
+    }
+
+    /// Takes a queue slot, or fails at once with [`HashError::overloaded`] when every
+    /// slot is taken.
+    fn take_slot(&self) -> Result<QueueSlot, HashError> {
+        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
+            metrics::hashing_rejected();
+            HashError::overloaded()
+        })?;
+        metrics::hashing_queue_changed(1.0);
+        Ok(QueueSlot {
+            permit: Some(permit),
+            slots: self.slots.clone(),
+            capacity: self.capacity,
+            pool: Arc::downgrade(&self.pool),
         })
     }
 
@@ -221,33 +297,21 @@ impl Argon2PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, HashError> {
-        let slot = self
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map(QueueSlot::take)
-            .map_err(|_| {
-                metrics::hashing_rejected();
-                HashError::overloaded()
-            })?;
+        Ok(self.submit_in(self.take_slot()?, work))
+    }
+
+    /// Queues `work` on the pool in `slot`, as [`Self::submit`] does.
+    fn submit_in<T: Send + 'static>(
+        &self,
+        slot: QueueSlot,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> oneshot::Receiver<T> {
         let (sender, receiver) = oneshot::channel();
         let span = tracing::Span::current();
-        let (slots, capacity) = (self.slots.clone(), self.capacity);
-        let pool = Arc::downgrade(&self.pool);
-        let finished = move |slot: QueueSlot| {
-            drop(slot);
-            if slots.available_permits() == capacity {
-                // Nothing running or waiting: every pool thread hands its working memory
-                // back (a hash arriving meanwhile just allocates it again).
-                if let Some(pool) = pool.upgrade() {
-                    pool.spawn_broadcast(|_| release_working_memory());
-                }
-            }
-        };
         self.pool.spawn(move || {
             if sender.is_closed() {
                 // The caller went away before its turn: skip the work.
-                finished(slot);
+                drop(slot);
                 return;
             }
             let outcome = {
@@ -255,10 +319,10 @@ impl Argon2PasswordHasher {
                 work()
             };
             // Free the slot before answering, so whoever got the answer finds it free.
-            finished(slot);
+            drop(slot);
             let _ = sender.send(outcome);
         });
-        Ok(receiver)
+        receiver
     }
 
     /// Runs `work` on the pool and waits for it without blocking the async worker.
@@ -266,7 +330,12 @@ impl Argon2PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        self.submit(work)?.await.map_err(|e| HashError(Box::new(e)))
+        Self::answer(self.submit(work)?).await
+    }
+
+    /// The answer of queued work.
+    async fn answer<T>(receiver: oneshot::Receiver<T>) -> Result<T, HashError> {
+        receiver.await.map_err(|e| HashError(Box::new(e)))
     }
 }
 
@@ -279,11 +348,30 @@ pub struct RawHashRates {
     pub hash_per_second: f64,
 }
 
-/// Measures [`RawHashRates`] on the calling thread, each for about `each`.
+/// Measures [`RawHashRates`], each for about `each`, on a thread of its own at the pool
+/// threads' priority (as far as it can be raised, as for them): what one pool thread
+/// would do with the core to itself.
 ///
 /// # Errors
 /// Parameters argon2 refuses, or a hash that fails.
 pub fn measure_raw_rates(
+    settings: HashingSettings,
+    each: std::time::Duration,
+) -> Result<RawHashRates, HasherSetupError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // Failing is fine: then the pool threads could not raise theirs either.
+                let _ = raise_priority();
+                measure_here(settings, each)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// [`measure_raw_rates`] on the calling thread.
+fn measure_here(
     settings: HashingSettings,
     each: std::time::Duration,
 ) -> Result<RawHashRates, HasherSetupError> {
@@ -331,6 +419,27 @@ impl PasswordHasher for Argon2PasswordHasher {
         // The parameters stored in the hash win over the configured ones.
         self.run(move || verify_phc(password.expose().as_bytes(), hash.as_str()))
             .await
+    }
+
+    fn reserve(&self) -> Result<HashSlot, HashError> {
+        self.take_slot().map(HashSlot::new)
+    }
+
+    async fn verify_reserved(
+        &self,
+        slot: HashSlot,
+        password: PlainPassword,
+        hash: PasswordHash,
+    ) -> Result<bool, HashError> {
+        let slot = match slot.into_place().downcast::<QueueSlot>() {
+            Ok(slot) if Arc::ptr_eq(&slot.slots, &self.slots) => *slot,
+            // Another hasher's slot: this hasher's queue was never counted.
+            _ => self.take_slot()?,
+        };
+        Self::answer(self.submit_in(slot, move || {
+            verify_phc(password.expose().as_bytes(), hash.as_str())
+        }))
+        .await
     }
 
     fn dummy_hash(&self) -> PasswordHash {
@@ -498,11 +607,11 @@ mod tests {
         let hasher = with_queue(3);
         let (release, held) = gate();
         let running = hasher.submit(held).expect("first slot");
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ran = Arc::new(AtomicBool::new(false));
         let abandoned = hasher
             .submit({
                 let ran = ran.clone();
-                move || ran.store(true, std::sync::atomic::Ordering::SeqCst)
+                move || ran.store(true, Ordering::SeqCst)
             })
             .expect("second slot");
         // The client gives up while its hash waits for the pool.
@@ -524,14 +633,182 @@ mod tests {
             .expect("a free slot")
             .await
             .expect("later work ran");
-        assert!(
-            !ran.load(std::sync::atomic::Ordering::SeqCst),
-            "the abandoned work never ran"
-        );
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned work never ran");
         assert_eq!(
             hasher.slots.available_permits(),
             3,
             "every slot is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reserved_slot_holds_its_place_until_the_verification_uses_it() {
+        let hasher = with_queue(2);
+        let hash = hasher.hash(password("Correct1horse")).await.expect("hash");
+        let first = hasher.reserve().expect("a free slot");
+        let second = hasher.reserve().expect("another free slot");
+        // Both places are held: a reservation, a hash and any other work are refused.
+        let refused = hasher.reserve();
+        assert!(
+            matches!(&refused, Err(e) if e.is_overloaded()),
+            "reserve on a full queue: {refused:?}"
+        );
+        let hashed = at_once(hasher.hash(password("Correct1horse"))).await;
+        assert!(
+            matches!(&hashed, Err(e) if e.is_overloaded()),
+            "hash on a full queue: {hashed:?}"
+        );
+        // A reservation's verification needs no other place.
+        assert!(
+            at_once(hasher.verify_reserved(first, password("Correct1horse"), hash.clone()))
+                .await
+                .expect("verified in its reserved slot")
+        );
+        assert_eq!(
+            hasher.slots.available_permits(),
+            1,
+            "its place is free again"
+        );
+        // A reservation dropped unused gives its place back.
+        drop(second);
+        assert_eq!(hasher.slots.available_permits(), 2, "every place is free");
+        assert!(
+            !hasher
+                .verify_reserved(hasher.reserve().expect("free"), password("wrong"), hash)
+                .await
+                .expect("verified")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_of_another_hasher_is_given_back_and_a_place_taken_here() {
+        let (hasher, other) = (with_queue(1), with_queue(1));
+        let hash = hasher.hash(password("Correct1horse")).await.expect("hash");
+        let foreign = other.reserve().expect("a free slot there");
+        let taken = hasher.reserve().expect("a free slot here");
+        // This hasher's queue is full: the foreign slot cannot stand in for a place.
+        let refused =
+            at_once(hasher.verify_reserved(foreign, password("Correct1horse"), hash.clone())).await;
+        assert!(
+            matches!(&refused, Err(e) if e.is_overloaded()),
+            "a foreign slot on a full queue: {refused:?}"
+        );
+        assert_eq!(
+            other.slots.available_permits(),
+            1,
+            "the foreign slot is given back"
+        );
+        drop(taken);
+        let foreign = other.reserve().expect("free again there");
+        assert!(
+            hasher
+                .verify_reserved(foreign, password("Correct1horse"), hash)
+                .await
+                .expect("verified in a place of its own")
+        );
+        assert_eq!(hasher.slots.available_permits(), 1);
+        assert_eq!(other.slots.available_permits(), 1);
+    }
+
+    #[test]
+    fn refused_reservations_are_recorded() {
+        let hasher = with_queue(1);
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        ::metrics::with_local_recorder(&recorder, || {
+            let held = hasher.reserve().expect("a free slot");
+            assert!(hasher.reserve().is_err(), "the queue is full");
+            let text = recorder.handle().render();
+            assert!(
+                text.contains("vidgen_password_hashing_queue_depth 1\n"),
+                "{text}"
+            );
+            assert!(
+                text.contains("vidgen_password_hashing_rejected_total 1\n"),
+                "{text}"
+            );
+            drop(held);
+            let text = recorder.handle().render();
+            assert!(
+                text.contains("vidgen_password_hashing_queue_depth 0\n"),
+                "{text}"
+            );
+        });
+    }
+
+    /// The last slot given back hands the working memory back, also when it was a
+    /// reservation dropped unused.
+    #[tokio::test]
+    async fn an_unused_reservation_that_drains_the_queue_hands_the_memory_back() {
+        let hasher = with_queue(4);
+        let hash = hasher.hash(password("Sup3rSecret")).await.expect("hash");
+        // What each pool thread holds, once the hand-backs queued so far have run (a
+        // thread runs the broadcasts it is sent in order).
+        let memory = || {
+            hasher
+                .pool
+                .broadcast(|_| WORKING_MEMORY.with_borrow(Vec::len))
+        };
+        let reserved = hasher.reserve().expect("a free slot");
+        assert!(
+            hasher
+                .verify(password("Sup3rSecret"), hash)
+                .await
+                .expect("verified")
+        );
+        assert_eq!(memory(), [64], "kept while a reservation is held");
+        drop(reserved);
+        assert_eq!(memory(), [0], "handed back with the last slot");
+    }
+
+    /// The pool threads run at [`HASHING_NICE`] when the process may raise a priority,
+    /// else at the process's own (with a warning); `Debug` says which.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_pool_threads_run_above_the_http_workers_when_allowed() {
+        fn nice() -> i32 {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+            // The fields after the command name (in parentheses): nice is the 19th field.
+            let after = stat.rsplit_once(')').expect("command").1;
+            after
+                .split_whitespace()
+                .nth(16)
+                .expect("nice")
+                .parse()
+                .expect("number")
+        }
+        let hasher = hasher();
+        let (pool, own) = (
+            hasher.submit(nice).expect("queued").await.expect("ran"),
+            nice(),
+        );
+        if hasher.raised.load(Ordering::Relaxed) {
+            assert_eq!(pool, HASHING_NICE, "a raised pool thread");
+        } else {
+            assert_eq!(pool, own, "a pool thread that could not be raised");
+        }
+        assert!(
+            format!("{hasher:?}").contains(&format!(
+                "priority_raised: {}",
+                hasher.raised.load(Ordering::Relaxed)
+            )),
+            "{hasher:?}"
+        );
+    }
+
+    #[test]
+    fn the_hashing_priority_maps_onto_the_crates_scale() {
+        // The crate's scale reaches the nice value asked for (else raising always fails).
+        let policy = thread_priority::ThreadSchedulePolicy::Normal(
+            thread_priority::NormalThreadSchedulePolicy::Other,
+        );
+        assert!(
+            (0..=99u8)
+                .filter_map(|v| thread_priority::ThreadPriorityValue::try_from(v).ok())
+                .any(|v| thread_priority::ThreadPriority::Crossplatform(v)
+                    .to_posix(policy)
+                    .ok()
+                    == Some(HASHING_NICE)),
+            "no value maps to nice {HASHING_NICE}"
         );
     }
 

@@ -42,12 +42,16 @@ impl AuthService {
     }
 
     /// Checks the credentials and starts a session. An unknown user is checked against
-    /// a dummy hash, so both failures take the same time.
+    /// a dummy hash, so both failures take the same time. The place in the hashing queue
+    /// is taken first: when the queue is full, the login is refused before the stored
+    /// hash is read.
     ///
     /// # Errors
     /// `InvalidCredentials` for an unknown user or a wrong password (also when the
     /// password changed while it was being checked); `AccountDisabled` for a correct
-    /// password on a suspended or inactive account.
+    /// password on a suspended or inactive account; `Unexpected` with
+    /// [`HashError::overloaded`](crate::users::ports::HashError::overloaded) in its
+    /// chain when the hashing queue is full.
     #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(
         &self,
@@ -56,6 +60,10 @@ impl AuthService {
     ) -> Result<TokenPair, LoginError> {
         // No account is named with a control character (and some databases refuse them
         // in a query): such a login is simply unknown, checked like any other.
+        let slot = self
+            .hasher
+            .reserve()
+            .map_err(|e| LoginError::Unexpected(Box::new(e)))?;
         let login = login.trim();
         let found = if vidgen_domain::text::check_single_line(login).is_ok() {
             self.users.get_credentials(login).await?
@@ -68,7 +76,7 @@ impl AuthService {
         };
         let matches = self
             .hasher
-            .verify(password, hash)
+            .verify_reserved(slot, password, hash)
             .await
             .map_err(|e| LoginError::Unexpected(Box::new(e)))?;
         let user = match user {

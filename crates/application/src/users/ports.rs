@@ -225,6 +225,28 @@ impl HashError {
     }
 }
 
+/// A place held in the hashing queue for one verification to come, taken with
+/// [`PasswordHasher::reserve`]; dropping it unused gives the place back.
+pub struct HashSlot(Box<dyn std::any::Any + Send + Sync>);
+
+impl HashSlot {
+    /// A slot holding `place` (what the hasher needs to recognise its own slots).
+    pub fn new(place: impl std::any::Any + Send + Sync) -> Self {
+        Self(Box::new(place))
+    }
+
+    /// The place this slot holds, for the hasher that made it.
+    pub fn into_place(self) -> Box<dyn std::any::Any + Send + Sync> {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for HashSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashSlot")
+    }
+}
+
 /// Hashing and verification of passwords. Both are slow on purpose and run off the
 /// async workers, through a bounded queue: when it is full they fail at once with
 /// [`HashError::overloaded`] instead of waiting.
@@ -240,6 +262,26 @@ pub trait PasswordHasher: Send + Sync {
     /// # Errors
     /// `overloaded` when the queue is full; otherwise the hashing pool failed.
     async fn verify(&self, password: PlainPassword, hash: PasswordHash) -> Result<bool, HashError>;
+
+    /// Takes a place in the queue for a verification to come, so that a caller with work
+    /// to do before it (reading the stored hash) is refused before that work, not after,
+    /// when the queue is full.
+    ///
+    /// # Errors
+    /// `overloaded` when the queue is full.
+    fn reserve(&self) -> Result<HashSlot, HashError>;
+
+    /// [`PasswordHasher::verify`] in the place `slot` holds (a slot of another hasher is
+    /// dropped, and a place taken as `verify` takes one).
+    ///
+    /// # Errors
+    /// As for `verify`.
+    async fn verify_reserved(
+        &self,
+        slot: HashSlot,
+        password: PlainPassword,
+        hash: PasswordHash,
+    ) -> Result<bool, HashError>;
 
     /// A valid hash of a random password, verified against when a login names an
     /// unknown user so that both answers take the same time.

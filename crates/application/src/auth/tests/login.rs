@@ -6,7 +6,7 @@ use vidgen_domain::users::{PlainPassword, UserStatus};
 use super::{Ports, REFRESH_TTL, id, now, storage_failure, user};
 use crate::auth::login::LoginError;
 use crate::auth::ports::{IssueError, TokenHash};
-use crate::users::ports::{HashError, PasswordHash};
+use crate::users::ports::{HashError, HashSlot, PasswordHash};
 
 fn password() -> PlainPassword {
     PlainPassword::new("Sup3rSecret".into())
@@ -21,10 +21,20 @@ fn outcome_name<T>(outcome: &Result<T, LoginError>) -> &'static str {
     }
 }
 
+/// Expects one place taken in the hashing queue.
+fn reserves_a_slot(ports: &mut Ports) {
+    ports
+        .hasher
+        .expect_reserve()
+        .times(1)
+        .returning(|| Ok(HashSlot::new(())));
+}
+
 /// Ports whose repository knows `jane` (with this status and hash `real-hash`) and whose
 /// hasher says whether the presented password matches.
 fn knowing_jane(status: UserStatus, matches: bool) -> Ports {
     let mut ports = Ports::new();
+    reserves_a_slot(&mut ports);
     ports
         .users
         .expect_get_credentials()
@@ -33,18 +43,19 @@ fn knowing_jane(status: UserStatus, matches: bool) -> Ports {
         .returning(move |_| Ok(Some((user(status, 4), PasswordHash::new("real-hash")))));
     ports
         .hasher
-        .expect_verify()
-        .withf(|presented, hash| {
+        .expect_verify_reserved()
+        .withf(|_, presented, hash| {
             presented.expose() == "Sup3rSecret" && hash.as_str() == "real-hash"
         })
         .times(1)
-        .returning(move |_, _| Ok(matches));
+        .returning(move |_, _, _| Ok(matches));
     ports
 }
 
 #[tokio::test]
 async fn an_unknown_user_is_checked_against_the_dummy_hash() {
     let mut ports = Ports::new();
+    reserves_a_slot(&mut ports);
     ports
         .users
         .expect_get_credentials()
@@ -57,13 +68,13 @@ async fn an_unknown_user_is_checked_against_the_dummy_hash() {
         .returning(|| PasswordHash::new("dummy-hash"));
     ports
         .hasher
-        .expect_verify()
-        .withf(|presented, hash| {
+        .expect_verify_reserved()
+        .withf(|_, presented, hash| {
             presented.expose() == "Sup3rSecret" && hash.as_str() == "dummy-hash"
         })
         .times(1)
         // Even a "match" against the dummy must not let anyone in.
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     ports.tokens.expect_insert().never();
     let outcome = ports.service().login("nobody", password()).await;
     assert_eq!(
@@ -77,6 +88,7 @@ async fn an_unknown_user_is_checked_against_the_dummy_hash() {
 async fn a_login_with_a_control_character_never_reaches_the_repository() {
     for login in ["\0", "ja\0ne", "ja\nne"] {
         let mut ports = Ports::new();
+        reserves_a_slot(&mut ports);
         ports.users.expect_get_credentials().never();
         ports
             .hasher
@@ -85,9 +97,9 @@ async fn a_login_with_a_control_character_never_reaches_the_repository() {
             .returning(|| PasswordHash::new("dummy-hash"));
         ports
             .hasher
-            .expect_verify()
+            .expect_verify_reserved()
             .times(1)
-            .returning(|_, _| Ok(true));
+            .returning(|_, _, _| Ok(true));
         ports.tokens.expect_insert().never();
         let outcome = ports.service().login(login, password()).await;
         assert_eq!(
@@ -162,11 +174,12 @@ async fn a_login_issues_a_pair_and_stores_the_refresh_token_until_now_plus_ttl()
 #[tokio::test]
 async fn failing_ports_are_unexpected() {
     let mut ports = Ports::new();
+    reserves_a_slot(&mut ports);
     ports
         .users
         .expect_get_credentials()
         .returning(|_| Err(storage_failure()));
-    ports.hasher.expect_verify().never();
+    ports.hasher.expect_verify_reserved().never();
     let outcome = ports.service().login("jane", password()).await;
     assert_eq!(
         outcome_name(&outcome),
@@ -175,14 +188,15 @@ async fn failing_ports_are_unexpected() {
     );
 
     let mut ports = Ports::new();
+    reserves_a_slot(&mut ports);
     ports
         .users
         .expect_get_credentials()
         .returning(|_| Ok(Some((user(UserStatus::Active, 0), PasswordHash::new("h")))));
     ports
         .hasher
-        .expect_verify()
-        .returning(|_, _| Err(HashError(Box::new(std::io::Error::other("pool gone")))));
+        .expect_verify_reserved()
+        .returning(|_, _, _| Err(HashError(Box::new(std::io::Error::other("pool gone")))));
     let outcome = ports.service().login("jane", password()).await;
     assert_eq!(
         outcome_name(&outcome),
@@ -232,5 +246,31 @@ async fn a_password_change_during_the_login_starts_no_session() {
         outcome_name(&outcome),
         "invalid credentials",
         "stale credentials: {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_refuses_before_the_stored_hash_is_read() {
+    let mut ports = Ports::new();
+    ports
+        .hasher
+        .expect_reserve()
+        .times(1)
+        .returning(|| Err(HashError::overloaded()));
+    ports.users.expect_get_credentials().never();
+    ports.hasher.expect_dummy_hash().never();
+    ports.hasher.expect_verify_reserved().never();
+    ports.hasher.expect_verify().never();
+    ports.tokens.expect_insert().never();
+    let outcome = ports.service().login("jane", password()).await;
+    let Err(LoginError::Unexpected(source)) = outcome else {
+        panic!("a full queue is unexpected: {outcome:?}");
+    };
+    let overloaded = source
+        .downcast_ref::<HashError>()
+        .is_some_and(HashError::is_overloaded);
+    assert!(
+        overloaded,
+        "the refusal says the queue was full: {source:?}"
     );
 }
