@@ -1,9 +1,10 @@
 //! Login with username or e-mail and password.
 
-use vidgen_domain::users::PlainPassword;
+use vidgen_domain::users::{PlainPassword, User};
 
 use super::{AuthService, TokenPair, new_family_id};
 use crate::storage::RepositoryError;
+use crate::users::ports::{HashSlot, PasswordHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -23,53 +24,92 @@ impl From<RepositoryError> for LoginError {
     }
 }
 
-impl AuthService {
-    /// The key under which password attempts on `login` are counted: the account's
-    /// (`user:{id}`, the key a change of password counts its attempts under too) when a
-    /// username or address names one, so every name of an account shares one budget;
-    /// otherwise the name as typed, lower-cased.
-    ///
-    /// # Errors
-    /// `Unexpected` when the accounts cannot be read.
-    pub async fn attempt_subject(&self, login: &str) -> Result<String, LoginError> {
-        let login = login.trim();
-        if vidgen_domain::text::check_single_line(login).is_ok()
-            && let Some((user, _)) = self.users.get_credentials(login).await?
-        {
-            return Ok(format!("user:{}", user.id));
-        }
-        Ok(format!("name:{}", login.to_lowercase()))
-    }
+/// A login between its two steps: it holds its place in the hashing queue and has read
+/// the account its name names (if any), so the caller can count the attempt under the
+/// account's key before any password is hashed.
+pub struct PendingLogin {
+    slot: HashSlot,
+    found: Option<(User, PasswordHash)>,
+    typed: String,
+}
 
-    /// Checks the credentials and starts a session. An unknown user is checked against
-    /// a dummy hash, so both failures take the same time. The place in the hashing queue
-    /// is taken first: when the queue is full, the login is refused before the stored
-    /// hash is read.
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("subject", &self.subject())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingLogin {
+    /// The key under which this attempt is counted: the account's (`user:{id}`, the key
+    /// a change of password counts its attempts under too) when the name is a username
+    /// or address of one, so every name of an account shares one budget; otherwise the
+    /// name as typed, lower-cased.
+    pub fn subject(&self) -> String {
+        match &self.found {
+            Some((user, _)) => format!("user:{}", user.id),
+            None => format!("name:{}", self.typed.to_lowercase()),
+        }
+    }
+}
+
+impl AuthService {
+    /// Checks the credentials and starts a session: [`Self::begin_login`] then
+    /// [`Self::finish_login`].
     ///
     /// # Errors
-    /// `InvalidCredentials` for an unknown user or a wrong password (also when the
-    /// password changed while it was being checked); `AccountDisabled` for a correct
-    /// password on a suspended or inactive account; `Unexpected` with
-    /// [`HashError::overloaded`](crate::users::ports::HashError::overloaded) in its
-    /// chain when the hashing queue is full.
-    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    /// As for those two.
     pub async fn login(
         &self,
         login: &str,
         password: PlainPassword,
     ) -> Result<TokenPair, LoginError> {
-        // No account is named with a control character (and some databases refuse them
-        // in a query): such a login is simply unknown, checked like any other.
+        let pending = self.begin_login(login).await?;
+        self.finish_login(pending, password).await
+    }
+
+    /// Takes a place in the hashing queue, then reads the account `login` names. The
+    /// place comes first: when the queue is full, the login is refused before anything
+    /// is read.
+    ///
+    /// # Errors
+    /// `Unexpected` with [`HashError::overloaded`](crate::users::ports::HashError::overloaded)
+    /// in its chain when the hashing queue is full, or when the accounts cannot be read.
+    pub async fn begin_login(&self, login: &str) -> Result<PendingLogin, LoginError> {
         let slot = self
             .hasher
             .reserve()
             .map_err(|e| LoginError::Unexpected(Box::new(e)))?;
+        // No account is named with a control character (and some databases refuse them
+        // in a query): such a login is simply unknown, checked like any other.
         let login = login.trim();
         let found = if vidgen_domain::text::check_single_line(login).is_ok() {
             self.users.get_credentials(login).await?
         } else {
             None
         };
+        Ok(PendingLogin {
+            slot,
+            found,
+            typed: login.to_owned(),
+        })
+    }
+
+    /// Checks `password` in the place `pending` holds. An unknown user is checked against
+    /// a dummy hash, so both failures take the same time.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for an unknown user or a wrong password (also when the
+    /// password changed while it was being checked); `AccountDisabled` for a correct
+    /// password on a suspended or inactive account.
+    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn finish_login(
+        &self,
+        pending: PendingLogin,
+        password: PlainPassword,
+    ) -> Result<TokenPair, LoginError> {
+        let PendingLogin { slot, found, .. } = pending;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
             None => (None, self.hasher.dummy_hash()),

@@ -269,10 +269,12 @@ async fn login(
     credentials: Credentials,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let request = credentials.0;
-    let subject = auth.attempt_subject(&request.username).await?;
-    crate::middleware::rate_limit::password_attempt(&http, &subject).await?;
+    // The place in the hashing queue first (a full queue is 503 before anything is
+    // read), then the attempt counted under the account's key, then the hash.
+    let pending = auth.begin_login(&request.username).await?;
+    crate::middleware::rate_limit::password_attempt(&http, &pending.subject()).await?;
     let pair = auth
-        .login(&request.username, PlainPassword::new(request.password))
+        .finish_login(pending, PlainPassword::new(request.password))
         .await?;
     Ok(web::Json(pair.into()))
 }
